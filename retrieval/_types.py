@@ -1,0 +1,63 @@
+"""The data types retrieval hands to the rest of polyrank."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Candidate", "Filters", "Retriever", "Variant"]
+
+AttributeValue = str | int | float | bool
+
+
+class Filters(BaseModel):
+    """What a search may return.
+
+    Usage: ``Filters(domains=["books"], region="DE", exclude_ids=["bk-001-en"])``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    domains: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    region: str | None = None
+    exclude_ids: tuple[str, ...] = ()
+    #: Languages to show a group in, best first (the user's languages).
+    prefer_languages: tuple[str, ...] = ()
+
+
+class Variant(BaseModel):
+    """One language version of an item."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    language: str
+    title: str
+    description: str
+
+
+class Candidate(BaseModel):
+    """One item (one group) found for a query, shown in the best language for the user."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    group: str
+    score: float
+    title: str
+    description: str
+    language: str
+    domain: str
+    tags: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    attributes: dict[str, AttributeValue] = Field(default_factory=dict)
+    variants: tuple[Variant, ...] = ()
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """The retrieval seam: anything that finds candidates for a query."""
+
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[Candidate]: ...
