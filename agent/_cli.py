@@ -155,9 +155,7 @@ def _print_results(query: str, results: Sequence[Candidate], seconds: float) -> 
         table.add_column(column)
     for rank, c in enumerate(results, start=1):
         others = sorted({v.language for v in c.variants} - {c.language})
-        table.add_row(
-            str(rank), c.title, c.language, c.domain, f"{c.score:.3f}", " ".join(others)
-        )
+        table.add_row(str(rank), c.title, c.language, c.domain, f"{c.score:.3f}", " ".join(others))
     Console(width=max(100, Console().width)).print(table)
 
 
@@ -218,4 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("polyrank: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     raise AssertionError(f"unhandled command {args.command}")  # argparse guarantees one

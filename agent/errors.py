@@ -24,8 +24,8 @@ from dataclasses import dataclass
 __all__ = [
     "CatalogError",
     "ConfigError",
-    "LineProblem",
     "LLMError",
+    "LineProblem",
     "OutputError",
     "PolyrankError",
     "ProfileError",
@@ -90,8 +90,11 @@ class CatalogError(UserError):
         more = len(self.problems) - 50
         if more > 0:
             shown += f"\n  … and {more} more"
-        count = len(self.problems)
-        super().__init__(f"{path}: {count} bad line{'s' if count != 1 else ''}\n{shown}")
+        lines = len({p.line for p in self.problems})
+        count = f"{lines} bad line{'s' if lines != 1 else ''}"
+        if len(self.problems) > lines:
+            count += f" ({len(self.problems)} problems)"
+        super().__init__(f"{path}: {count}\n{shown}")
 
 
 class ProfileError(UserError):

@@ -70,9 +70,7 @@ def resolve(kind: str, spec: str, **kwargs: Any) -> Any:
     if name not in table:
         close = difflib.get_close_matches(name, table, n=1)
         suggestion = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"unknown {kind} {spec!r}{suggestion} (known: {', '.join(names(kind))})"
-        )
+        raise ConfigError(f"unknown {kind} {spec!r}{suggestion} (known: {', '.join(names(kind))})")
     return _load(table[name])(arg, **kwargs)
 
 

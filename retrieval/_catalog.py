@@ -97,8 +97,11 @@ def load_catalog(path: str | Path) -> list[Item]:
             continue
         if item.id in first_line_of:
             problems.append(
-                LineProblem(number, "id", f"duplicate id {item.id!r} (first on line "
-                            f"{first_line_of[item.id]})")
+                LineProblem(
+                    number,
+                    "id",
+                    f"duplicate id {item.id!r} (first on line {first_line_of[item.id]})",
+                )
             )
             continue
         first_line_of[item.id] = number

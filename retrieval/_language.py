@@ -63,6 +63,6 @@ def detect_language(text: str) -> LanguageGuess | None:
         return None
     best = values[0]
     code = best.language.iso_code_639_1.name.lower()
-    if code == "zh" or _HAN.search(text) and code in ("ja", "ko"):
+    if code == "zh" or (_HAN.search(text) and code in ("ja", "ko")):
         return LanguageGuess("zh", float(best.value))
     return LanguageGuess(code, float(best.value))

@@ -74,7 +74,9 @@ def _http_client(arg: str | None) -> Any:
     try:
         return chromadb.HttpClient(host=url.hostname, port=url.port, settings=_settings())
     except Exception as exc:  # chromadb raises plain ValueError/ConnectionError here
-        raise RetrievalError(f"cannot reach Chroma server at {url.hostname}:{url.port}: {exc}") from exc
+        raise RetrievalError(
+            f"cannot reach Chroma server at {url.hostname}:{url.port}: {exc}"
+        ) from exc
 
 
 register("store", "chroma", _http_client)
@@ -100,6 +102,7 @@ class Store:
 
     def __init__(self, client: Any, embedder: Embedder, collection: str = DEFAULT_COLLECTION):
         self.embedder = embedder
+        self._client = client
         self._function = ChromaEmbeddingFunction(embedder)
         try:
             existing = {c.name for c in client.list_collections()}
@@ -119,13 +122,15 @@ class Store:
                     metadata={"hnsw:space": "cosine", _MODEL_KEY: embedder.spec},
                 )
         except ConfigError:
+            self.close()
             raise
         except Exception as exc:
+            self.close()
             raise RetrievalError(f"cannot open collection {collection!r}: {exc}") from exc
         self._col = col
 
     @staticmethod
-    def _client(location: str | None) -> Any:
+    def _make_client(location: str | None) -> Any:
         if location and "://" in location:
             scheme, _, rest = location.partition(":")
             return resolve("store", f"{scheme}:{rest}")
@@ -147,7 +152,7 @@ class Store:
             embeddings: an embedding spec or :class:`Embedder`. ``None`` means the one the
                 store was built with, or the default for a new store.
         """
-        client = cls._client(location)
+        client = cls._make_client(location)
         if embeddings is None:
             embeddings = cls._recorded(client, collection) or DEFAULT_EMBEDDINGS
         embedder = resolve("embeddings", embeddings) if isinstance(embeddings, str) else embeddings
@@ -161,6 +166,18 @@ class Store:
             return None
         value = (col.metadata or {}).get(_MODEL_KEY)
         return str(value) if value else None
+
+    def close(self) -> None:
+        """Release the Chroma client (connections, file handles). Idempotent."""
+        close = getattr(self._client, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def count(self) -> int:
         return int(self._col.count())
@@ -291,10 +308,14 @@ class Store:
         allowed = {lang.lower() for lang in filters.languages}
         out: list[Candidate] = []
         for group, (score, hit) in top:
-            variants = sorted(members.get(group) or [hit], key=lambda it: (it.language or "", it.id))
+            variants = sorted(
+                members.get(group) or [hit], key=lambda it: (it.language or "", it.id)
+            )
             shown = hit
+            region = filters.region.upper() if filters.region else None
+            showable = [v for v in variants if not region or not v.regions or region in v.regions]
             for lang in filters.prefer_languages:
-                match = [v for v in variants if v.language == lang.lower()]
+                match = [v for v in showable if v.language == lang.lower()]
                 if match and (not allowed or lang.lower() in allowed):
                     shown = match[0]
                     break
@@ -311,8 +332,12 @@ class Store:
                     regions=shown.regions,
                     attributes=dict(shown.attributes),
                     variants=tuple(
-                        Variant(id=v.id, language=v.language or "", title=v.title,
-                                description=v.description)
+                        Variant(
+                            id=v.id,
+                            language=v.language or "",
+                            title=v.title,
+                            description=v.description,
+                        )
                         for v in variants
                     ),
                 )

@@ -1,0 +1,105 @@
+"""Benchmarks: ``make bench`` (``python -m evals.bench [embeddings|latency] [--specs ...]``).
+
+- ``embeddings``: for each embedding spec, ingest the sample catalogue into a fresh store
+  (items/s), then run the cross-lingual fixture (a query in one language whose right answer
+  is written in another) and report MRR@10, hit@1, hit@3 and the median search latency.
+  This is how the default embedding model is chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from retrieval import Store, load_catalog
+
+FIXTURE = Path(__file__).parent / "fixtures" / "crosslingual.jsonl"
+CATALOG = Path(__file__).resolve().parent.parent / "data" / "catalog.jsonl"
+
+
+@dataclass(frozen=True)
+class CrossLingualCase:
+    query: str
+    language: str
+    target: str
+
+
+def load_crosslingual(path: Path = FIXTURE) -> list[CrossLingualCase]:
+    """The cross-lingual fixture: one JSON object per line (query, language, target)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [CrossLingualCase(**json.loads(line)) for line in lines if line.strip()]
+
+
+@dataclass(frozen=True)
+class EmbeddingScore:
+    spec: str
+    items_per_second: float
+    mrr_at_10: float
+    hit_at_1: float
+    hit_at_3: float
+    search_ms_median: float
+    pairs: int
+
+
+def rank_of(store: Store, case: CrossLingualCase, k: int = 10) -> int | None:
+    """1-based rank of the case's target among the top ``k`` results, or ``None``."""
+    ids = [c.id for c in store.search(case.query, k)]
+    return ids.index(case.target) + 1 if case.target in ids else None
+
+
+def score_embeddings(spec: str, catalog: Path = CATALOG) -> EmbeddingScore:
+    items = load_catalog(catalog)
+    cases = load_crosslingual()
+    with tempfile.TemporaryDirectory(prefix="polyrank-bench-") as tmp:
+        store = Store.open(tmp, embeddings=spec)
+        report = store.ingest(items)
+        store.search("warm-up", 1)
+        ranks: list[int | None] = []
+        latencies: list[float] = []
+        for case in cases:
+            started = time.perf_counter()
+            ranks.append(rank_of(store, case))
+            latencies.append((time.perf_counter() - started) * 1000)
+    n = len(cases)
+    return EmbeddingScore(
+        spec=spec,
+        items_per_second=round(report.embedded / report.seconds, 1),
+        mrr_at_10=round(sum(1 / r for r in ranks if r) / n, 3),
+        hit_at_1=round(sum(1 for r in ranks if r == 1) / n, 3),
+        hit_at_3=round(sum(1 for r in ranks if r and r <= 3) / n, 3),
+        search_ms_median=round(statistics.median(latencies), 1),
+        pairs=len({(c.language, c.target.split("-")[1]) for c in cases}),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m evals.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("what", nargs="?", default="embeddings", choices=["embeddings"])
+    parser.add_argument("--specs", nargs="+", default=["e5-small", "use-m3", "fusion"])
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    scores = [score_embeddings(spec) for spec in args.specs]
+    print(f"{'spec':10} {'items/s':>8} {'MRR@10':>7} {'hit@1':>6} {'hit@3':>6} {'search ms':>10}")
+    for s in scores:
+        print(
+            f"{s.spec:10} {s.items_per_second:8.1f} {s.mrr_at_10:7.3f} {s.hit_at_1:6.3f} "
+            f"{s.hit_at_3:6.3f} {s.search_ms_median:10.1f}"
+        )
+    print(f"({len(load_crosslingual())} cross-lingual queries over {CATALOG.name})")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(s) for s in scores], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

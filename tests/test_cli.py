@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent._cli import main
+from tests.conftest import FIXTURES
+
+
+def test_search_json_is_stable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "s")
+    assert (
+        main(
+            [
+                "ingest",
+                str(FIXTURES / "small_catalog.jsonl"),
+                "--store",
+                store,
+                "--embeddings",
+                "use-m3",
+            ]
+        )
+        == 0
+    )
+    assert "7 added" in capsys.readouterr().out
+    assert main(["search", "Wanderschuhe", "--k", "2", "--json", "--store", store]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert set(payload) == {"query", "language", "embeddings", "k", "results"}
+    assert payload["language"] == "de" and payload["embeddings"] == "use-m3"
+    first = payload["results"][0]
+    assert set(first) == {"rank", "id", "group", "score", "title", "language", "domain", "variants"}
+    assert (first["rank"], first["id"], first["language"]) == (1, "g1-de", "de")
+    assert {v["language"] for v in first["variants"]} == {"de", "en", "ja"}
+
+
+def test_search_domain_filter_from_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "s")
+    main(
+        [
+            "ingest",
+            str(FIXTURES / "small_catalog.jsonl"),
+            "--store",
+            store,
+            "--embeddings",
+            "use-m3",
+        ]
+    )
+    capsys.readouterr()
+    main(["search", "hiking", "--domain", "books", "--json", "--store", store])
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert {r["domain"] for r in results} == {"books"} and len(results) == 2
+
+
+def test_unknown_embeddings_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["search", "x", "--store", str(tmp_path), "--embeddings", "fuson"])
+    err = capsys.readouterr().err
+    assert code == 1 and "did you mean 'fusion'" in err and "Traceback" not in err
+
+
+def test_help_explains_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("ingest", "search", "demo"):
+        assert command in out

@@ -1,0 +1,46 @@
+"""The langchain-tests standard suite for retrievers, run offline over a real store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.retrievers import BaseRetriever
+from langchain_tests.integration_tests import RetrieversIntegrationTests
+
+from retrieval import Store, load_catalog
+from retrieval._langchain import PolyrankRetriever
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    path: Path = tmp_path_factory.mktemp("lc-store")
+    store = Store.open(str(path), embeddings="use-m3")
+    store.ingest(load_catalog(FIXTURES / "small_catalog.jsonl"))
+    return store
+
+
+class TestPolyrankRetriever(RetrieversIntegrationTests):
+    @pytest.fixture(autouse=True)
+    def _store(self, small_store: Store) -> None:
+        type(self)._the_store = small_store
+
+    @property
+    def retriever_constructor(self) -> type[BaseRetriever]:
+        return PolyrankRetriever
+
+    @property
+    def retriever_constructor_params(self) -> dict[str, Any]:
+        return {"store": type(self)._the_store}
+
+    @property
+    def retriever_query_example(self) -> str:
+        return "Wanderschuhe"
+
+
+def test_documents_carry_candidate_metadata(small_store: Store) -> None:
+    docs = PolyrankRetriever(store=small_store, k=2).invoke("hiking boots")
+    assert docs[0].metadata["group"] == "g1"
+    assert sorted(docs[0].metadata["variants"]) == ["de", "en", "ja"]

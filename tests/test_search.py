@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from collections import Counter
+
+from retrieval import Filters, Store, load_catalog
+from tests.conftest import CATALOG
+
+
+def test_one_candidate_per_group_with_all_variants(use_store: Store) -> None:
+    results = use_store.search("waterproof hiking boots", 10)
+    groups = [c.group for c in results]
+    assert len(groups) == len(set(groups)) == 10
+    boots = next(c for c in results if c.group == "pr-hiking-boots")
+    assert {v.language for v in boots.variants} == {"en", "de", "zh", "ja", "es", "fr"}
+
+
+def test_group_shown_in_preferred_language(use_store: Store) -> None:
+    filters = Filters(prefer_languages=("fr", "en"))
+    boots = next(
+        c for c in use_store.search("hiking boots", 5, filters) if c.group == "pr-hiking-boots"
+    )
+    assert boots.language == "fr"
+    assert boots.id == "pr-hiking-boots-fr"
+    assert boots.title.startswith("Chaussures")
+    # A preferred language the group lacks falls through to the next one.
+    filters = Filters(prefer_languages=("ko", "ja"))
+    boots = next(
+        c for c in use_store.search("hiking boots", 5, filters) if c.group == "pr-hiking-boots"
+    )
+    assert boots.language == "ja"
+
+
+def test_domain_and_language_filters(use_store: Store) -> None:
+    results = use_store.search("hiking", 8, Filters(domains=("books",)))
+    assert results and {c.domain for c in results} == {"books"}
+    results = use_store.search("hiking", 8, Filters(languages=("de",)))
+    assert len(results) == 8 and {c.language for c in results} == {"de"}
+
+
+def test_region_filter_keeps_items_available_there(use_store: Store) -> None:
+    available = {
+        i.group_key
+        for i in load_catalog(CATALOG)
+        if i.domain == "food" and (not i.regions or "JP" in i.regions)
+    }
+    filters = Filters(domains=("food",), region="jp", prefer_languages=("en",))
+    results = use_store.search("chocolate gift", 100, filters)
+    assert {c.group for c in results} == available
+    for c in results:  # the variant shown is one sold in Japan, even if English is preferred
+        assert not c.regions or "JP" in c.regions
+
+
+def test_exclude_ids_drops_the_whole_group(use_store: Store) -> None:
+    first = use_store.search("waterproof hiking boots", 3)
+    assert first[0].group == "pr-hiking-boots"
+    again = use_store.search(
+        "waterproof hiking boots", 3, Filters(exclude_ids=("pr-hiking-boots-de",))
+    )
+    assert "pr-hiking-boots" not in {c.group for c in again}
+    assert len(again) == 3
+
+
+def test_overfetch_still_returns_k(use_store: Store) -> None:
+    # Few Korean items match "books about cooking"; the store must fetch deeper to fill k.
+    filters = Filters(languages=("ko",), domains=("books",))
+    korean_books = {
+        i.group_key for i in load_catalog(CATALOG) if i.language == "ko" and i.domain == "books"
+    }
+    results = use_store.search("cooking", len(korean_books), filters)
+    assert {c.group for c in results} == korean_books
+    # Grouping shrinks results too: 30 groups from a store where many hits share groups.
+    results = use_store.search("hiking", 30)
+    assert len(results) == 30 and max(Counter(c.group for c in results).values()) == 1
+
+
+def test_k_larger_than_catalogue_returns_everything_once(use_store: Store) -> None:
+    results = use_store.search("anything", 1000, Filters(domains=("music",)))
+    groups = {c.group for c in results}
+    assert len(results) == len(groups)
+    assert 30 < len(results) < 60

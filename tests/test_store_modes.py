@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent import ConfigError, RetrievalError
+from agent.registry import resolve
+from retrieval import Store, load_catalog
+from tests.conftest import FIXTURES
+
+
+def test_store_built_with_one_model_refuses_another(tmp_path: Path) -> None:
+    Store.open(str(tmp_path), embeddings="use-m3").ingest(
+        load_catalog(FIXTURES / "small_catalog.jsonl")
+    )
+    with pytest.raises(ConfigError) as info:
+        Store.open(str(tmp_path), embeddings="e5-small")
+    message = str(info.value)
+    assert "'use-m3'" in message and "'e5-small'" in message
+    assert "--embeddings use-m3" in message
+    # Opening without naming a model uses the recorded one.
+    assert Store.open(str(tmp_path)).embedder.spec == "use-m3"
+
+
+def test_unknown_embedding_spec_suggests_the_close_one() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'e5-small'"):
+        resolve("embeddings", "e5-smal")
+
+
+def test_bad_server_spec_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="chroma://HOST:PORT"):
+        Store.open("chroma://nohost")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    proc = subprocess.Popen(
+        [
+            str(chroma),
+            "run",
+            "--path",
+            str(tmp_path / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail("chroma run exited early")
+                time.sleep(0.2)
+        else:
+            pytest.fail("chroma server did not start in 60 s")
+        yield f"chroma://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.http
+def test_server_mode_ingest_and_search(chroma_server: str) -> None:
+    items = load_catalog(FIXTURES / "small_catalog.jsonl")
+    with Store.open(chroma_server, embeddings="use-m3") as store:
+        assert store.ingest(items).added == 7
+    with Store.open(chroma_server, embeddings="use-m3") as store:
+        assert store.ingest(items).embedded == 0
+    with Store.open(chroma_server) as store:  # the recorded model is used
+        results = store.search("登山靴", 2)
+    assert results[0].group == "g1"
+    assert len(results[0].variants) == 3
+    with pytest.raises(ConfigError):
+        Store.open(chroma_server, embeddings="e5-small")
+
+
+@pytest.mark.http
+def test_unreachable_server_is_a_retrieval_error() -> None:
+    with pytest.raises(RetrievalError, match=r"127\.0\.0\.1"):
+        Store.open(f"chroma://127.0.0.1:{_free_port()}")
