@@ -1,24 +1,48 @@
-"""The polyrank façade: one object for ingestion, search and (later) recommendation.
+"""The polyrank façade: ingestion, search and recommendation.
 
 Usage::
 
     from agent import Agent
-    agent = Agent(store=".polyrank/store")          # embeddings: the store's or the default
+    agent = Agent(store=".polyrank/store")                  # the local ranker answers
     agent.ingest("data/catalog.jsonl")
-    for c in agent.search("送给喜欢徒步的朋友的礼物", k=5, domains=["products"]):
-        print(c.title, c.language)
+    rec = agent.recommend("Quiero aprender a programar", user="data/users/ana.yaml", k=5)
+    for item in rec.items:
+        print(item.rank, item.title, item.reason)
+    print(rec.trace.ranker, rec.trace.fallback)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from agent.errors import ConfigError
+from agent._cache import ReplyCache
+from agent._llm import ChatModel
+from agent._local import LocalRanker
+from agent._profile import UserProfile, build_context, load_profile
+from agent._rerank import RerankConfig, Reranker
+from agent._result import RankedItem, Recommendation, Trace
+from agent.errors import ConfigError, LLMError, OutputError
+from agent.registry import resolve
+from prompts import PromptSet
 from retrieval import Candidate, Filters, IngestReport, Store, detect_language, load_catalog
 from retrieval._embeddings import Embedder
 
-__all__ = ["Agent"]
+__all__ = ["DEFAULT_PRICES", "Agent"]
+
+#: USD per million tokens (prompt, completion); override with ``Agent(prices=...)``.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+}
+#: Below this detector confidence, or for requests this short, the profile language decides.
+MIN_CONFIDENCE = 0.5
+MIN_LETTERS = 12
 
 
 def _tuple(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -35,18 +59,33 @@ class Agent:
     Args:
         store: a folder for embedded Chroma, ``chroma://HOST:PORT``, or an open
             :class:`~retrieval.Store`. Default ``.polyrank/store``.
-        model: the LLM spec (``local`` or ``openai:MODEL``); used by ``recommend``.
-        embeddings: an embedding spec (``fusion``, ``e5-small``, ``use-m3``,
-            ``openai:MODEL``) or an :class:`~retrieval.Embedder`. Default: the one the
-            store was built with, else the measured default.
+        model: ``local`` (default), ``openai:MODEL``, or a :class:`ChatModel` object
+            (e.g. :class:`agent.testing.ScriptedModel`).
+        embeddings: an embedding spec or :class:`~retrieval.Embedder`. Default: the one
+            the store was built with, else the measured default.
+        base_url, api_key: for ``openai:`` models (any OpenAI-compatible server).
+        prompts: a folder with your own ``system``/``rerank`` templates (sandboxed).
+        cache: a folder for the LLM reply cache; ``None`` disables it.
+        rerank: windows, passes and re-ask limits.
+        candidates: how many candidates retrieval hands to the ranker.
+        prices: USD per million (prompt, completion) tokens, by model name.
+        timeout: seconds per LLM HTTP call.
     """
 
     def __init__(
         self,
         store: str | Path | Store | None = None,
         *,
-        model: str = "local",
+        model: str | ChatModel = "local",
         embeddings: str | Embedder | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        prompts: str | Path | None = None,
+        cache: str | Path | None = None,
+        rerank: RerankConfig | None = None,
+        candidates: int = 20,
+        prices: dict[str, tuple[float, float]] | None = None,
+        timeout: float = 60.0,
     ) -> None:
         if isinstance(store, Store):
             if embeddings is not None:
@@ -54,8 +93,31 @@ class Agent:
             self.store = store
         else:
             self.store = Store.open(str(store) if store else None, embeddings=embeddings)
-        self.model = model
+        self.local = LocalRanker(self.store)
+        self.prompts = PromptSet.load(prompts)
+        self.candidates = candidates
+        self.prices = {**DEFAULT_PRICES, **(prices or {})}
+        if isinstance(model, str):
+            options: dict[str, Any] = {}
+            if model.startswith("openai:"):
+                options = {"base_url": base_url, "api_key": api_key, "timeout": timeout}
+            resolved = resolve("llm", model, **options)
+        else:
+            resolved = model
+        self.llm: ChatModel | None = None if isinstance(resolved, LocalRanker) else resolved
+        self.model = "local" if self.llm is None else self.llm.spec
+        self.reranker = (
+            Reranker(
+                self.llm, self.prompts, config=rerank, cache=ReplyCache(cache) if cache else None
+            )
+            if self.llm is not None
+            else None
+        )
 
+    def close(self) -> None:
+        self.store.close()
+
+    # -- catalogue ------------------------------------------------------------------
     def ingest(
         self, path: str | Path, progress: Callable[[int, int], None] | None = None
     ) -> IngestReport:
@@ -96,3 +158,150 @@ class Agent:
             prefer_languages=preferred,
         )
         return self.store.search(query, k, filters)
+
+    # -- recommendation -------------------------------------------------------------
+    @staticmethod
+    def request_language(
+        query: str, profile: UserProfile | None, explicit: str | None = None
+    ) -> tuple[str, str]:
+        """(language, source): explicit, else detected, else the profile's, else English.
+
+        Short or ambiguous requests ("Pizza", "Tokyo") take the profile's language.
+        """
+        if explicit:
+            return explicit.lower(), "explicit"
+        guess = detect_language(query)
+        letters = sum(ch.isalpha() for ch in query)
+        cjk = guess is not None and guess.code in ("zh", "ja", "ko")
+        sure = (
+            guess is not None
+            and guess.confidence >= MIN_CONFIDENCE
+            and (letters >= MIN_LETTERS or cjk)
+        )
+        if guess is not None and sure:
+            return guess.code, "detected"
+        if profile is not None:
+            if guess is not None and guess.code in profile.languages and letters >= MIN_LETTERS:
+                return guess.code, "detected"
+            return profile.languages[0], "profile"
+        return (guess.code, "detected") if guess else ("en", "default")
+
+    def recommend(
+        self,
+        query: str,
+        user: str | Path | UserProfile | None = None,
+        k: int = 5,
+        *,
+        language: str | None = None,
+        passes: int | None = None,
+        domains: str | Iterable[str] | None = None,
+        languages: str | Iterable[str] | None = None,
+        region: str | None = None,
+        exclude_ids: Iterable[str] | None = None,
+    ) -> Recommendation:
+        """Recommend ``k`` items for ``query``, explained in the user's language.
+
+        Never raises because the model misbehaved: the local ranker answers instead and the
+        trace says so. Raises only for the caller's mistakes (``ConfigError``,
+        ``ProfileError``).
+        """
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        started = time.perf_counter()
+        latency: dict[str, float] = {}
+
+        def lap(stage: str, since: float) -> float:
+            now = time.perf_counter()
+            latency[stage] = round((now - since) * 1000, 2)
+            return now
+
+        profile = load_profile(user) if isinstance(user, str | Path) else user
+        lang, source = self.request_language(query, profile, language)
+        mark = lap("language", started)
+        context = build_context(profile, self.store, lang)
+        mark = lap("context", mark)
+        preferred = tuple(dict.fromkeys([lang, *(profile.languages if profile else ())]))
+        filters = Filters(
+            domains=_tuple(domains),
+            languages=_tuple(languages),
+            region=region,
+            exclude_ids=tuple(dict.fromkeys([*context.exclude_ids, *_tuple(exclude_ids)])),
+            prefer_languages=preferred,
+        )
+        candidates = self.store.search(query, max(self.candidates, k), filters)
+        mark = lap("retrieve", mark)
+        trace = Trace(
+            request_language=lang,
+            language_source=source,
+            ranker="local" if self.reranker is None else self.model,
+            model=self.model,
+            candidate_ids=[c.id for c in candidates],
+        )
+        ranked: list[tuple[Candidate, float, str]] = []
+        if self.reranker is not None and candidates:
+            try:
+                order, reasons, scores = self.reranker.rerank(
+                    query, lang, candidates, context, trace, passes=passes
+                )
+                top = order[:k]
+                reasons = self.reranker.fix_reason_languages(
+                    query, lang, top, reasons, context, trace, self.local
+                )
+                best = max(scores.values()) or 1.0
+                ranked = [(c, round(scores[c.id] / best, 6), reasons[c.id]) for c in top]
+            except (LLMError, OutputError) as exc:
+                trace.fallback = True
+                trace.fallback_reason = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+                trace.ranker = "local"
+        if not ranked:
+            ranked = [
+                (s.candidate, s.score, s.reason)
+                for s in self.local.rank(query, candidates, context, lang, k)
+            ]
+        lap("rank", mark)
+        latency["total"] = round((time.perf_counter() - started) * 1000, 2)
+        trace.latency_ms = latency
+        trace.cost = self._cost(trace)
+        items = [
+            RankedItem(
+                id=c.id,
+                rank=i,
+                score=score,
+                title=c.title,
+                language=c.language,
+                domain=c.domain,
+                reason=reason,
+                group=c.group,
+                retrieval_score=c.score,
+                attributes=dict(c.attributes),
+            )
+            for i, (c, score, reason) in enumerate(ranked, start=1)
+        ]
+        return Recommendation(
+            query=query, user_id=profile.id if profile else None, items=items, trace=trace
+        )
+
+    def _cost(self, trace: Trace) -> float:
+        name = self.model.split(":", 1)[-1]
+        prompt, completion = self.prices.get(name, (0.0, 0.0))
+        return round((trace.prompt_tokens * prompt + trace.completion_tokens * completion) / 1e6, 8)
+
+    async def arecommend(
+        self, query: str, user: str | Path | UserProfile | None = None, k: int = 5, **options: Any
+    ) -> Recommendation:
+        """``recommend`` without blocking the event loop."""
+        return await asyncio.to_thread(self.recommend, query, user, k, **options)
+
+    def recommend_many(
+        self,
+        queries: Sequence[str],
+        user: str | Path | UserProfile | None = None,
+        k: int = 5,
+        *,
+        concurrency: int = 4,
+        **options: Any,
+    ) -> list[Recommendation]:
+        """Many requests, at most ``concurrency`` at once; results in input order."""
+        profile = load_profile(user) if isinstance(user, str | Path) else user
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            return list(pool.map(lambda q: self.recommend(q, profile, k, **options), queries))

@@ -21,15 +21,15 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-DEMO_QUERIES: tuple[str, ...] = (
-    "a gift for a friend who loves hiking",
-    "Quiero aprender a programar",
-    "送给喜欢徒步的朋友的礼物",
-    "Ein spannender Krimi für den Urlaub",
-    "東京で食べたいラーメン",
-    "un film romantique à Paris",
-    "фильм о космосе",
-    "음악 추천: 조용한 피아노",
+DEMO_REQUESTS: tuple[tuple[str, str], ...] = (
+    ("Quiero aprender a programar", "data/users/ana.yaml"),
+    ("送给喜欢徒步的朋友的礼物", "data/users/wei.yaml"),
+    ("Ein spannender Krimi für den Urlaub", "data/users/lena.yaml"),
+    ("東京で食べたいラーメン", "data/users/kenji.yaml"),
+    ("un film romantique à Paris", "data/users/claire.yaml"),
+    ("хочу фильм о космосе", "data/users/olga.yaml"),
+    ("조용한 피아노 음악 추천해 주세요", "data/users/minjun.yaml"),
+    ("a gift for a friend who loves hiking", "data/users/john.yaml"),
 )
 
 PROGRESS_THRESHOLD = 200
@@ -81,13 +81,41 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print JSON (see README)")
     _common(search)
 
+    rec = sub.add_parser(
+        "recommend",
+        help="recommend items for a request, explained in the user's language",
+        description="Retrieve candidates, rerank them with the LLM (or the local ranker) for "
+        "the user, and explain each choice in the request's language. If the LLM fails, the "
+        "local ranker answers and the output says so.",
+    )
+    rec.add_argument("query", help="the request, in any language")
+    rec.add_argument("--user", help="user profile (YAML or JSON, see data/users/)")
+    rec.add_argument("--k", type=int, default=5, help="how many items (default 5)")
+    rec.add_argument(
+        "--model",
+        default=os.environ.get("POLYRANK_MODEL", "local"),
+        help="local or openai:MODEL (env POLYRANK_MODEL; base URL and key from "
+        "OPENAI_BASE_URL / OPENAI_API_KEY)",
+    )
+    rec.add_argument("--passes", type=int, help="shuffled LLM passes merged against position bias")
+    rec.add_argument("--language", help="answer in this language instead of detecting it")
+    rec.add_argument("--domain", action="append", help="only this domain (repeatable)")
+    rec.add_argument("--json", action="store_true", help="print the result and trace as JSON")
+    _common(rec)
+
     demo = sub.add_parser(
         "demo",
-        help="ingest the sample catalogue and run multilingual searches",
-        description="Ingest the sample catalogue (if given) and show searches in 8 languages.",
+        help="ingest the sample catalogue and recommend for sample users in 8 languages",
+        description="Ingest the sample catalogue (if given), then show recommendations for "
+        "sample users with requests in 8 languages, each explained in the user's language.",
     )
     demo.add_argument("--catalog", default="data/catalog.jsonl", help="catalogue to ingest")
-    demo.add_argument("--k", type=int, default=3, help="results per query (default 3)")
+    demo.add_argument("--k", type=int, default=3, help="results per request (default 3)")
+    demo.add_argument(
+        "--model",
+        default=os.environ.get("POLYRANK_MODEL", "local"),
+        help="local or openai:MODEL (env POLYRANK_MODEL)",
+    )
     _common(demo)
     return parser
 
@@ -188,14 +216,63 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_recommendation(rec: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = rec.trace
+    ranker = t.ranker + (" (fallback: " + (t.fallback_reason or "") + ")" if t.fallback else "")
+    title = f"{rec.query}  [{t.request_language}, user {rec.user_id or '-'}]"
+    table = Table(
+        title=title,
+        title_justify="left",
+        caption=f"ranker {ranker} · {t.latency_ms.get('total', 0):.0f} ms · "
+        f"{t.prompt_tokens + t.completion_tokens} tokens",
+        caption_justify="left",
+    )
+    for column in ("#", "title", "lang", "domain", "reason"):
+        table.add_column(column, overflow="fold")
+    for item in rec.items:
+        table.add_row(str(item.rank), item.title, item.language, item.domain, item.reason)
+    Console(width=max(110, Console().width)).print(table)
+
+
+def _make_agent(args: argparse.Namespace, model: str) -> Any:
+    from agent._agent import Agent
+
+    return Agent(
+        store=args.store,
+        embeddings=args.embeddings,
+        model=model,
+        base_url=os.environ.get("OPENAI_BASE_URL"),
+        api_key=os.environ.get("OPENAI_API_KEY"),
+        cache=".polyrank/cache",
+    )
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    agent = _make_agent(args, args.model)
+    rec = agent.recommend(
+        args.query,
+        args.user,
+        k=args.k,
+        passes=args.passes,
+        language=args.language,
+        domains=args.domain,
+    )
+    if args.json:
+        print(json.dumps(rec.to_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_recommendation(rec)
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
-    agent = _agent(args)
+    agent = _make_agent(args, args.model)
     if args.catalog:
         _ingest(agent, args.catalog)
-    for query in DEMO_QUERIES:
-        started = time.perf_counter()
-        results = agent.search(query, k=args.k)
-        _print_results(query, results, time.perf_counter() - started)
+    for query, user in DEMO_REQUESTS:
+        _print_recommendation(agent.recommend(query, user, k=args.k))
     return 0
 
 
@@ -208,6 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "search":
             return _search(args)
+        if args.command == "recommend":
+            return _recommend(args)
         if args.command == "demo":
             return _demo(args)
     except PolyrankError as exc:

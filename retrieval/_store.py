@@ -232,6 +232,16 @@ class Store:
         by_id = {i: _item_of(m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
         return [by_id[i] for i in ids if i in by_id]
 
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored embeddings of these ids (unknown ids are skipped)."""
+        if not ids:
+            return {}
+        got = self._col.get(ids=list(dict.fromkeys(ids)), include=["embeddings"])
+        embeddings = got["embeddings"] if got["embeddings"] is not None else []
+        return {
+            i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], embeddings, strict=False)
+        }
+
     def _where(self, filters: Filters) -> dict[str, Any] | None:
         clauses: list[dict[str, Any]] = []
         if filters.domains:

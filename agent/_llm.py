@@ -1,0 +1,222 @@
+"""LLM backends. One seam: ``complete(messages, schema) -> Reply``.
+
+``openai:MODEL`` talks to any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp's
+server, LM Studio, Azure) through langchain-openai's ``ChatOpenAI``. SDK exceptions become
+:class:`~agent.errors.LLMError` here, with ``retryable`` and ``retry_after`` set, and
+transport faults are retried with backoff (tenacity), honouring ``Retry-After``. Output
+problems are not this module's business: the reranker re-asks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from agent.errors import ConfigError, LLMError
+
+__all__ = ["ChatModel", "Message", "OpenAIChat", "Reply", "TransportPolicy"]
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_TOKENS = 1500
+
+
+class Message(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a model answered, with its token counts."""
+
+    content: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+    cached: bool = False
+    transport_retries: int = 0
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """The LLM seam."""
+
+    spec: str
+
+    def complete(self, messages: Sequence[Message], schema: dict[str, Any] | None) -> Reply: ...
+
+
+@dataclass(frozen=True)
+class TransportPolicy:
+    """Transport retries: attempts in all, exponential backoff, Retry-After honoured."""
+
+    attempts: int = 4
+    initial_wait: float = 0.5
+    max_wait: float = 20.0
+    max_retry_after: float = 30.0
+
+
+def _convert(exc: Exception) -> LLMError:
+    """An SDK exception as an LLMError, saying whether a retry can help."""
+    import httpx
+    import openai
+
+    if isinstance(exc, LLMError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+        return LLMError(f"the model server timed out: {exc}", retryable=True)
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+        return LLMError(f"cannot reach the model server: {exc}", retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        retry_after: float | None = None
+        header = exc.response.headers.get("retry-after") if exc.response is not None else None
+        if header:
+            try:
+                retry_after = float(header)
+            except ValueError:
+                retry_after = None
+        retryable = status in (408, 409, 429) or status >= 500
+        return LLMError(
+            f"the model server answered HTTP {status}: {exc.message}",
+            retryable=retryable,
+            retry_after=retry_after,
+            hint=None if retryable else "check the model name, API key and base URL",
+        )
+    return LLMError(f"the model call failed: {exc!r}", retryable=False)
+
+
+def call_with_transport_retries(call: Any, policy: TransportPolicy) -> tuple[Any, int]:
+    """Run ``call()``; retry retryable LLMErrors. Returns (result, retries made)."""
+    backoff = wait_exponential_jitter(
+        multiplier=policy.initial_wait, max=policy.max_wait, jitter=0.1
+    )
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, LLMError) and exc.retry_after is not None:
+            return min(exc.retry_after, policy.max_retry_after)
+        return float(backoff(state))
+
+    retrying = Retrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=wait,
+        retry=retry_if_exception(lambda e: isinstance(e, LLMError) and e.retryable),
+        reraise=True,
+    )
+
+    def attempt() -> Any:
+        try:
+            return call()
+        except Exception as exc:
+            raise _convert(exc) from exc
+
+    result = retrying(attempt)
+    return result, retrying.statistics.get("attempt_number", 1) - 1
+
+
+@dataclass
+class OpenAIChat:
+    """An OpenAI-compatible chat model through langchain-openai.
+
+    Args:
+        model: the model name the server knows.
+        base_url: the server (``http://127.0.0.1:8080/v1``); ``None`` means OpenAI's.
+        api_key: the key; servers that need none accept any string.
+        timeout: seconds per HTTP call.
+        max_tokens: answer budget, sent as ``max_tokens`` and ``max_completion_tokens``
+            (llama.cpp's server reads only the former).
+        json_mode: ``json_schema`` (structured output) or ``json_object`` for servers that
+            lack json_schema; a server that refuses json_schema is switched automatically.
+    """
+
+    model: str
+    base_url: str | None = None
+    api_key: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float = 0.0
+    json_mode: Literal["json_schema", "json_object"] = "json_schema"
+    context_window: int = 8192
+    transport: TransportPolicy = field(default_factory=TransportPolicy)
+
+    def __post_init__(self) -> None:
+        from langchain_openai import ChatOpenAI
+
+        self.spec = f"openai:{self.model}"
+        self._client = ChatOpenAI(
+            model=self.model,
+            base_url=self.base_url,
+            api_key=self.api_key or "unused",  # type: ignore[arg-type]
+            timeout=self.timeout,
+            max_retries=0,  # our own transport loop retries, honouring Retry-After
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,  # type: ignore[call-arg]
+        )
+
+    def _body(self, schema: dict[str, Any] | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"max_tokens": self.max_tokens}
+        if schema is not None:
+            if self.json_mode == "json_schema":
+                body["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": "answer", "schema": schema, "strict": True},
+                }
+            else:
+                body["response_format"] = {"type": "json_object"}
+        return body
+
+    def complete(self, messages: Sequence[Message], schema: dict[str, Any] | None) -> Reply:
+        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+        kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+        lc_messages = [kinds[m["role"]](content=m["content"]) for m in messages]
+
+        def call() -> Any:
+            try:
+                return self._client.invoke(lc_messages, extra_body=self._body(schema))
+            except Exception as exc:
+                converted = _convert(exc)
+                refused_schema = "response_format" in str(exc) or "json_schema" in str(exc)
+                if self.json_mode == "json_schema" and refused_schema and not converted.retryable:
+                    self.json_mode = "json_object"  # the server lacks json_schema
+                    return self._client.invoke(lc_messages, extra_body=self._body(schema))
+                raise
+
+        message, retries = call_with_transport_retries(call, self.transport)
+        usage = getattr(message, "usage_metadata", None) or {}
+        meta = getattr(message, "response_metadata", None) or {}
+        content = (
+            message.content if isinstance(message.content, str) else json.dumps(message.content)
+        )
+        return Reply(
+            content=content,
+            model=str(meta.get("model_name") or self.model),
+            prompt_tokens=int(usage.get("input_tokens", 0)),
+            completion_tokens=int(usage.get("output_tokens", 0)),
+            finish_reason=meta.get("finish_reason"),
+            transport_retries=retries,
+        )
+
+
+def make_openai(
+    arg: str | None,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    **options: Any,
+) -> OpenAIChat:
+    if not arg:
+        raise ConfigError("the openai backend needs a model: 'openai:MODEL'")
+    return OpenAIChat(arg, base_url=base_url, api_key=api_key, **options)

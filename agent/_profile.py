@@ -1,0 +1,227 @@
+"""User profiles (BRIEF section 4) and the context the prompt and the local ranker get.
+
+Usage::
+
+    profile = load_profile("data/users/lena.yaml")
+    context = build_context(profile, store)        # languages, locale hints, history summary
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter, defaultdict
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.errors import ProfileError
+from retrieval import Item, Store
+
+__all__ = [
+    "LANGUAGE_SENSITIVE_DOMAINS",
+    "Event",
+    "LocaleHints",
+    "UserContext",
+    "UserProfile",
+    "build_context",
+    "load_profile",
+    "locale_hints",
+]
+
+#: Domains where the user must be able to read the item's language.
+LANGUAGE_SENSITIVE_DOMAINS = frozenset({"books", "films", "news", "podcasts", "courses"})
+
+_LOCALES = Path(__file__).parent / "locales"
+
+
+class Event(BaseModel):
+    """One history event: an item (``item_id``) or free ``text`` the user showed interest in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item_id: str | None = None
+    text: str | None = None
+    event: Literal["purchase", "view", "like", "rating"]
+    scene: str = "shop"
+    domain: str | None = None
+    rating: float | None = Field(default=None, ge=0, le=5)
+    ts: date | None = None
+
+    def model_post_init(self, context: Any) -> None:
+        if not self.item_id and not self.text:
+            raise ValueError("an event needs item_id or text")
+
+
+class UserProfile(BaseModel):
+    """A user: languages read (first = preferred), locale, free-text preferences, history."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    languages: tuple[str, ...] = ("en",)
+    locale: str = "en-US"
+    preferences: str = ""
+    history: tuple[Event, ...] = ()
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one language")
+        for code in value:
+            if len(code) != 2 or not code.isalpha():
+                raise ValueError(f"{code!r} is not an ISO 639-1 code")
+        return tuple(code.lower() for code in value)
+
+    @property
+    def region(self) -> str | None:
+        _, _, region = self.locale.replace("_", "-").partition("-")
+        return region.upper() or None
+
+
+def load_profile(path: str | Path) -> UserProfile:
+    """Read a YAML or JSON profile.
+
+    Raises:
+        ProfileError: naming the file and the bad field.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ProfileError(f"{path}: no such profile file") from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{path}: a profile is a mapping with id, languages, locale, history")
+    try:
+        return UserProfile.model_validate(raw)
+    except ValidationError as exc:
+        bad = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(profile)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ProfileError(f"{path}: {bad}") from exc
+
+
+class LocaleHints(BaseModel):
+    """How to address the user and what to quote prices and sizes in."""
+
+    model_config = ConfigDict(frozen=True)
+
+    locale: str
+    formality: str
+    currency: str
+    units: str
+    region: str | None
+
+
+@functools.cache
+def _hints_table() -> dict[str, dict[str, str]]:
+    data: dict[str, dict[str, str]] = yaml.safe_load(
+        (_LOCALES / "hints.yaml").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def locale_hints(locale: str, language: str) -> LocaleHints:
+    """Hints for ``locale`` (``de-CH``), falling back to the language's, then English."""
+    table = _hints_table()
+    normalised = locale.replace("_", "-")
+    entry = table.get(normalised) or table.get(language) or table["en"]
+    if language != normalised.split("-")[0]:  # speaking another language than the locale's
+        entry = {**entry, **{k: v for k, v in table.get(language, {}).items() if k == "formality"}}
+    _, _, region = normalised.partition("-")
+    return LocaleHints(locale=normalised, region=region.upper() or None, **entry)
+
+
+class Interest(BaseModel):
+    """One past item or text that says something about the user."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    domain: str | None
+    event: str
+    scene: str
+    rating: float | None
+    weight: float
+    item_id: str | None = None
+    text: str = ""
+
+
+class UserContext(BaseModel):
+    """Everything the templates and the local ranker know about the user."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str | None = None
+    languages: tuple[str, ...] = ()
+    hints: LocaleHints | None = None
+    preferences: str = ""
+    interests: tuple[Interest, ...] = ()
+    top_by_domain: dict[str, list[str]] = Field(default_factory=dict)
+    scenes: dict[str, int] = Field(default_factory=dict)
+    recent: tuple[str, ...] = ()
+    exclude_ids: tuple[str, ...] = ()
+
+
+def _weight(event: Event) -> float:
+    """How much an event says the user likes the thing: ratings decide when present."""
+    if event.rating is not None:
+        return (event.rating - 2.5) / 2.5
+    return {"purchase": 0.8, "like": 0.7, "rating": 0.5, "view": 0.4}[event.event]
+
+
+def build_context(
+    profile: UserProfile | None, store: Store | None, language: str | None = None
+) -> UserContext:
+    """Summarise the profile's history across scenes and domains.
+
+    Items the user already has (purchases, views, ratings) are excluded from results.
+    """
+    if profile is None:
+        return UserContext()
+    known: dict[str, Item] = {}
+    ids = [e.item_id for e in profile.history if e.item_id]
+    if store is not None and ids:
+        known = {item.id: item for item in store.get(ids)}
+    interests: list[Interest] = []
+    by_domain: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for event in profile.history:
+        item = known.get(event.item_id or "")
+        title = item.title if item else (event.text or event.item_id or "")
+        domain = item.domain if item else event.domain
+        interest = Interest(
+            title=title,
+            domain=domain,
+            event=event.event,
+            scene=event.scene,
+            rating=event.rating,
+            weight=_weight(event),
+            item_id=item.id if item else None,
+            text=item.passage() if item else (event.text or ""),
+        )
+        interests.append(interest)
+        if domain and interest.weight > 0:
+            by_domain[domain].append((interest.weight, title))
+    dated = sorted((e for e in profile.history if e.ts), key=lambda e: e.ts or date.min)
+    recent = [
+        known[e.item_id].title if e.item_id in known else (e.text or e.item_id or "")
+        for e in dated[-3:]
+    ]
+    return UserContext(
+        user_id=profile.id,
+        languages=profile.languages,
+        hints=locale_hints(profile.locale, language or profile.languages[0]),
+        preferences=profile.preferences,
+        interests=tuple(interests),
+        top_by_domain={
+            d: [t for _, t in sorted(v, key=lambda wt: -wt[0])[:3]] for d, v in by_domain.items()
+        },
+        scenes=dict(Counter(e.scene for e in profile.history)),
+        recent=tuple(reversed(recent)),
+        exclude_ids=tuple(e.item_id for e in profile.history if e.item_id),
+    )

@@ -1,0 +1,358 @@
+"""LLM reranking: prompts, budget, validation and repair, re-asks, windows, passes.
+
+Two loops, kept apart: transport retries live in the backend (``agent._llm``); here, a
+reply that is not valid JSON of the right shape is re-asked with the error quoted. When both
+run out, :class:`OutputError` or :class:`LLMError` reaches the agent, which lets the local
+ranker answer.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agent._budget import count_tokens, fair_truncate
+from agent._cache import ReplyCache, cache_key
+from agent._llm import ChatModel, Message, Reply
+from agent._local import LocalRanker
+from agent._profile import LANGUAGE_SENSITIVE_DOMAINS, UserContext
+from agent._result import Trace
+from agent.errors import LLMError, OutputError
+from prompts import PromptSet
+from retrieval import Candidate, detect_language
+
+__all__ = ["LANGUAGE_NAMES", "RerankConfig", "Reranker"]
+
+LANGUAGE_NAMES = {
+    "ar": "Arabic", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
+    "fr": "French", "hi": "Hindi", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
+    "ko": "Korean", "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian",
+    "sv": "Swedish", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian", "vi": "Vietnamese",
+    "zh": "Chinese",
+}  # fmt: skip
+
+
+class RankEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    reason: str = ""
+
+
+class RerankOutput(BaseModel):
+    """The reply the rerank template asks for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ranking: list[RankEntry]
+
+
+@dataclass(frozen=True)
+class RerankConfig:
+    """How the LLM reranks.
+
+    Usage: ``RerankConfig(window=20, step=10, passes=3, merge="rrf")``.
+    """
+
+    window: int = 20
+    step: int = 10
+    passes: int = 1
+    merge: Literal["borda", "rrf"] = "borda"
+    seed: int = 0
+    max_reasks: int = 2
+    reason_reasks: int = 1
+    context_window: int = 8192
+    answer_tokens_per_item: int = 70
+    min_text_tokens: int = 12
+
+
+def _strip_fences(text: str) -> str:
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.rsplit("```", 1)[0]
+    return text.strip()
+
+
+def parse_output(reply: Reply) -> RerankOutput:
+    """Parse a reply; raises OutputError saying what is wrong (quoted in the re-ask)."""
+    if reply.finish_reason == "length":
+        raise OutputError("the answer was cut off (too long); answer shorter, one sentence each")
+    try:
+        data = json.loads(_strip_fences(reply.content))
+    except json.JSONDecodeError as exc:
+        raise OutputError(f"the answer is not valid JSON: {exc.msg} at char {exc.pos}") from exc
+    try:
+        return RerankOutput.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise OutputError(f"the JSON does not match the schema: {where}: {first['msg']}") from exc
+
+
+class Reranker:
+    """Listwise LLM reranking with repair; one instance per agent."""
+
+    def __init__(
+        self,
+        model: ChatModel,
+        prompts: PromptSet,
+        *,
+        config: RerankConfig | None = None,
+        cache: ReplyCache | None = None,
+    ) -> None:
+        self.model = model
+        self.prompts = prompts
+        self.config = config or RerankConfig()
+        self.cache = cache
+        self.schema = prompts["rerank"].output_schema
+
+    # -- one call -------------------------------------------------------------------
+    def _call(self, messages: list[Message], trace: Trace) -> Reply:
+        key = None
+        if self.cache is not None:
+            key = cache_key(self.model.spec, messages, self.schema, {"t": 0})
+            hit = self.cache.get(key)
+            if hit is not None:
+                trace.cached_calls += 1
+                return hit
+        reply = self.model.complete(messages, self.schema)
+        trace.llm_calls += 1
+        trace.transport_retries += reply.transport_retries
+        trace.prompt_tokens += reply.prompt_tokens
+        trace.completion_tokens += reply.completion_tokens
+        if self.cache is not None and key is not None and reply.finish_reason != "length":
+            self.cache.put(key, reply)
+        return reply
+
+    def _ask(self, messages: list[Message], trace: Trace) -> RerankOutput:
+        """Ask, and re-ask with the error quoted while the reply is unusable."""
+        for attempt in range(self.config.max_reasks + 1):
+            reply = self._call(messages, trace)
+            try:
+                return parse_output(reply)
+            except OutputError as exc:
+                kind = "truncated" if reply.finish_reason == "length" else "invalid_output"
+                trace.repair(kind)
+                trace.errors.append(str(exc).splitlines()[0])
+                if attempt == self.config.max_reasks:
+                    raise
+                trace.reasks += 1
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": reply.content[:2000]},
+                    {
+                        "role": "user",
+                        "content": f"Your answer was not usable: {exc.args[0]}. "
+                        "Answer again with the JSON object only.",
+                    },
+                ]
+        raise AssertionError("unreachable")
+
+    # -- prompts --------------------------------------------------------------------
+    def _messages(
+        self,
+        query: str,
+        language: str,
+        window: Sequence[Candidate],
+        context: UserContext,
+        trace: Trace,
+    ) -> list[Message]:
+        name = LANGUAGE_NAMES.get(language, language)
+        system = self.prompts["system"].render(
+            language=language, language_name=name, hints=context.hints
+        )
+        base = dict(
+            query=query,
+            language=language,
+            language_name=name,
+            user=context,
+            sensitive_domains=sorted(LANGUAGE_SENSITIVE_DOMAINS),
+        )
+        rows = [self._row(i, c, "") for i, c in enumerate(window)]
+        skeleton = self.prompts["rerank"].render(**base, candidates=rows)
+        answer = self.config.answer_tokens_per_item * len(window) + 50
+        budget = self.config.context_window - answer - count_tokens(system) - count_tokens(skeleton)
+        budget = max(budget, self.config.min_text_tokens * len(window))
+        texts = fair_truncate([c.description for c in window], budget)
+        rows = [self._row(i, c, t) for i, (c, t) in enumerate(zip(window, texts, strict=True))]
+        user = self.prompts["rerank"].render(**base, candidates=rows)
+        trace.prompt_template = self.prompts["rerank"].ref
+        trace.system_template = self.prompts["system"].ref
+        trace.last_prompt = user
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    @staticmethod
+    def _row(index: int, c: Candidate, text: str) -> dict[str, Any]:
+        price = c.attributes.get("price")
+        currency = c.attributes.get("currency", "")
+        return {
+            "key": f"c{index + 1}",
+            "domain": c.domain,
+            "language": c.language,
+            "title": c.title,
+            "text": text,
+            "price": f"{price} {currency}".strip() if price is not None else "",
+        }
+
+    # -- one window -----------------------------------------------------------------
+    def _rank_window(
+        self,
+        query: str,
+        language: str,
+        window: Sequence[Candidate],
+        context: UserContext,
+        trace: Trace,
+    ) -> tuple[list[Candidate], dict[str, str]]:
+        trace.windows += 1
+        messages = self._messages(query, language, window, context, trace)
+        output = self._ask(messages, trace)
+        by_key = {f"c{i + 1}": c for i, c in enumerate(window)}
+        seen: set[str] = set()
+        ordered: list[Candidate] = []
+        reasons: dict[str, str] = {}
+        for entry in output.ranking:
+            key = entry.id.strip().strip("[]")
+            if key not in by_key:
+                trace.repair("invented_id")
+                continue
+            if key in seen:
+                trace.repair("duplicate_id")
+                continue
+            seen.add(key)
+            ordered.append(by_key[key])
+            if entry.reason.strip():
+                reasons[by_key[key].id] = entry.reason.strip()
+        missing = [c for key, c in by_key.items() if key not in seen]
+        trace.repair("missing_id", len(missing))
+        return ordered + missing, reasons
+
+    def _sliding(
+        self,
+        query: str,
+        language: str,
+        order: list[Candidate],
+        context: UserContext,
+        trace: Trace,
+    ) -> tuple[list[Candidate], dict[str, str]]:
+        """RankGPT sliding windows, from the back of the list to the front."""
+        ranking = list(order)
+        reasons: dict[str, str] = {}
+        size, step = self.config.window, max(1, self.config.step)
+        end = len(ranking)
+        start = max(0, end - size)
+        while True:
+            ranked, found = self._rank_window(query, language, ranking[start:end], context, trace)
+            ranking[start:end] = ranked
+            reasons.update(found)
+            if start == 0:
+                return ranking, reasons
+            end -= step
+            start = max(0, start - step)
+
+    # -- public ---------------------------------------------------------------------
+    def rerank(
+        self,
+        query: str,
+        language: str,
+        candidates: Sequence[Candidate],
+        context: UserContext,
+        trace: Trace,
+        passes: int | None = None,
+    ) -> tuple[list[Candidate], dict[str, str], dict[str, float]]:
+        """Ranked candidates, reasons by item id, and merged scores by item id."""
+        passes = passes or self.config.passes
+        trace.passes = passes
+        rankings: list[list[Candidate]] = []
+        reasons_by_pass: list[dict[str, str]] = []  # per pass: reason by item id
+        for p in range(passes):
+            order = list(candidates)
+            if p:
+                random.Random(self.config.seed + p).shuffle(order)
+            ranked, found = self._sliding(query, language, order, context, trace)
+            rankings.append(ranked)
+            reasons_by_pass.append(found)
+        scores = merge_rankings(rankings, self.config.merge)
+        position = {c.id: i for i, c in enumerate(candidates)}
+        final = sorted(candidates, key=lambda c: (-scores[c.id], position[c.id]))
+        ranks = [{c.id: i for i, c in enumerate(r)} for r in rankings]
+        reasons: dict[str, str] = {}
+        for c in final:  # the reason from the pass that ranked the item best
+            for p in sorted(range(passes), key=lambda p: ranks[p][c.id]):
+                if c.id in reasons_by_pass[p]:
+                    reasons[c.id] = reasons_by_pass[p][c.id]
+                    break
+        return final, reasons, scores
+
+    def fix_reason_languages(
+        self,
+        query: str,
+        language: str,
+        ranked: Sequence[Candidate],
+        reasons: dict[str, str],
+        context: UserContext,
+        trace: Trace,
+        local: LocalRanker,
+    ) -> dict[str, str]:
+        """Re-ask once for reasons not in ``language``; the local reason replaces the rest."""
+        fixed = dict(reasons)
+        absent = [c for c in ranked if not fixed.get(c.id, "").strip()]
+        trace.repair("reason_missing", len(absent))
+        for c in absent:  # appended missing ids, or empty reasons: nothing to re-ask about
+            fixed[c.id] = local.rank(query, [c], context, language)[0].reason
+        wrong = [c for c in ranked if not _in_language(fixed[c.id], language)]
+        if wrong and self.config.reason_reasks:
+            trace.repair("reason_language", len(wrong))
+            name = LANGUAGE_NAMES.get(language, language)
+            keys = {f"c{i + 1}": c for i, c in enumerate(wrong)}
+            listing = "\n".join(f"[{k}] {c.title}: {fixed.get(c.id, '')}" for k, c in keys.items())
+            messages: list[Message] = [
+                {
+                    "role": "system",
+                    "content": self.prompts["system"].render(
+                        language=language, language_name=name, hints=context.hints
+                    ),
+                },
+                {
+                    "role": "user",
+                    "content": f"Request: {query}\nThese reasons are not in {name}."
+                    f" Rewrite each in {name}, one sentence, same ids:\n{listing}",
+                },
+            ]
+            trace.reasks += 1
+            try:
+                output = self._ask(messages, trace)
+                for entry in output.ranking:
+                    c = keys.get(entry.id.strip().strip("[]"))
+                    if c is not None and entry.reason.strip():
+                        fixed[c.id] = entry.reason.strip()
+            except (OutputError, LLMError) as exc:  # the ranking stands; local reasons fill in
+                trace.errors.append(str(exc).splitlines()[0])
+        still = [c for c in ranked if not _in_language(fixed.get(c.id, ""), language)]
+        trace.repair("reason_fallback", len(still))
+        for c in still:
+            fixed[c.id] = local.rank(query, [c], context, language)[0].reason
+        return fixed
+
+
+def _in_language(text: str, language: str) -> bool:
+    if not text.strip():
+        return False
+    guess = detect_language(text)
+    return guess is None or guess.code == language or guess.confidence < 0.3
+
+
+def merge_rankings(rankings: Sequence[Sequence[Candidate]], method: str) -> dict[str, float]:
+    """Borda count (n - position) or reciprocal rank fusion (1 / (60 + rank))."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        n = len(ranking)
+        for position, c in enumerate(ranking):
+            gain = (n - position) if method == "borda" else 1.0 / (60 + position + 1)
+            scores[c.id] = scores.get(c.id, 0.0) + gain
+    return scores

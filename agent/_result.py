@@ -1,0 +1,69 @@
+"""What a recommendation returns (BRIEF section 4): items, and a trace of how."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["RankedItem", "Recommendation", "Trace"]
+
+
+class RankedItem(BaseModel):
+    """One recommended item, shown in the user's language where a variant exists."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    rank: int
+    score: float
+    title: str
+    language: str
+    domain: str
+    reason: str
+    group: str
+    retrieval_score: float
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class Trace(BaseModel):
+    """How an answer came about; enough to debug it and to score it in evals."""
+
+    request_language: str
+    language_source: str  # explicit | detected | profile | default
+    ranker: str  # "local" or the LLM spec that answered
+    model: str
+    fallback: bool = False
+    fallback_reason: str | None = None
+    prompt_template: str | None = None  # name@version of the rerank template
+    system_template: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency_ms: dict[str, float] = Field(default_factory=dict)
+    repairs: dict[str, int] = Field(default_factory=dict)
+    reasks: int = 0
+    transport_retries: int = 0
+    llm_calls: int = 0
+    cached_calls: int = 0
+    passes: int = 1
+    windows: int = 0
+    candidate_ids: list[str] = Field(default_factory=list)  # retrieval order
+    last_prompt: str | None = None
+    errors: list[str] = Field(default_factory=list)
+
+    def repair(self, kind: str, count: int = 1) -> None:
+        if count:
+            self.repairs[kind] = self.repairs.get(kind, 0) + count
+
+
+class Recommendation(BaseModel):
+    """The answer to one request."""
+
+    query: str
+    user_id: str | None
+    items: list[RankedItem]
+    trace: Trace
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

@@ -1,0 +1,194 @@
+"""Test doubles for polyrank and for your own prompts.
+
+- :class:`ScriptedModel` replays replies in order (strings, :class:`Reply` or exceptions).
+- :class:`FunctionModel` answers with a function of the messages.
+- :class:`ScriptedOpenAIServer` is a real OpenAI-compatible HTTP server on 127.0.0.1 that
+  replays a script, so the whole ``openai``/langchain client stack is exercised.
+
+Usage::
+
+    model = ScriptedModel(['{"ranking": [{"id": "c1", "reason": "..."}]}'])
+    agent = Agent(store=..., model=model)
+
+    with ScriptedOpenAIServer([{"status": 429, "headers": {"Retry-After": "0"}},
+                               {"content": '{"ranking": []}'}]) as server:
+        agent = Agent(store=..., model="openai:test", base_url=server.base_url)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from agent._llm import Message, Reply
+
+__all__ = ["FunctionModel", "ScriptedModel", "ScriptedOpenAIServer"]
+
+
+def _reply(value: str | Reply, spec: str) -> Reply:
+    if isinstance(value, Reply):
+        return value
+    return Reply(
+        content=value, model=spec, prompt_tokens=0, completion_tokens=0, finish_reason="stop"
+    )
+
+
+class ScriptedModel:
+    """Replays replies in order; an exception in the script is raised instead.
+
+    Raises ``AssertionError`` when asked more often than the script allows.
+    """
+
+    def __init__(self, replies: Iterable[str | Reply | Exception] = (), spec: str = "scripted"):
+        self.spec = spec
+        self._replies: deque[str | Reply | Exception] = deque(replies)
+        self.calls: list[list[Message]] = []
+
+    def enqueue(self, *replies: str | Reply | Exception) -> None:
+        self._replies.extend(replies)
+
+    def complete(self, messages: Sequence[Message], schema: dict[str, Any] | None) -> Reply:
+        self.calls.append(list(messages))
+        if not self._replies:
+            raise AssertionError(f"ScriptedModel: no reply left for call {len(self.calls)}")
+        value = self._replies.popleft()
+        if isinstance(value, Exception):
+            raise value
+        return _reply(value, self.spec)
+
+
+class FunctionModel:
+    """Answers with ``function(messages, schema)``, which returns text or a :class:`Reply`."""
+
+    def __init__(
+        self,
+        function: Callable[[Sequence[Message], dict[str, Any] | None], str | Reply],
+        spec: str = "function",
+    ) -> None:
+        self.spec = spec
+        self.function = function
+        self.calls: list[list[Message]] = []
+
+    def complete(self, messages: Sequence[Message], schema: dict[str, Any] | None) -> Reply:
+        self.calls.append(list(messages))
+        return _reply(self.function(messages, schema), self.spec)
+
+
+Step = dict[str, Any]
+
+
+class ScriptedOpenAIServer:
+    """An OpenAI-compatible ``/v1/chat/completions`` server on 127.0.0.1.
+
+    Each request takes the next step of the script:
+
+    - ``{"content": "..."}``: a normal completion (``finish_reason`` may be set, e.g.
+      ``"length"`` for a truncated answer; ``usage`` may override token counts);
+    - ``{"status": 429, "headers": {"Retry-After": "1"}, "body": {...}}``: an HTTP error;
+    - ``{"delay": 5, ...}``: sleep first (to provoke the client's timeout).
+
+    A callable step is called with the request body and returns a step. When the script
+    is used up, ``default`` answers (HTTP 500 when ``None``). ``requests`` records every
+    request body; ``served`` counts the answers.
+    """
+
+    def __init__(
+        self,
+        script: Iterable[Step | Callable[[dict[str, Any]], Step]] = (),
+        default: Step | Callable[[dict[str, Any]], Step] | None = None,
+    ) -> None:
+        self.script: deque[Step | Callable[[dict[str, Any]], Step]] = deque(script)
+        self.default = default
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def __enter__(self) -> ScriptedOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def _next(self, body: dict[str, Any]) -> Step:
+        with self._lock:
+            self.requests.append(body)
+            step = self.script.popleft() if self.script else self.default
+        if step is None:
+            return {"status": 500, "body": {"error": {"message": "script exhausted"}}}
+        return step(body) if callable(step) else step
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _send(
+                self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)  # fails when the client gave up (timeout test)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                step = server._next(body)
+                if step.get("delay"):
+                    time.sleep(float(step["delay"]))
+                if "status" in step:
+                    error = step.get("body", {"error": {"message": f"HTTP {step['status']}"}})
+                    self._send(int(step["status"]), error, step.get("headers"))
+                    return
+                content = str(step.get("content", ""))
+                usage = step.get("usage") or {
+                    "prompt_tokens": sum(
+                        len(str(m.get("content", ""))) // 4 for m in body.get("messages", [])
+                    ),
+                    "completion_tokens": max(1, len(content) // 4),
+                }
+                usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+                self._send(
+                    200,
+                    {
+                        "id": f"chatcmpl-{len(server.requests)}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model", "scripted"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": content},
+                                "finish_reason": step.get("finish_reason", "stop"),
+                            }
+                        ],
+                        "usage": usage,
+                    },
+                )
+
+        return Handler
