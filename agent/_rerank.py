@@ -328,9 +328,9 @@ class Reranker:
             try:
                 output = self._ask(messages, trace)
                 for entry in output.ranking:
-                    c = keys.get(entry.id.strip().strip("[]"))
-                    if c is not None and entry.reason.strip():
-                        fixed[c.id] = entry.reason.strip()
+                    target = keys.get(entry.id.strip().strip("[]"))
+                    if target is not None and entry.reason.strip():
+                        fixed[target.id] = entry.reason.strip()
             except (OutputError, LLMError) as exc:  # the ranking stands; local reasons fill in
                 trace.errors.append(str(exc).splitlines()[0])
         still = [c for c in ranked if not _in_language(fixed.get(c.id, ""), language)]
