@@ -27,7 +27,6 @@ W_HISTORY = 0.35
 UNREADABLE_PENALTY = 0.12
 REGION_PENALTY = 0.2
 MMR_LAMBDA = 0.8
-HISTORY_LINK_MIN = 0.62  # similarity above which a history item is named in the reason
 
 
 @functools.cache
@@ -134,6 +133,8 @@ class LocalRanker:
         base: list[float] = []
         links: list[tuple[float, Interest | None]] = []
         for i, c in enumerate(candidates):
+            # The reason names the history item when it explains the candidate at least as
+            # well as the request does (a ratio, so it holds for every embedding model).
             best: tuple[float, Interest | None] = (0.0, None)
             liked, disliked = 0.0, 0.0  # strongest pull towards and away from the item
             for interest, vector in interests:
@@ -161,7 +162,7 @@ class LocalRanker:
                 round(base[i], 6),
                 self.reason(
                     candidates[i],
-                    links[i][1] if links[i][0] >= HISTORY_LINK_MIN else None,
+                    links[i][1] if links[i][0] >= candidates[i].score else None,
                     query,
                     language,
                 ),

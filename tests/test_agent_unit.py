@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from agent import Agent, ConfigError, ProfileError
+from agent._budget import count_tokens, fair_truncate
+from agent._local import localized_reason, reason_languages
+from agent._profile import Interest, load_profile
+from agent._rerank import RerankConfig
+from agent.testing import FunctionModel, ScriptedModel
+from prompts import PromptSet
+from retrieval import Store, detect_language
+from tests.conftest import ROOT
+
+USERS = ROOT / "data" / "users"
+
+
+def _keys(messages: Sequence[dict[str, str]]) -> list[tuple[str, str]]:
+    """(key, title) of the candidates in the prompt, in the order shown."""
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    return re.findall(r"^\[(c\d+)\] \([^)]*\) (.+?) — ", user, flags=re.M)
+
+
+def test_fair_truncation_gives_cjk_and_latin_equal_token_shares() -> None:
+    chinese = "这是一本关于徒步旅行的书，介绍路线、装备和安全知识。" * 60
+    english = "A book about hiking routes, gear and safety for every season. " * 80
+    short = "Short."
+    out = fair_truncate([chinese, english, short], 300)
+    assert out[2] == short
+    cn, en = count_tokens(out[0]), count_tokens(out[1])
+    assert abs(cn - en) <= 2 and cn + en + count_tokens(short) <= 300
+    assert len(out[0]) < len(out[1]) / 2  # equal tokens means far fewer CJK characters
+    assert "\ufffd" not in out[0] and out[0].endswith("…")
+
+
+def test_prompt_fits_the_context_window(use_store: Store) -> None:
+    model = ScriptedModel([json.dumps({"ranking": []})])
+    window = 1700
+    agent = Agent(
+        store=use_store, model=model, rerank=RerankConfig(context_window=window), candidates=12
+    )
+    rec = agent.recommend("送给喜欢徒步的朋友的礼物", k=3)
+    system, user = model.calls[0][0]["content"], model.calls[0][1]["content"]
+    answer_room = RerankConfig().answer_tokens_per_item * 12 + 50
+    assert count_tokens(system) + count_tokens(user) + answer_room <= window
+    assert "…" in user  # descriptions were cut to fit
+    assert len(re.findall(r"^\[c\d+\]", user, flags=re.M)) == 12  # but every candidate stayed
+    assert rec.trace.repairs["missing_id"] == 12
+
+
+def _true_order(messages: Sequence[dict[str, str]], bias: bool) -> str:
+    shown = _keys(messages)
+    best = sorted(shown, key=lambda kt: kt[1])  # "relevance" = alphabetical title
+    if bias:  # position bias: whatever is shown first is put first
+        best.remove(shown[0])
+        best.insert(0, shown[0])
+    return json.dumps(
+        {"ranking": [{"id": k, "reason": "Es un buen libro para ti."} for k, _ in best]}
+    )
+
+
+def test_sliding_windows_bubble_the_best_to_the_top(use_store: Store) -> None:
+    model = FunctionModel(lambda m, s: _true_order(m, bias=False))
+    agent = Agent(
+        store=use_store, model=model, candidates=10, rerank=RerankConfig(window=4, step=2)
+    )
+    rec = agent.recommend("libros de cocina", k=3, domains="books")
+    assert rec.trace.windows == 4 == len(model.calls)  # (10 - 4) / 2 + 1 windows
+    assert all(len(_keys(call)) <= 4 for call in model.calls)
+    shown = {i.id: i.title for i in use_store.get(rec.trace.candidate_ids)}
+    assert len(shown) == 10
+    assert rec.items[0].title == min(shown.values())
+
+
+def test_shuffled_passes_cancel_position_bias(use_store: Store) -> None:
+    model = FunctionModel(lambda m, s: _true_order(m, bias=True))
+    agent = Agent(store=use_store, model=model, candidates=8)
+    one = agent.recommend("novelas", k=1, domains="books")
+    first_shown = one.trace.candidate_ids[0]
+    titles = {c.id: c.title for c in agent.store.search("novelas", 8) if c.domain == "books"}
+    assert one.items[0].id == first_shown  # a single pass copies the input order
+    many = agent.recommend("novelas", k=1, domains="books", passes=7)
+    best = min(many.trace.candidate_ids, key=lambda i: titles.get(i, "~"))
+    assert many.items[0].id == best != first_shown
+    assert many.trace.passes == 7
+
+
+def test_cache_makes_a_repeated_request_free(use_store: Store, tmp_path: Path) -> None:
+    model = FunctionModel(lambda m, s: _true_order(m, bias=False))
+    agent = Agent(store=use_store, model=model, cache=tmp_path / "cache", candidates=6)
+    first = agent.recommend("libros de cocina", k=3)
+    second = agent.recommend("libros de cocina", k=3)
+    assert len(model.calls) == 1
+    assert (second.trace.llm_calls, second.trace.cached_calls) == (0, 1)
+    assert [i.id for i in first.items] == [i.id for i in second.items]
+
+
+@pytest.mark.parametrize(
+    ("query", "user", "expected"),
+    [
+        ("Pizza", "lena.yaml", ("de", "profile")),
+        ("Tokyo", "kenji.yaml", ("ja", "profile")),
+        ("Quiero aprender a programar", "lena.yaml", ("es", "detected")),
+        ("东京的拉面", "lena.yaml", ("zh", "detected")),
+        ("Pizza", None, ("it", "detected")),
+    ],
+)
+def test_profile_language_decides_short_requests(
+    query: str, user: str | None, expected: tuple[str, str]
+) -> None:
+    profile = load_profile(USERS / user) if user else None
+    assert Agent.request_language(query, profile) == expected
+
+
+def test_explicit_language_wins() -> None:
+    assert Agent.request_language("Pizza", None, "FR") == ("fr", "explicit")
+
+
+@pytest.mark.parametrize("language", reason_languages())
+def test_localized_reasons_for_every_shipped_language(language: str) -> None:
+    rated = Interest(
+        title="Matrix",
+        domain="films",
+        event="rating",
+        scene="video",
+        rating=5,
+        weight=1.0,
+        item_id="x",
+    )
+    bought = rated.model_copy(update={"rating": None, "event": "purchase"})
+    texts = [
+        localized_reason(language, query="q", interest=rated),
+        localized_reason(language, query="q", interest=bought),
+        localized_reason(language, query="hiking", tag="hiking"),
+        localized_reason(language, query="quiet piano"),
+    ]
+    assert "Matrix" in texts[0] and "5" in texts[0]
+    assert "Matrix" in texts[1] and "hiking" in texts[2] and "quiet piano" in texts[3]
+    assert len(set(texts)) == 4
+    guess = detect_language(texts[0].replace("Matrix", ""))
+    assert guess is not None and guess.code == language, texts[0]
+
+
+def test_local_recommendations_use_profile_and_exclude_history(use_store: Store) -> None:
+    agent = Agent(store=use_store)
+    rec = agent.recommend("ラーメン", USERS / "kenji.yaml", k=5)
+    profile = load_profile(USERS / "kenji.yaml")
+    seen = {e.item_id for e in profile.history}
+    assert rec.trace.ranker == "local" and not rec.trace.fallback
+    assert not seen & {i.id for i in rec.items}
+    assert all(detect_language(i.reason).code == "ja" for i in rec.items)  # type: ignore[union-attr]
+    assert any("本格とんこつラーメンセット" in i.reason for i in rec.items)  # names the link
+
+
+def test_bad_profile_names_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("id: x\nlanguages: [english]\nhistory:\n  - {event: buy}\n")
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    message = str(info.value)
+    assert "bad.yaml" in message and "languages" in message and "history.0.event" in message
+
+
+def test_user_prompt_folder_is_sandboxed_and_strict(tmp_path: Path) -> None:
+    for name in ("system", "rerank"):
+        (tmp_path / f"{name}.yaml").write_text(f"name: {name}\nversion: 7\n")
+    (tmp_path / "system.j2").write_text("{{ language }}")
+    (tmp_path / "rerank.j2").write_text("{{ query.__class__.__mro__ }}")
+    prompts = PromptSet.load(tmp_path)
+    assert prompts["rerank"].ref == "rerank@7"
+    with pytest.raises(ConfigError, match=r"unsafe"):
+        prompts["rerank"].render(query="x")
+    with pytest.raises(ConfigError, match="system@7"):
+        prompts["system"].render()
+
+
+def test_prompt_folder_without_version_is_refused(tmp_path: Path) -> None:
+    for name in ("system", "rerank"):
+        (tmp_path / f"{name}.yaml").write_text("purpose: x\n")
+        (tmp_path / f"{name}.j2").write_text("x")
+    with pytest.raises(ConfigError, match="version"):
+        PromptSet.load(tmp_path)
+
+
+def test_recommend_many_keeps_order(use_store: Store) -> None:
+    agent = Agent(store=use_store)
+    queries = ["ramen", "hiking boots", "piano"]
+    results = agent.recommend_many(queries, k=2, concurrency=3)
+    assert [r.query for r in results] == queries
+
+
+async def test_arecommend(use_store: Store) -> None:
+    agent = Agent(store=use_store)
+    rec = await agent.arecommend("chocolate", k=2)
+    assert len(rec.items) == 2
+
+
+def test_unknown_model_suggests(use_store: Store) -> None:
+    with pytest.raises(ConfigError, match="did you mean 'openai'"):
+        Agent(store=use_store, model="opneai:gpt")
