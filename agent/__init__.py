@@ -23,23 +23,59 @@ from agent.registry import register, resolve
 
 if TYPE_CHECKING:
     from agent._agent import Agent
+    from agent._langchain import PolyrankCompressor
+    from agent._llm import ChatModel, Message, OpenAIChat, Reply, TransportPolicy
+    from agent._local import LocalRanker
+    from agent._profile import Event, UserProfile, load_profile
+    from agent._rerank import RerankConfig
+    from agent._result import RankedItem, Recommendation, Trace
 
 __all__ = [
     "Agent",
     "CatalogError",
+    "ChatModel",
     "ConfigError",
+    "Event",
     "LLMError",
+    "LocalRanker",
+    "Message",
+    "OpenAIChat",
     "OutputError",
+    "PolyrankCompressor",
     "PolyrankError",
     "ProfileError",
+    "RankedItem",
+    "Recommendation",
+    "Reply",
+    "RerankConfig",
     "RetrievalError",
     "RuntimeFault",
+    "Trace",
+    "TransportPolicy",
     "UserError",
+    "UserProfile",
+    "load_profile",
     "register",
     "resolve",
 ]
 
-_LAZY = {"Agent": "agent._agent"}
+_LAZY = {
+    "Agent": "agent._agent",
+    "ChatModel": "agent._llm",
+    "Event": "agent._profile",
+    "LocalRanker": "agent._local",
+    "Message": "agent._llm",
+    "OpenAIChat": "agent._llm",
+    "PolyrankCompressor": "agent._langchain",
+    "RankedItem": "agent._result",
+    "Recommendation": "agent._result",
+    "Reply": "agent._llm",
+    "RerankConfig": "agent._rerank",
+    "Trace": "agent._result",
+    "TransportPolicy": "agent._llm",
+    "UserProfile": "agent._profile",
+    "load_profile": "agent._profile",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -23,7 +23,7 @@ from typing import Any
 from agent._cache import ReplyCache
 from agent._llm import ChatModel
 from agent._local import LocalRanker
-from agent._profile import UserProfile, build_context, load_profile
+from agent._profile import UserContext, UserProfile, build_context, load_profile
 from agent._rerank import RerankConfig, Reranker
 from agent._result import RankedItem, Recommendation, Trace
 from agent.errors import ConfigError, LLMError, OutputError
@@ -229,7 +229,56 @@ class Agent:
             prefer_languages=preferred,
         )
         candidates = self.store.search(query, max(self.candidates, k), filters)
-        mark = lap("retrieve", mark)
+        lap("retrieve", mark)
+        return self._answer(
+            query, profile, (lang, source), context, candidates, k, passes, latency, started
+        )
+
+    def rerank(
+        self,
+        query: str,
+        candidates: Sequence[Candidate],
+        user: str | Path | UserProfile | None = None,
+        k: int = 5,
+        *,
+        language: str | None = None,
+        passes: int | None = None,
+    ) -> Recommendation:
+        """Rank candidates you bring (no retrieval), with the same model, checks and fallback.
+
+        Their ``score`` is replaced by their similarity to ``query`` under this agent's
+        embeddings, so the local ranker weighs them like retrieved ones.
+        """
+        started = time.perf_counter()
+        if candidates:
+            query_vector = self.store.embedder.embed_queries([query])[0]
+            vectors = self.local.vectors(candidates)
+            candidates = [
+                c.model_copy(update={"score": round(float(v @ query_vector), 6)})
+                for c, v in zip(candidates, vectors, strict=True)
+            ]
+        profile = load_profile(user) if isinstance(user, str | Path) else user
+        lang, source = self.request_language(query, profile, language)
+        context = build_context(profile, self.store, lang)
+        latency = {"context": round((time.perf_counter() - started) * 1000, 2)}
+        return self._answer(
+            query, profile, (lang, source), context, list(candidates), k, passes, latency, started
+        )
+
+    def _answer(
+        self,
+        query: str,
+        profile: UserProfile | None,
+        language: tuple[str, str],
+        context: UserContext,
+        candidates: list[Candidate],
+        k: int,
+        passes: int | None,
+        latency: dict[str, float],
+        started: float,
+    ) -> Recommendation:
+        lang, source = language
+        mark = time.perf_counter()
         trace = Trace(
             request_language=lang,
             language_source=source,
@@ -258,7 +307,7 @@ class Agent:
                 (s.candidate, s.score, s.reason)
                 for s in self.local.rank(query, candidates, context, lang, k)
             ]
-        lap("rank", mark)
+        latency["rank"] = round((time.perf_counter() - mark) * 1000, 2)
         latency["total"] = round((time.perf_counter() - started) * 1000, 2)
         trace.latency_ms = latency
         trace.cost = self._cost(trace)

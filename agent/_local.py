@@ -82,7 +82,8 @@ class LocalRanker:
     def __init__(self, store: Store | None = None) -> None:
         self.store = store
 
-    def _vectors(self, candidates: Sequence[Candidate]) -> np.ndarray:
+    def vectors(self, candidates: Sequence[Candidate]) -> np.ndarray:
+        """Unit vectors of the candidates: stored ones, else embedded as passages now."""
         assert self.store is not None
         stored = self.store.vectors([c.id for c in candidates])
         missing = [c for c in candidates if c.id not in stored]
@@ -127,7 +128,7 @@ class LocalRanker:
         if self.store is None:
             scored = [Scored(c, c.score, self.reason(c, None, query, language)) for c in candidates]
             return sorted(scored, key=lambda s: -s.score)[:k]
-        vectors = self._vectors(candidates)
+        vectors = self.vectors(candidates)
         interests = self._interest_vectors(context)
         region = context.hints.region if context.hints else None
         base: list[float] = []

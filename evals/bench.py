@@ -1,5 +1,7 @@
 """Benchmarks: ``make bench`` (``python -m evals.bench [embeddings|latency] [--specs ...]``).
 
+- ``agent``: orchestration overhead of one ``recommend`` with a zero-latency scripted LLM
+  (median ms), against the local ranker, and prompt tokens per candidate.
 - ``embeddings``: for each embedding spec, ingest the sample catalogue into a fresh store
   (items/s), then run the cross-lingual fixture (a query in one language whose right answer
   is written in another) and report MRR@10, hit@1, hit@3 and the median search latency.
@@ -16,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from retrieval import Store, load_catalog
 
@@ -78,26 +81,84 @@ def score_embeddings(spec: str, catalog: Path = CATALOG) -> EmbeddingScore:
     )
 
 
+def _identity_answer(messages: Sequence[Any], schema: Any) -> str:
+    import re
+
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    keys = re.findall(r"^\[(c\d+)\]", user, flags=re.M)
+    reason = "Una buena opción para lo que pides."
+    return json.dumps({"ranking": [{"id": k, "reason": reason} for k in keys]})
+
+
+def bench_agent(store_path: str | None, rounds: int = 30) -> dict[str, float]:
+    """Median ms per recommend: scripted zero-latency LLM vs local ranker; tokens/candidate."""
+    from agent import Agent
+    from agent._budget import count_tokens
+    from agent.testing import FunctionModel
+
+    requests = [
+        ("Quiero aprender a programar", "data/users/ana.yaml"),
+        ("Un regalo para alguien que hace senderismo", "data/users/ana.yaml"),
+        ("Libros de cocina mediterránea", "data/users/ana.yaml"),
+    ]
+    scripted = FunctionModel(_identity_answer)
+    llm_agent = Agent(store=store_path, model=scripted, candidates=20)
+    local_agent = Agent(store=llm_agent.store)
+    figures: dict[str, float] = {}
+    for name, agent in (("scripted_llm", llm_agent), ("local", local_agent)):
+        agent.recommend(*requests[0])  # warm-up: models loaded, lingua languages loaded
+        times = []
+        for n in range(rounds):
+            query, user = requests[n % len(requests)]
+            started = time.perf_counter()
+            agent.recommend(query, user, k=5)
+            times.append((time.perf_counter() - started) * 1000)
+        figures[f"{name}_ms_median"] = round(statistics.median(times), 1)
+    per_candidate = []
+    for call in scripted.calls[-len(requests) :]:
+        user = call[1]["content"]
+        per_candidate.append(count_tokens(user) / max(1, user.count("\n[c")))
+    figures["prompt_tokens_per_candidate"] = round(statistics.mean(per_candidate), 1)
+    figures["system_prompt_tokens"] = count_tokens(scripted.calls[-1][0]["content"])
+    return figures
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m evals.bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("what", nargs="?", default="embeddings", choices=["embeddings"])
+    parser.add_argument(
+        "what", nargs="*", default=["embeddings", "agent"], choices=["embeddings", "agent"]
+    )
+    parser.add_argument("--store", help="store for the agent bench (default .polyrank/store)")
     parser.add_argument("--specs", nargs="+", default=["e5-small", "use-m3", "fusion"])
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    scores = [score_embeddings(spec) for spec in args.specs]
-    print(f"{'spec':10} {'items/s':>8} {'MRR@10':>7} {'hit@1':>6} {'hit@3':>6} {'search ms':>10}")
-    for s in scores:
+    report: dict[str, Any] = {}
+    if "embeddings" in args.what:
+        scores = [score_embeddings(spec) for spec in args.specs]
         print(
-            f"{s.spec:10} {s.items_per_second:8.1f} {s.mrr_at_10:7.3f} {s.hit_at_1:6.3f} "
-            f"{s.hit_at_3:6.3f} {s.search_ms_median:10.1f}"
+            f"{'spec':10} {'items/s':>8} {'MRR@10':>7} {'hit@1':>6} {'hit@3':>6} {'search ms':>10}"
         )
-    print(f"({len(load_crosslingual())} cross-lingual queries over {CATALOG.name})")
+        for s in scores:
+            print(
+                f"{s.spec:10} {s.items_per_second:8.1f} {s.mrr_at_10:7.3f} {s.hit_at_1:6.3f} "
+                f"{s.hit_at_3:6.3f} {s.search_ms_median:10.1f}"
+            )
+        print(f"({len(load_crosslingual())} cross-lingual queries over {CATALOG.name})")
+        report["embeddings"] = [asdict(s) for s in scores]
+    if "agent" in args.what:
+        store = args.store or ".polyrank/store"
+        if not Path(store).exists():
+            Store.open(store).ingest(load_catalog(CATALOG))
+        figures = bench_agent(store)
+        for key, value in figures.items():
+            print(f"agent {key}: {value}")
+        report["agent"] = figures
     if args.json:
-        args.json.write_text(json.dumps([asdict(s) for s in scores], indent=2))
+        args.json.write_text(json.dumps(report, indent=2))
     return 0
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from agent._cli import main
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 
 
 def test_search_json_is_stable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,3 +68,70 @@ def test_help_explains_commands(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for command in ("ingest", "search", "demo"):
         assert command in out
+
+
+def test_recommend_json_with_user(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "s")
+    main(
+        ["ingest", str(ROOT / "data" / "catalog.jsonl"), "--store", store, "--embeddings", "use-m3"]
+    )
+    capsys.readouterr()
+    code = main(
+        [
+            "recommend",
+            "ラーメン",
+            "--user",
+            str(ROOT / "data/users/kenji.yaml"),
+            "--k",
+            "3",
+            "--json",
+            "--store",
+            store,
+        ]
+    )
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["user_id"] == "kenji" and len(payload["items"]) == 3
+    assert set(payload["items"][0]) >= {"id", "rank", "score", "title", "language", "reason"}
+    trace = payload["trace"]
+    assert trace["ranker"] == "local" and trace["request_language"] == "ja"
+    assert set(trace["latency_ms"]) >= {"language", "context", "retrieve", "rank", "total"}
+
+
+def test_recommend_table_says_which_ranker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "s")
+    main(
+        [
+            "ingest",
+            str(FIXTURES / "small_catalog.jsonl"),
+            "--store",
+            store,
+            "--embeddings",
+            "use-m3",
+        ]
+    )
+    capsys.readouterr()
+    assert main(["recommend", "hiking boots", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "ranker local" in out and "Waterproof hiking boots" in out
+
+
+def test_recommend_with_missing_profile_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "recommend",
+            "x",
+            "--user",
+            str(tmp_path / "nobody.yaml"),
+            "--store",
+            str(tmp_path / "s"),
+            "--embeddings",
+            "use-m3",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "nobody.yaml: no such profile file" in err

@@ -1,0 +1,74 @@
+"""LangChain adapter: a ``BaseDocumentCompressor`` that reranks documents with the agent.
+
+Usage::
+
+    from langchain_classic.retrievers import ContextualCompressionRetriever  # or your own
+    compressor = PolyrankCompressor(agent=Agent(model="openai:gpt-4o-mini"), top_n=3)
+    docs = compressor.compress_documents(docs, "un regalo para un amigo senderista")
+    docs[0].metadata["reason"]       # why, in the request's language
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.callbacks import Callbacks
+from langchain_core.documents import BaseDocumentCompressor, Document
+from pydantic import ConfigDict
+
+from retrieval import Candidate, detect_language
+
+__all__ = ["PolyrankCompressor"]
+
+
+def _candidate(index: int, doc: Document) -> Candidate:
+    meta = doc.metadata
+    key = str(doc.id or meta.get("id") or f"doc-{index}")
+    text = doc.page_content
+    guess = detect_language(text)
+    return Candidate(
+        id=key,
+        group=str(meta.get("group") or key),
+        score=float(meta.get("score", 0.0)),
+        title=str(meta.get("title") or text[:60]),
+        description=text,
+        language=str(meta.get("language") or (guess.code if guess else "")),
+        domain=str(meta.get("domain") or "documents"),
+    )
+
+
+class PolyrankCompressor(BaseDocumentCompressor):
+    """Reranks documents with a polyrank :class:`~agent.Agent` (LLM or local ranker).
+
+    Each returned document carries ``rank``, ``relevance_score``, ``reason``, ``ranker`` and
+    ``fallback`` in its metadata.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    agent: Any
+    top_n: int = 3
+    user: Any = None
+
+    def compress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        if not documents:
+            return []
+        candidates = [_candidate(i, d) for i, d in enumerate(documents)]
+        by_id = {c.id: d for c, d in zip(candidates, documents, strict=True)}
+        rec = self.agent.rerank(query, candidates, self.user, k=self.top_n)
+        out = []
+        for item in rec.items:
+            doc = by_id[item.id]
+            meta = {
+                **doc.metadata,
+                "rank": item.rank,
+                "relevance_score": item.score,
+                "reason": item.reason,
+                "ranker": rec.trace.ranker,
+                "fallback": rec.trace.fallback,
+            }
+            out.append(Document(page_content=doc.page_content, id=doc.id, metadata=meta))
+        return out

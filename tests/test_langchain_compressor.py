@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+import re
+
+from langchain_core.documents import Document
+
+from agent import Agent
+from agent._langchain import PolyrankCompressor
+from agent.testing import FunctionModel
+from retrieval import Store
+
+DOCS = [
+    Document(page_content="A cookbook of Italian pasta and risotto.", id="d1"),
+    Document(page_content="Waterproof boots for mountain hiking trails.", id="d2"),
+    Document(page_content="Ein Rucksack für Tageswanderungen in den Alpen.", id="d3"),
+    Document(page_content="Jazz piano for quiet evenings.", id="d4"),
+]
+
+
+def test_local_compressor_reranks_and_explains(use_store: Store) -> None:
+    compressor = PolyrankCompressor(agent=Agent(store=use_store), top_n=2)
+    out = compressor.compress_documents(DOCS, "regalo para un amigo que hace senderismo")
+    assert {d.id for d in out} <= {"d2", "d3"}
+    assert out[0].metadata["rank"] == 1 and out[0].metadata["ranker"] == "local"
+    assert "senderismo" in out[0].metadata["reason"] or "petición" in out[0].metadata["reason"]
+
+
+def test_llm_compressor_follows_the_model(use_store: Store) -> None:
+    def last_first(messages, schema):
+        user = next(m["content"] for m in messages if m["role"] == "user")
+        keys = re.findall(r"^\[(c\d+)\]", user, flags=re.M)
+        return json.dumps(
+            {"ranking": [{"id": k, "reason": "Perfect for the evening."} for k in reversed(keys)]}
+        )
+
+    agent = Agent(store=use_store, model=FunctionModel(last_first))
+    out = PolyrankCompressor(agent=agent, top_n=2).compress_documents(DOCS, "music for tonight")
+    assert [d.id for d in out] == ["d4", "d3"]
+    assert out[0].metadata["reason"] == "Perfect for the evening."
+    assert out[0].metadata["fallback"] is False
