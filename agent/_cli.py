@@ -103,6 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--json", action="store_true", help="print the result and trace as JSON")
     _common(rec)
 
+    from evals._cli import add_parser as add_eval_parser
+
+    add_eval_parser(sub)
+
     demo = sub.add_parser(
         "demo",
         help="ingest the sample catalogue and recommend for sample users in 8 languages",
@@ -289,6 +293,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _recommend(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "eval":
+            from evals._cli import run as run_eval
+
+            return run_eval(args)
     except PolyrankError as exc:
         print(f"polyrank: error: {exc}", file=sys.stderr)
         return 1

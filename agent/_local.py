@@ -27,6 +27,7 @@ W_HISTORY = 0.35
 UNREADABLE_PENALTY = 0.12
 REGION_PENALTY = 0.2
 MMR_LAMBDA = 0.8
+LINK_SPECIFICITY = 1.0  # z-score of a history item's similarity across the candidates
 
 
 @functools.cache
@@ -131,23 +132,32 @@ class LocalRanker:
         vectors = self.vectors(candidates)
         interests = self._interest_vectors(context)
         region = context.hints.region if context.hints else None
+        n = len(candidates)
+        if interests:
+            matrix = np.vstack([v for _, v in interests])
+            weights = np.array([i.weight for i, _ in interests])
+            # Cross-domain interests count, a little less than same-domain ones.
+            domain = np.array(
+                [[1.0 if i.domain == c.domain else 0.8 for i, _ in interests] for c in candidates]
+            )
+            sims = (vectors @ matrix.T) * domain
+            pulls = sims * weights
+            personal = np.clip(pulls, 0, None).max(axis=1) + np.clip(pulls, None, 0).min(axis=1)
+            # A history item is named in the reason only where it is specific to this
+            # candidate (well above its similarity to the other candidates) and explains
+            # it at least as well as the request does: relative tests, valid for any model.
+            spread = sims.std(axis=0) + 1e-6
+            specific = (sims - sims.mean(axis=0)) / spread >= LINK_SPECIFICITY
+            request = np.array([c.score for c in candidates])[:, None]
+            eligible = specific & (weights > 0)[None, :] & (sims >= request)
+        else:
+            personal = np.zeros(n)
+            eligible = np.zeros((n, 0), dtype=bool)
+            sims = np.zeros((n, 0))
         base: list[float] = []
-        links: list[tuple[float, Interest | None]] = []
+        links: list[Interest | None] = []
         for i, c in enumerate(candidates):
-            # The reason names the history item when it explains the candidate at least as
-            # well as the request does (a ratio, so it holds for every embedding model).
-            best: tuple[float, Interest | None] = (0.0, None)
-            liked, disliked = 0.0, 0.0  # strongest pull towards and away from the item
-            for interest, vector in interests:
-                # Cross-domain interests count, a little less than same-domain ones.
-                similarity = float(vectors[i] @ vector) * (
-                    1.0 if interest.domain == c.domain else 0.8
-                )
-                contribution = interest.weight * similarity
-                liked, disliked = max(liked, contribution), min(disliked, contribution)
-                if interest.weight > 0 and similarity > best[0]:
-                    best = (similarity, interest)
-            score = W_REQUEST * c.score + W_HISTORY * (liked + disliked)
+            score = W_REQUEST * c.score + W_HISTORY * float(personal[i])
             if c.domain in LANGUAGE_SENSITIVE_DOMAINS and context.languages:
                 readable = {v.language for v in c.variants} | {c.language}
                 if not readable & set(context.languages):
@@ -155,18 +165,16 @@ class LocalRanker:
             if region and c.regions and region not in c.regions:
                 score -= REGION_PENALTY
             base.append(score)
-            links.append(best)
-        order = self._mmr(base, vectors, k or len(candidates))
+            if eligible[i].any():
+                links.append(interests[int(np.where(eligible[i], sims[i], -np.inf).argmax())][0])
+            else:
+                links.append(None)
+        order = self._mmr(base, vectors, k or n)
         return [
             Scored(
                 candidates[i],
                 round(base[i], 6),
-                self.reason(
-                    candidates[i],
-                    links[i][1] if links[i][0] >= candidates[i].score else None,
-                    query,
-                    language,
-                ),
+                self.reason(candidates[i], links[i], query, language),
             )
             for i in order
         ]

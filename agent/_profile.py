@@ -188,6 +188,13 @@ def build_context(
     ids = [e.item_id for e in profile.history if e.item_id]
     if store is not None and ids:
         known = {item.id: item for item in store.get(ids)}
+        # Name past items in the request's language when they exist in it.
+        wanted = language or profile.languages[0]
+        versions = store.variants(sorted({item.group_key for item in known.values()}))
+        for item_id, past in known.items():
+            local = [v for v in versions.get(past.group_key, []) if v.language == wanted]
+            if local:
+                known[item_id] = local[0].model_copy(update={"id": past.id})
     interests: list[Interest] = []
     by_domain: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for event in profile.history:

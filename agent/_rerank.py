@@ -24,7 +24,7 @@ from agent._profile import LANGUAGE_SENSITIVE_DOMAINS, UserContext
 from agent._result import Trace
 from agent.errors import LLMError, OutputError
 from prompts import PromptSet
-from retrieval import Candidate, detect_language
+from retrieval import Candidate, is_in_language
 
 __all__ = ["LANGUAGE_NAMES", "RerankConfig", "Reranker"]
 
@@ -305,7 +305,7 @@ class Reranker:
         trace.repair("reason_missing", len(absent))
         for c in absent:  # appended missing ids, or empty reasons: nothing to re-ask about
             fixed[c.id] = local.rank(query, [c], context, language)[0].reason
-        wrong = [c for c in ranked if not _in_language(fixed[c.id], language)]
+        wrong = [c for c in ranked if not is_in_language(fixed[c.id], language)]
         if wrong and self.config.reason_reasks:
             trace.repair("reason_language", len(wrong))
             name = LANGUAGE_NAMES.get(language, language)
@@ -333,18 +333,11 @@ class Reranker:
                         fixed[target.id] = entry.reason.strip()
             except (OutputError, LLMError) as exc:  # the ranking stands; local reasons fill in
                 trace.errors.append(str(exc).splitlines()[0])
-        still = [c for c in ranked if not _in_language(fixed.get(c.id, ""), language)]
+        still = [c for c in ranked if not is_in_language(fixed.get(c.id, ""), language)]
         trace.repair("reason_fallback", len(still))
         for c in still:
             fixed[c.id] = local.rank(query, [c], context, language)[0].reason
         return fixed
-
-
-def _in_language(text: str, language: str) -> bool:
-    if not text.strip():
-        return False
-    guess = detect_language(text)
-    return guess is None or guess.code == language or guess.confidence < 0.3
 
 
 def merge_rankings(rankings: Sequence[Sequence[Candidate]], method: str) -> dict[str, float]:

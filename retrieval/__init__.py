@@ -12,7 +12,13 @@ from retrieval._embeddings import (
     OpenAIEmbedder,
     USEEmbedder,
 )
-from retrieval._language import SUPPORTED_LANGUAGES, LanguageGuess, detect_language
+from retrieval._language import (
+    SUPPORTED_LANGUAGES,
+    LanguageGuess,
+    detect_language,
+    is_in_language,
+    without_quotes,
+)
 from retrieval._store import DEFAULT_COLLECTION, DEFAULT_STORE, IngestReport, Store
 from retrieval._types import Candidate, Filters, Retriever, Variant
 
@@ -37,5 +43,7 @@ __all__ = [
     "Variant",
     "content_hash",
     "detect_language",
+    "is_in_language",
     "load_catalog",
+    "without_quotes",
 ]

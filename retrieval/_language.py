@@ -14,7 +14,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SUPPORTED_LANGUAGES", "LanguageGuess", "detect_language"]
+__all__ = [
+    "SUPPORTED_LANGUAGES",
+    "LanguageGuess",
+    "detect_language",
+    "is_in_language",
+    "without_quotes",
+]
 
 #: ISO 639-1 codes polyrank detects, the languages of the sample data and the locales.
 SUPPORTED_LANGUAGES: tuple[str, ...] = (
@@ -27,6 +33,14 @@ _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _LETTER = re.compile(r"\w", re.UNICODE)
 _LOCK = threading.Lock()
+_QUOTED = re.compile(
+    r"«[^»]*»|“[^”]*”|„[^“”]*[“”]|「[^」]*」|『[^』]*』|《[^》]*》|‘[^’]*’|\"[^\"]*\""
+)
+
+
+def without_quotes(text: str) -> str:
+    """``text`` with quoted passages removed: a quoted title is not the sentence's language."""
+    return _QUOTED.sub(" ", text)
 
 
 @dataclass(frozen=True)
@@ -66,3 +80,15 @@ def detect_language(text: str) -> LanguageGuess | None:
     if code == "zh" or (_HAN.search(text) and code in ("ja", "ko")):
         return LanguageGuess("zh", float(best.value))
     return LanguageGuess(code, float(best.value))
+
+
+def is_in_language(text: str, language: str, min_confidence: float = 0.3) -> bool:
+    """Whether ``text`` reads as ``language``, quoted passages aside.
+
+    Empty text is not in any language; text the detector is unsure of gets the benefit of
+    the doubt (below ``min_confidence``).
+    """
+    if not text.strip():
+        return False
+    guess = detect_language(without_quotes(text))
+    return guess is None or guess.code == language or guess.confidence < min_confidence

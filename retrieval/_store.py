@@ -301,7 +301,8 @@ class Store:
         top = sorted(best.items(), key=lambda kv: -kv[1][0])[:k]
         return self._candidates(top, filters)
 
-    def _members(self, groups: Sequence[str]) -> dict[str, list[Item]]:
+    def variants(self, groups: Sequence[str]) -> dict[str, list[Item]]:
+        """Every stored language version of these groups (an ungrouped item is its own)."""
         members: dict[str, list[Item]] = {g: [] for g in groups}
         if not groups:
             return members
@@ -314,7 +315,7 @@ class Store:
     def _candidates(
         self, top: Sequence[tuple[str, tuple[float, Item]]], filters: Filters
     ) -> list[Candidate]:
-        members = self._members([group for group, _ in top])
+        members = self.variants([group for group, _ in top])
         allowed = {lang.lower() for lang in filters.languages}
         out: list[Candidate] = []
         for group, (score, hit) in top:

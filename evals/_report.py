@@ -1,0 +1,88 @@
+"""Reports: JSON (everything), Markdown (a PR comment) and one self-contained HTML page."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from evals._baseline import Comparison
+from evals._runner import EvalRun
+
+__all__ = ["to_html", "to_json", "to_markdown"]
+
+SUMMARY_METRICS = (
+    "ndcg@{k}", "mrr", "recall@{k}", "consistency.rbo", "consistency.rankc",
+    "consistency.jaccard", "consistency.top1", "reason_language", "validity", "fallback_rate",
+    "position_tau", "intra_list_distance", "language_spread", "latency_ms", "tokens", "cost",
+)  # fmt: skip
+
+
+def to_json(run: EvalRun, comparison: Comparison | None = None) -> dict[str, Any]:
+    data = dataclasses.asdict(run)
+    data["passed"] = run.passed
+    if comparison is not None:
+        data["baseline"] = {**dataclasses.asdict(comparison), "regressions": comparison.regressions}
+    return data
+
+
+def _metrics(run: EvalRun) -> list[str]:
+    return [m.format(k=run.k) for m in SUMMARY_METRICS]
+
+
+def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
+    lines = [
+        f"## polyrank eval: {run.suite} — {'PASS' if run.passed else 'FAIL'}",
+        "",
+        f"model `{run.model}` · template `{run.template}` · k={run.k} · passes={run.passes} · "
+        f"{run.overall['cases_passed']}/{run.overall['cases']} cases passed · "
+        f"fallback rate {run.overall['fallback_rate']} · {run.seconds} s",
+        "",
+    ]
+    metrics = [m for m in _metrics(run) if any(m in row for row in run.summary.values())][:9]
+    lines.append("| language | " + " | ".join(metrics) + " |")
+    lines.append("| --- |" + " ---: |" * len(metrics))
+    for lang, row in run.summary.items():
+        lines.append(f"| {lang} | " + " | ".join(f"{row.get(m, '–')}" for m in metrics) + " |")
+    failed = run.failed_expectations
+    if failed:
+        lines += ["", "### Failed expectations", ""]
+        lines += [f"- `{case}`: {e['expect']} (observed {e['observed']})" for case, e in failed]
+    if comparison is not None:
+        lines += ["", f"### Baseline `{comparison.key}`", ""]
+        if not comparison.found:
+            lines.append("No baseline for this suite, template version and model.")
+        else:
+            lines.append(
+                f"{len(comparison.regressions)} regression(s) beyond "
+                f"{comparison.tolerance}; {len(comparison.moves)} move(s)."
+            )
+            lines += [
+                f"- **{d['case']}, {d['language']}: {d['metric']} "
+                f"{d['before']:.2f}→{d['after']:.2f}**"
+                for d in comparison.regressions
+            ]
+            lines += [f"- {m}" for m in comparison.moves[:30]]
+            if len(comparison.moves) > 30:
+                lines.append(f"- … {len(comparison.moves) - 30} more moves")
+    return "\n".join(lines) + "\n"
+
+
+def to_html(run: EvalRun, comparison: Comparison | None = None, metric: str | None = None) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    languages = sorted({lang for c in run.cases for lang in c.languages})
+    return env.get_template("report.html.j2").render(
+        run=run,
+        comparison=comparison,
+        languages=languages,
+        metric=metric or f"ndcg@{run.k}",
+        summary_metrics=_metrics(run),
+    )
