@@ -28,7 +28,7 @@ from typing import Any
 
 from agent._llm import Message, Reply
 
-__all__ = ["FunctionModel", "ScriptedModel", "ScriptedOpenAIServer"]
+__all__ = ["FunctionModel", "ScriptedModel", "ScriptedOpenAIServer", "retrieval_order_step"]
 
 
 def _reply(value: str | Reply, spec: str) -> Reply:
@@ -192,3 +192,23 @@ class ScriptedOpenAIServer:
                 )
 
         return Handler
+
+
+def retrieval_order_step(body: dict[str, Any]) -> Step:
+    """A well-behaved scripted reply for any rerank request: keeps the order the candidates
+    were shown in and gives each a reason in the language the system prompt asks for
+    (the local ranker's localized template), so suites can run end to end over HTTP.
+    """
+    import re
+
+    from agent._local import localized_reason
+
+    system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
+    user = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
+    match = re.search(r'language code "([a-z]{2})"', system)
+    language = match[1] if match else "en"
+    rows = re.findall(r"^\[(c\d+)\] \([^)]*\) (.+?) — ", user, flags=re.M)
+    ranking = [
+        {"id": key, "reason": localized_reason(language, query=title)} for key, title in rows
+    ]
+    return {"content": json.dumps({"ranking": ranking}, ensure_ascii=False)}

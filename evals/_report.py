@@ -33,8 +33,9 @@ def _metrics(run: EvalRun) -> list[str]:
 
 
 def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
+    regressed = comparison is not None and bool(comparison.regressions)
     lines = [
-        f"## polyrank eval: {run.suite} — {'PASS' if run.passed else 'FAIL'}",
+        f"## polyrank eval: {run.suite} — {'PASS' if run.passed and not regressed else 'FAIL'}",
         "",
         f"model `{run.model}` · template `{run.template}` · k={run.k} · passes={run.passes} · "
         f"{run.overall['cases_passed']}/{run.overall['cases']} cases passed · "
