@@ -198,8 +198,13 @@ class Agent:
         languages: str | Iterable[str] | None = None,
         region: str | None = None,
         exclude_ids: Iterable[str] | None = None,
+        exclude_languages: str | Iterable[str] | None = None,
+        max_price_eur: float | None = None,
+        like: str | None = None,
     ) -> Recommendation:
         """Recommend ``k`` items for ``query``, explained in the user's language.
+
+        ``like``: an item id; recommend items similar to it instead ("more like #2").
 
         Never raises because the model misbehaved: the local ranker answers instead and the
         trace says so. Raises only for the caller's mistakes (``ConfigError``,
@@ -226,12 +231,36 @@ class Agent:
             languages=_tuple(languages),
             region=region,
             exclude_ids=tuple(dict.fromkeys([*context.exclude_ids, *_tuple(exclude_ids)])),
+            exclude_languages=_tuple(exclude_languages),
+            max_price_eur=max_price_eur,
             prefer_languages=preferred,
         )
-        candidates = self.store.search(query, max(self.candidates, k), filters)
+        anchor = None
+        search_text = query
+        if like is not None:
+            found = self.store.search_by_id(like, preferred)
+            if found is None:
+                raise ConfigError(f"no item {like!r} in the store")
+            anchor, search_text = found.title, f"{found.title}. {found.description}"
+            filters = filters.model_copy(
+                update={
+                    "exclude_ids": (*filters.exclude_ids, like),
+                    "domains": filters.domains or (found.domain,),
+                }
+            )
+        candidates = self.store.search(search_text, max(self.candidates, k), filters)
         lap("retrieve", mark)
         return self._answer(
-            query, profile, (lang, source), context, candidates, k, passes, latency, started
+            search_text if like else query,
+            profile,
+            (lang, source),
+            context,
+            candidates,
+            k,
+            passes,
+            latency,
+            started,
+            anchor,
         )
 
     def rerank(
@@ -276,6 +305,7 @@ class Agent:
         passes: int | None,
         latency: dict[str, float],
         started: float,
+        anchor: str | None = None,
     ) -> Recommendation:
         lang, source = language
         mark = time.perf_counter()
@@ -294,7 +324,13 @@ class Agent:
                 )
                 top = order[:k]
                 reasons = self.reranker.fix_reason_languages(
-                    query, lang, top, reasons, context, trace, self.local
+                    query,
+                    lang,
+                    top,
+                    reasons,
+                    context,
+                    trace,
+                    lambda c: self.local.rank(query, [c], context, lang, anchor=anchor)[0].reason,
                 )
                 best = max(scores.values()) or 1.0
                 ranked = [(c, round(scores[c.id] / best, 6), reasons[c.id]) for c in top]
@@ -305,7 +341,7 @@ class Agent:
         if not ranked:
             ranked = [
                 (s.candidate, s.score, s.reason)
-                for s in self.local.rank(query, candidates, context, lang, k)
+                for s in self.local.rank(query, candidates, context, lang, k, anchor=anchor)
             ]
         latency["rank"] = round((time.perf_counter() - mark) * 1000, 2)
         latency["total"] = round((time.perf_counter() - started) * 1000, 2)

@@ -103,6 +103,22 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--json", action="store_true", help="print the result and trace as JSON")
     _common(rec)
 
+    chat = sub.add_parser(
+        "chat",
+        help="chat with the recommender in any language (follow-ups refine the last answer)",
+        description="An interactive session: type requests in any language, refine them "
+        'with follow-ups ("more like 2", "cheaper", "only films", "not in Spanish")'
+        ", and use /help for the commands. History is kept in .polyrank/chat_history.",
+    )
+    chat.add_argument("--user", help="user profile (YAML or JSON, see data/users/)")
+    chat.add_argument(
+        "--model",
+        default=os.environ.get("POLYRANK_MODEL", "local"),
+        help="local or openai:MODEL (env POLYRANK_MODEL)",
+    )
+    chat.add_argument("--k", type=int, default=5, help="items per answer (default 5)")
+    _common(chat)
+
     from evals._cli import add_parser as add_eval_parser
 
     add_eval_parser(sub)
@@ -271,6 +287,20 @@ def _recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chat(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from agent._chat import ChatSession, run_repl
+    from agent._profile import load_profile
+
+    user = load_profile(args.user) if args.user else None
+    session = ChatSession(
+        make_agent=lambda model: _make_agent(args, model), model=args.model, user=user, k=args.k
+    )
+    session.agent  # noqa: B018 - open the store now, so a bad --store fails before the prompt
+    return run_repl(session, Path(".polyrank") / "chat_history")
+
+
 def _demo(args: argparse.Namespace) -> int:
     agent = _make_agent(args, args.model)
     if args.catalog:
@@ -293,6 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _recommend(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "chat":
+            return _chat(args)
         if args.command == "eval":
             from evals._cli import run as run_eval
 

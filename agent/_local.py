@@ -47,9 +47,17 @@ def _short(text: str, limit: int = 40) -> str:
 
 
 def localized_reason(
-    language: str, *, query: str, interest: Interest | None = None, tag: str | None = None
+    language: str,
+    *,
+    query: str,
+    interest: Interest | None = None,
+    tag: str | None = None,
+    anchor: str | None = None,
 ) -> str:
-    """One reason in ``language`` (English when it has no templates)."""
+    """One reason in ``language`` (English when it has no templates).
+
+    ``anchor`` is the title of the item the user asked for more of ("more like 2").
+    """
     table = _reasons().get(language) or _reasons()["en"]
     if interest is not None:
         title = _short(interest.title)
@@ -58,6 +66,8 @@ def localized_reason(
             return table["rated"].format(title=title, rating=rating)
         kind = interest.event if interest.item_id else "text"
         return table.get(kind, table["like"]).format(title=title)
+    if anchor:
+        return table["similar"].format(title=_short(anchor))
     if tag:
         return table["tag"].format(tag=tag)
     return table["query"].format(query=_short(query.strip(), 60))
@@ -122,12 +132,19 @@ class LocalRanker:
         context: UserContext,
         language: str,
         k: int | None = None,
+        anchor: str | None = None,
     ) -> list[Scored]:
-        """Order ``candidates`` for the user; every one is returned unless ``k`` cuts."""
+        """Order ``candidates`` for the user; every one is returned unless ``k`` cuts.
+
+        ``anchor``: the title of the item the request asks for more of, named in reasons.
+        """
         if not candidates:
             return []
         if self.store is None:
-            scored = [Scored(c, c.score, self.reason(c, None, query, language)) for c in candidates]
+            scored = [
+                Scored(c, c.score, self.reason(c, None, query, language, anchor))
+                for c in candidates
+            ]
             return sorted(scored, key=lambda s: -s.score)[:k]
         vectors = self.vectors(candidates)
         interests = self._interest_vectors(context)
@@ -174,7 +191,7 @@ class LocalRanker:
             Scored(
                 candidates[i],
                 round(base[i], 6),
-                self.reason(candidates[i], links[i], query, language),
+                self.reason(candidates[i], links[i], query, language, anchor),
             )
             for i in order
         ]
@@ -198,9 +215,17 @@ class LocalRanker:
         return chosen
 
     @staticmethod
-    def reason(candidate: Candidate, interest: Interest | None, query: str, language: str) -> str:
+    def reason(
+        candidate: Candidate,
+        interest: Interest | None,
+        query: str,
+        language: str,
+        anchor: str | None = None,
+    ) -> str:
         if interest is not None:
             return localized_reason(language, query=query, interest=interest)
+        if anchor:
+            return localized_reason(language, query=query, anchor=anchor)
         lowered = query.lower()
         tag = next((t for t in candidate.tags if t.lower() in lowered), None)
         return localized_reason(language, query=query, tag=tag)

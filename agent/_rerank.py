@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from agent._budget import count_tokens, fair_truncate
 from agent._cache import ReplyCache, cache_key
 from agent._llm import ChatModel, Message, Reply
-from agent._local import LocalRanker
 from agent._profile import LANGUAGE_SENSITIVE_DOMAINS, UserContext
 from agent._result import Trace
 from agent.errors import LLMError, OutputError
@@ -297,14 +296,14 @@ class Reranker:
         reasons: dict[str, str],
         context: UserContext,
         trace: Trace,
-        local: LocalRanker,
+        fallback_reason: Callable[[Candidate], str],
     ) -> dict[str, str]:
         """Re-ask once for reasons not in ``language``; the local reason replaces the rest."""
         fixed = dict(reasons)
         absent = [c for c in ranked if not fixed.get(c.id, "").strip()]
         trace.repair("reason_missing", len(absent))
         for c in absent:  # appended missing ids, or empty reasons: nothing to re-ask about
-            fixed[c.id] = local.rank(query, [c], context, language)[0].reason
+            fixed[c.id] = fallback_reason(c)
         wrong = [c for c in ranked if not is_in_language(fixed[c.id], language)]
         if wrong and self.config.reason_reasks:
             trace.repair("reason_language", len(wrong))
@@ -336,7 +335,7 @@ class Reranker:
         still = [c for c in ranked if not is_in_language(fixed.get(c.id, ""), language)]
         trace.repair("reason_fallback", len(still))
         for c in still:
-            fixed[c.id] = local.rank(query, [c], context, language)[0].reason
+            fixed[c.id] = fallback_reason(c)
         return fixed
 
 

@@ -24,6 +24,7 @@ __all__ = ["BUILTIN_DIR", "PromptSet", "PromptTemplate", "environment"]
 
 BUILTIN_DIR = Path(__file__).parent
 REQUIRED = ("system", "rerank")
+OPTIONAL = ("followup",)
 
 
 def environment(folder: Path, *, sandboxed: bool) -> jinja2.Environment:
@@ -74,6 +75,12 @@ class PromptSet:
     def __getitem__(self, name: str) -> PromptTemplate:
         return self.templates[name]
 
+    def get(self, name: str) -> PromptTemplate | None:
+        """An optional template, or ``None`` when the folder lacks it."""
+        return self.templates.get(name) or (
+            PromptSet.load().templates.get(name) if self.folder != BUILTIN_DIR else None
+        )
+
     @classmethod
     def load(cls, folder: str | Path | None = None) -> PromptSet:
         """Load ``system`` and ``rerank`` from ``folder`` (default: the shipped ones).
@@ -85,9 +92,11 @@ class PromptSet:
         sandboxed = folder is not None and path.resolve() != BUILTIN_DIR.resolve()
         env = environment(path, sandboxed=sandboxed)
         templates: dict[str, PromptTemplate] = {}
-        for name in REQUIRED:
+        for name in (*REQUIRED, *OPTIONAL):
             meta_path = path / f"{name}.yaml"
             if not (path / f"{name}.j2").is_file() or not meta_path.is_file():
+                if name in OPTIONAL:
+                    continue
                 raise ConfigError(f"{path}: needs {name}.j2 and {name}.yaml")
             try:
                 meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
@@ -101,7 +110,9 @@ class PromptSet:
                 version=str(meta["version"]),
                 purpose=str(meta.get("purpose", "")),
                 template=template,
-                output_schema=meta.get("output_schema"),
+                output_schema=meta.get("output_schema")
+                if isinstance(meta.get("output_schema"), dict)
+                else None,
                 meta=meta,
             )
         return cls(folder=path, templates=templates)

@@ -19,6 +19,7 @@ from retrieval._language import (
     is_in_language,
     without_quotes,
 )
+from retrieval._prices import RATES_TO_EUR, to_eur
 from retrieval._store import DEFAULT_COLLECTION, DEFAULT_STORE, IngestReport, Store
 from retrieval._types import Candidate, Filters, Retriever, Variant
 
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_COLLECTION",
     "DEFAULT_EMBEDDINGS",
     "DEFAULT_STORE",
+    "RATES_TO_EUR",
     "SUPPORTED_LANGUAGES",
     "Candidate",
     "ChromaEmbeddingFunction",
@@ -45,5 +47,6 @@ __all__ = [
     "detect_language",
     "is_in_language",
     "load_catalog",
+    "to_eur",
     "without_quotes",
 ]

@@ -23,6 +23,7 @@ from agent.errors import ConfigError, RetrievalError
 from agent.registry import register, resolve
 from retrieval._catalog import Item, content_hash
 from retrieval._embeddings import DEFAULT_EMBEDDINGS, ChromaEmbeddingFunction, Embedder
+from retrieval._prices import to_eur
 from retrieval._types import Candidate, Filters, Variant
 
 __all__ = ["DEFAULT_COLLECTION", "DEFAULT_STORE", "IngestReport", "Store"]
@@ -232,6 +233,18 @@ class Store:
         by_id = {i: _item_of(m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
         return [by_id[i] for i in ids if i in by_id]
 
+    def search_by_id(self, item_id: str, prefer_languages: Sequence[str] = ()) -> Item | None:
+        """The stored item, shown in the first preferred language its group has."""
+        found = self.get([item_id])
+        if not found:
+            return None
+        variants = self.variants([found[0].group_key]).get(found[0].group_key, [])
+        for lang in prefer_languages:
+            match = [v for v in variants if v.language == lang]
+            if match:
+                return match[0]
+        return found[0]
+
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored embeddings of these ids (unknown ids are skipped)."""
         if not ids:
@@ -248,6 +261,9 @@ class Store:
             clauses.append({"domain": {"$in": [d.lower() for d in filters.domains]}})
         if filters.languages:
             clauses.append({"language": {"$in": [lang.lower() for lang in filters.languages]}})
+        if filters.exclude_languages:
+            excluded = [lang.lower() for lang in filters.exclude_languages]
+            clauses.append({"language": {"$nin": excluded}})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -292,6 +308,10 @@ class Store:
                     continue
                 if region and item.regions and region not in item.regions:
                     continue
+                if filters.max_price_eur is not None:
+                    price = to_eur(item.attributes.get("price"), item.attributes.get("currency"))
+                    if price is None or price > filters.max_price_eur:
+                        continue
                 if item.group_key not in best:
                     best[item.group_key] = (1.0 - float(distance), item)
             returned = len(got["ids"][0])
@@ -324,7 +344,13 @@ class Store:
             )
             shown = hit
             region = filters.region.upper() if filters.region else None
-            showable = [v for v in variants if not region or not v.regions or region in v.regions]
+            excluded = {lang.lower() for lang in filters.exclude_languages}
+            showable = [
+                v
+                for v in variants
+                if (not region or not v.regions or region in v.regions)
+                and v.language not in excluded
+            ] or [hit]
             for lang in filters.prefer_languages:
                 match = [v for v in showable if v.language == lang.lower()]
                 if match and (not allowed or lang.lower() in allowed):

@@ -23,6 +23,9 @@ class Filters(BaseModel):
     languages: tuple[str, ...] = ()
     region: str | None = None
     exclude_ids: tuple[str, ...] = ()
+    exclude_languages: tuple[str, ...] = ()
+    #: Only items with a known price at most this, in euros (approximate conversion).
+    max_price_eur: float | None = None
     #: Languages to show a group in, best first (the user's languages).
     prefer_languages: tuple[str, ...] = ()
 

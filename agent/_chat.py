@@ -1,0 +1,379 @@
+"""``polyrank chat``: a conversation with the recommender, in any language.
+
+:class:`ChatSession` holds the conversation and answers one line at a time (testable without
+a terminal); :func:`run_repl` puts it behind prompt_toolkit (history, multi-line editing,
+Ctrl-C cancels, Ctrl-D leaves) and rich tables.
+"""
+
+from __future__ import annotations
+
+import difflib
+import statistics
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from agent._agent import Agent
+from agent._followup import FollowUp, interpret, interpret_with_llm
+from agent._profile import UserProfile, load_profile
+from agent._result import Recommendation
+from agent.errors import ConfigError, PolyrankError
+from retrieval import to_eur
+
+__all__ = ["ChatSession", "Event", "Request", "run_repl"]
+
+HELP = """Type a request in any language. Follow-ups refine the last answer:
+  "more like 2", "exclude 3", "cheaper", "something else", "only films", "not in Spanish"
+  (also in es, de, fr, ja, zh, ko; with an LLM, in any wording).
+Commands:
+  /help            this help
+  /user FILE       switch user profile            /lang CODE|auto  answer in this language
+  /k N             items per answer               /model SPEC      local or openai:MODEL
+  /why N           why item N: scores, what the model saw, repairs
+  /prompt          the last prompt sent to the model
+  /more            more results for the last request
+  /reset           forget the conversation        /exit            leave (or Ctrl-D)
+Alt-Enter (or Esc, Enter) inserts a new line; Ctrl-C cancels a running request."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """The request as it stands after the follow-ups so far."""
+
+    query: str
+    domains: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    exclude_languages: tuple[str, ...] = ()
+    exclude_ids: tuple[str, ...] = ()
+    max_price_eur: float | None = None
+    like: str | None = None  # an item id: "more like this"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing to show: ``text``, ``error``, ``answer`` (with ``recommendation``), ``exit``."""
+
+    kind: str
+    text: str = ""
+    recommendation: Recommendation | None = None
+
+
+@dataclass
+class ChatSession:
+    """Conversation state and the answer to each line."""
+
+    make_agent: Callable[[str], Agent]
+    model: str = "local"
+    user: UserProfile | None = None
+    k: int = 5
+    language: str | None = None
+    request: Request | None = None
+    last: Recommendation | None = None
+    shown: list[str] = field(default_factory=list)
+    _agent: Agent | None = None
+    _epoch: int = 0  # bumped by cancel(): answers of cancelled requests are dropped
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cancel(self) -> None:
+        """Drop the answer of the request running now (Ctrl-C)."""
+        with self._lock:
+            self._epoch += 1
+
+    @property
+    def agent(self) -> Agent:
+        if self._agent is None:
+            self._agent = self.make_agent(self.model)
+        return self._agent
+
+    # -- one line -------------------------------------------------------------------
+    def handle(self, line: str) -> list[Event]:
+        """Answer one line. Never raises for a bad command or a failing backend."""
+        text = line.strip()
+        if not text:
+            return []
+        try:
+            if text.startswith("/"):
+                return self._command(text)
+            return self._message(text)
+        except PolyrankError as exc:
+            return [Event("error", str(exc).splitlines()[0])]
+        except Exception as exc:  # the session survives anything; the message says what
+            return [Event("error", f"{type(exc).__name__}: {exc}")]
+
+    def _message(self, text: str) -> list[Event]:
+        if self.request is None or self.last is None:
+            return self._run(Request(query=text), None)
+        follow = self._interpret(text)
+        if follow.kind == "new":
+            self.shown = []
+            return self._run(Request(query=follow.query or text), None)
+        return self._run(self._apply(follow), follow)
+
+    def _interpret(self, text: str) -> FollowUp:
+        language = self.last.trace.request_language if self.last else None
+        agent = self.agent
+        template = agent.prompts.get("followup")
+        if agent.llm is not None and template is not None and self.request and self.last:
+            found = interpret_with_llm(
+                agent.llm,
+                text,
+                last_query=self.request.query,
+                last_titles=[i.title for i in self.last.items],
+                language=language or "",
+                template=template,
+            )
+            if found is not None:
+                return found
+        return interpret(text, language)
+
+    def _item(self, rank: int) -> Any:
+        if self.last is None or not 1 <= rank <= len(self.last.items):
+            count = len(self.last.items) if self.last else 0
+            raise ConfigError(f"there is no item {rank} (the last answer has {count})")
+        return self.last.items[rank - 1]
+
+    def _apply(self, follow: FollowUp) -> Request:
+        assert self.request is not None and self.last is not None
+        request = self.request
+        excluded = list(request.exclude_ids)
+        if follow.query:
+            request = replace(request, query=follow.query)
+        if follow.more_like:
+            request = replace(request, like=self._item(follow.more_like).id)
+            excluded += self.shown
+        for rank in follow.exclude_ranks:
+            excluded.append(self._item(rank).id)
+        if follow.something_else:
+            excluded += self.shown
+        if follow.cheaper:
+            prices = [
+                p
+                for i in self.last.items
+                if (p := to_eur(i.attributes.get("price"), i.attributes.get("currency")))
+            ]
+            if not prices:
+                raise ConfigError("the last answer has no prices to undercut")
+            request = replace(request, max_price_eur=statistics.median(prices) * 0.99)
+        if follow.only_domains and tuple(follow.only_domains) != request.domains:
+            # Another domain: "more like #N" and a price ceiling from the old one no longer fit.
+            request = replace(
+                request, domains=tuple(follow.only_domains), like=None, max_price_eur=None
+            )
+        if follow.only_languages:
+            request = replace(request, languages=tuple(follow.only_languages))
+        if follow.exclude_languages:
+            request = replace(
+                request,
+                exclude_languages=tuple(
+                    dict.fromkeys([*request.exclude_languages, *follow.exclude_languages])
+                ),
+            )
+        return replace(request, exclude_ids=tuple(dict.fromkeys(excluded)))
+
+    def _run(self, request: Request, follow: FollowUp | None) -> list[Event]:
+        epoch = self._epoch
+        rec = self.agent.recommend(
+            request.query,
+            self.user,
+            self.k,
+            language=self.language,
+            domains=request.domains or None,
+            languages=request.languages or None,
+            exclude_ids=request.exclude_ids,
+            exclude_languages=request.exclude_languages,
+            max_price_eur=request.max_price_eur,
+            like=request.like,
+        )
+        with self._lock:
+            if epoch != self._epoch:
+                return []  # cancelled while it ran
+            self.request, self.last = request, rec
+            self.shown = list(dict.fromkeys([*self.shown, *(i.id for i in rec.items)]))
+        note = follow.describe() if follow is not None else ""
+        if not rec.items:
+            return [Event("text", f"nothing left that fits ({note or request.query})")]
+        return [Event("answer", note, rec)]
+
+    # -- slash commands, all in one place ----------------------------------------------
+    def _command(self, text: str) -> list[Event]:
+        name, _, arg = text[1:].partition(" ")
+        arg = arg.strip()
+        commands: dict[str, Callable[[str], list[Event]]] = {
+            "help": lambda a: [Event("text", HELP)],
+            "user": self._cmd_user,
+            "lang": self._cmd_lang,
+            "k": self._cmd_k,
+            "model": self._cmd_model,
+            "why": self._cmd_why,
+            "prompt": self._cmd_prompt,
+            "more": self._cmd_more,
+            "reset": self._cmd_reset,
+            "exit": lambda a: [Event("exit")],
+            "quit": lambda a: [Event("exit")],
+        }
+        handler = commands.get(name.lower())
+        if handler is None:
+            close = difflib.get_close_matches(name.lower(), commands, n=1)
+            hint = f"; did you mean /{close[0]}?" if close else "; /help lists the commands"
+            return [Event("error", f"unknown command /{name}{hint}")]
+        return handler(arg)
+
+    def _cmd_user(self, arg: str) -> list[Event]:
+        if not arg:
+            return [Event("error", "usage: /user FILE")]
+        self.user = load_profile(Path(arg).expanduser())
+        self._cmd_reset("")
+        langs = ", ".join(self.user.languages)
+        return [Event("text", f"user {self.user.id} ({self.user.locale}; reads {langs})")]
+
+    def _cmd_lang(self, arg: str) -> list[Event]:
+        if arg.lower() == "auto":
+            self.language = None
+            return [Event("text", "language: detected from each request")]
+        if len(arg) != 2 or not arg.isalpha():
+            return [Event("error", "usage: /lang CODE (ISO 639-1, e.g. es) or /lang auto")]
+        self.language = arg.lower()
+        return [Event("text", f"language: {self.language}")]
+
+    def _cmd_k(self, arg: str) -> list[Event]:
+        if not arg.isdigit() or not 1 <= int(arg) <= 50:
+            return [Event("error", "usage: /k N (1 to 50)")]
+        self.k = int(arg)
+        return [Event("text", f"{self.k} items per answer")]
+
+    def _cmd_model(self, arg: str) -> list[Event]:
+        if not arg:
+            return [Event("text", f"model: {self.model}")]
+        agent = self.make_agent(arg)  # raises ConfigError for a bad spec: the old one stays
+        self.model, self._agent = arg, agent
+        return [Event("text", f"model: {agent.model}")]
+
+    def _cmd_why(self, arg: str) -> list[Event]:
+        if not arg.isdigit():
+            return [Event("error", "usage: /why N")]
+        item = self._item(int(arg))
+        assert self.last is not None
+        trace = self.last.trace
+        lines = [
+            f"#{item.rank} {item.title} [{item.language}, {item.domain}]",
+            f"  retrieval score {item.retrieval_score:.3f} · final score {item.score:.3f}",
+            f"  ranker {trace.ranker}"
+            + (f" (fallback: {trace.fallback_reason})" if trace.fallback else ""),
+            f"  reason: {item.reason}",
+        ]
+        if trace.last_prompt:
+            seen = [ln for ln in trace.last_prompt.splitlines() if item.title in ln]
+            lines.append(f"  the model saw: {seen[0] if seen else '(not in the last window)'}")
+        repairs = ", ".join(f"{k} {v}" for k, v in trace.repairs.items()) or "none"
+        lines.append(
+            f"  repairs: {repairs}; re-asks {trace.reasks}; "
+            f"transport retries {trace.transport_retries}"
+        )
+        return [Event("text", "\n".join(lines))]
+
+    def _cmd_prompt(self, arg: str) -> list[Event]:
+        if self.last is None:
+            return [Event("error", "no request yet")]
+        if not self.last.trace.last_prompt:
+            return [Event("text", "the local ranker answered; no prompt was rendered")]
+        return [Event("text", self.last.trace.last_prompt)]
+
+    def _cmd_more(self, arg: str) -> list[Event]:
+        if self.request is None:
+            return [Event("error", "no request yet")]
+        request = replace(
+            self.request, exclude_ids=tuple(dict.fromkeys([*self.request.exclude_ids, *self.shown]))
+        )
+        return self._run(request, FollowUp(something_else=True))
+
+    def _cmd_reset(self, arg: str) -> list[Event]:
+        self.request, self.last, self.shown = None, None, []
+        return [Event("text", "conversation reset")]
+
+
+# -- the terminal -----------------------------------------------------------------------
+def _price(item: Any) -> str:
+    price, currency = item.attributes.get("price"), item.attributes.get("currency")
+    return f"{price} {currency}" if price is not None else ""
+
+
+def render(console: Any, event: Event) -> None:
+    from rich.table import Table
+
+    if event.kind == "error":
+        console.print(f"[red]error:[/red] {event.text}", highlight=False)
+    elif event.kind == "text":
+        console.print(event.text, highlight=False, markup=False)
+    elif event.kind == "answer" and event.recommendation is not None:
+        rec = event.recommendation
+        table = Table(
+            show_lines=False, expand=False, title=event.text or None, title_justify="left"
+        )
+        for column in ("#", "title", "lang", "domain", "price", "reason"):
+            table.add_column(column, overflow="fold")
+        for item in rec.items:
+            table.add_row(
+                str(item.rank), item.title, item.language, item.domain, _price(item), item.reason
+            )
+        console.print(table)
+        t = rec.trace
+        ranker = t.ranker + (" (fallback)" if t.fallback else "")
+        console.print(
+            f"[dim]ranker {ranker} · {t.latency_ms.get('total', 0):.0f} ms · "
+            f"{t.prompt_tokens + t.completion_tokens} tokens · {t.request_language}[/dim]",
+            highlight=False,
+        )
+
+
+def run_repl(session: ChatSession, history_file: Path) -> int:
+    """The interactive loop. Returns the exit code."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.key_binding import KeyBindings
+    from rich.console import Console
+
+    console = Console()
+    history_file.parent.mkdir(parents=True, exist_ok=True)
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter")
+    def _newline(event: Any) -> None:
+        event.current_buffer.insert_text("\n")
+
+    prompt: PromptSession[str] = PromptSession(
+        history=FileHistory(str(history_file)), key_bindings=bindings, multiline=False
+    )
+    who = f" · user {session.user.id}" if session.user else ""
+    console.print(
+        f"[bold]polyrank chat[/bold] · model {session.model}{who} · "
+        "/help for commands, Ctrl-D to leave",
+        highlight=False,
+    )
+    pool = ThreadPoolExecutor(max_workers=4)  # a cancelled request may still be finishing
+    try:
+        while True:
+            try:
+                line = prompt.prompt("› ")
+            except KeyboardInterrupt:
+                continue  # Ctrl-C at the prompt clears the line
+            except EOFError:
+                break
+            future = pool.submit(session.handle, line)
+            try:
+                with console.status("thinking…", spinner="dots"):
+                    events = future.result()
+            except KeyboardInterrupt:
+                session.cancel()
+                console.print("[yellow]cancelled[/yellow]")
+                continue
+            if any(e.kind == "exit" for e in events):
+                break
+            for event in events:
+                render(console, event)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    console.print("bye")
+    return 0

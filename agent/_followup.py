@@ -1,0 +1,159 @@
+"""Follow-ups in a conversation: "more like 2", "cheaper", "not in Spanish", "only films".
+
+Without an LLM, phrases in 7 languages (``locales/followups.yaml``) are understood; with an
+LLM the follow-up is turned into the same structured :class:`FollowUp` (validated by
+pydantic), and the phrase table answers when the model does not.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent._llm import ChatModel, Message
+
+__all__ = ["FollowUp", "followup_languages", "interpret", "interpret_with_llm"]
+
+KINDS = (
+    "more_like", "exclude", "cheaper", "something_else", "not_language", "only_language",
+    "only_domain",
+)  # fmt: skip
+
+
+class FollowUp(BaseModel):
+    """What a message changes about the last request. ``kind="new"``: a new request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["new", "refine"] = "refine"
+    query: str | None = Field(default=None, description="new request text, if it changes")
+    more_like: int | None = Field(default=None, ge=1, description="rank in the last answer")
+    exclude_ranks: list[int] = Field(default_factory=list)
+    cheaper: bool = False
+    something_else: bool = False
+    only_domains: list[str] = Field(default_factory=list)
+    only_languages: list[str] = Field(default_factory=list)
+    exclude_languages: list[str] = Field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = []
+        if self.more_like:
+            parts.append(f"more like #{self.more_like}")
+        if self.exclude_ranks:
+            parts.append("without " + ", ".join(f"#{n}" for n in self.exclude_ranks))
+        if self.cheaper:
+            parts.append("cheaper")
+        if self.something_else:
+            parts.append("something else")
+        if self.only_domains:
+            parts.append("only " + ", ".join(self.only_domains))
+        if self.only_languages:
+            parts.append("only in " + ", ".join(self.only_languages))
+        if self.exclude_languages:
+            parts.append("not in " + ", ".join(self.exclude_languages))
+        if self.query and self.kind == "refine":
+            parts.append(f"now: {self.query}")
+        return "; ".join(parts) or "new request"
+
+
+@functools.cache
+def _table() -> dict[str, dict[str, Any]]:
+    path = Path(__file__).parent / "locales" / "followups.yaml"
+    raw: dict[str, dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for entry in raw.values():
+        for kind in KINDS:
+            entry[kind] = [re.compile(p, re.IGNORECASE) for p in entry.get(kind, [])]
+    return raw
+
+
+def followup_languages() -> list[str]:
+    """Languages whose follow-up phrases are understood without an LLM."""
+    return sorted(_table())
+
+
+def _match_language(text: str, language: str) -> FollowUp | None:
+    entry = _table()[language]
+    names: dict[str, str] = {k.lower(): v for k, v in entry["languages"].items()}
+    domains: dict[str, str] = {k.lower(): v for k, v in entry["domains"].items()}
+    result = FollowUp()
+    matched = False
+    consumed: list[tuple[int, int]] = []
+
+    def free(m: re.Match[str]) -> bool:  # a span already used by an earlier kind
+        return not any(m.start() < end and start < m.end() for start, end in consumed)
+
+    for kind in KINDS:
+        for pattern in entry[kind]:
+            for m in pattern.finditer(text):
+                if not free(m):
+                    continue
+                groups = m.groupdict()
+                if kind == "more_like":
+                    result.more_like = int(groups["n"])
+                elif kind == "exclude":
+                    result.exclude_ranks.append(int(groups["n"]))
+                elif kind == "cheaper":
+                    result.cheaper = True
+                elif kind == "something_else":
+                    result.something_else = True
+                elif kind in ("not_language", "only_language"):
+                    code = names.get(groups["lang"].lower())
+                    if code is None:
+                        continue
+                    target = (
+                        result.exclude_languages
+                        if kind == "not_language"
+                        else (result.only_languages)
+                    )
+                    target.append(code)
+                elif kind == "only_domain":
+                    domain = domains.get(groups["domain"].lower())
+                    if domain is None:
+                        continue
+                    result.only_domains.append(domain)
+                consumed.append((m.start(), m.end()))
+                matched = True
+    return result if matched else None
+
+
+def interpret(text: str, language: str | None = None) -> FollowUp:
+    """Read a follow-up without an LLM; an unrecognised message is a new request.
+
+    The phrases of ``language`` are tried first, then those of every other language.
+    """
+    order = [language] if language in _table() else []
+    order += [code for code in _table() if code not in order]
+    for code in order:
+        found = _match_language(text, code)
+        if found is not None:
+            return found
+    return FollowUp(kind="new", query=text)
+
+
+def interpret_with_llm(
+    model: ChatModel,
+    text: str,
+    *,
+    last_query: str,
+    last_titles: Sequence[str],
+    language: str,
+    template: Any,
+) -> FollowUp | None:
+    """Ask the model to turn the message into a :class:`FollowUp`; ``None`` if it cannot."""
+    prompt = template.render(
+        text=text, last_query=last_query, titles=list(last_titles), language=language
+    )
+    messages: list[Message] = [{"role": "user", "content": prompt}]
+    try:
+        reply = model.complete(messages, FollowUp.model_json_schema())
+        data = json.loads(reply.content.strip().removeprefix("```json").strip("`\n "))
+        return FollowUp.model_validate(data)
+    except Exception:  # LLMError, bad JSON, a schema violation: the phrase table answers
+        return None

@@ -1,0 +1,248 @@
+"""The chat: session logic (unit) and the real REPL in a real terminal (pexpect + pyte)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pyte
+import pytest
+
+from agent import Agent, ConfigError
+from agent._chat import ChatSession
+from agent._profile import load_profile
+from agent.testing import FunctionModel
+from retrieval import Store, to_eur
+from tests.conftest import ROOT
+
+USERS = ROOT / "data" / "users"
+
+
+def session_for(store: Store, user: str | None = "ana", **kwargs: Any) -> ChatSession:
+    def make(model: str) -> Agent:
+        return Agent(store=store, model=model)
+
+    profile = load_profile(USERS / f"{user}.yaml") if user else None
+    return ChatSession(make_agent=make, user=profile, **kwargs)
+
+
+def answer(events: list[Any]) -> Any:
+    kinds = [e.kind for e in events]
+    assert kinds == ["answer"], [(e.kind, e.text) for e in events]
+    return events[0].recommendation
+
+
+def test_follow_ups_refine_the_last_answer(use_store: Store) -> None:
+    chat = session_for(use_store)
+    first = answer(chat.handle("Quiero aprender a programar"))
+    assert first.trace.request_language == "es"
+
+    similar = answer(chat.handle("más como el 2"))
+    anchor = first.items[1]
+    assert {i.id for i in similar.items}.isdisjoint({i.id for i in first.items})
+    assert {i.domain for i in similar.items} == {anchor.domain}
+    assert any(anchor.title in i.reason for i in similar.items)  # "parecido a «…»"
+
+    no_english = answer(chat.handle("que no estén en inglés"))
+    assert "en" not in {i.language for i in no_english.items}
+
+    before = [
+        to_eur(i.attributes.get("price"), i.attributes.get("currency")) for i in no_english.items
+    ]
+    cheaper = answer(chat.handle("más baratos"))
+    ceiling = sorted(p for p in before if p)[len([p for p in before if p]) // 2]
+    for item in cheaper.items:
+        price = to_eur(item.attributes.get("price"), item.attributes.get("currency"))
+        assert price is not None and price <= ceiling
+
+    films = answer(chat.handle("solo películas"))
+    assert {i.domain for i in films.items} == {"films"}
+
+
+def test_exclude_and_something_else(use_store: Store) -> None:
+    chat = session_for(use_store, user="john")
+    first = answer(chat.handle("hiking gear"))
+    dropped = first.items[2]
+    second = answer(chat.handle("exclude 3"))
+    assert dropped.group not in {i.group for i in second.items}
+    third = answer(chat.handle("something else"))
+    shown = {i.id for i in first.items} | {i.id for i in second.items}
+    assert shown.isdisjoint({i.id for i in third.items})
+
+
+def test_a_new_request_starts_over(use_store: Store) -> None:
+    chat = session_for(use_store)
+    answer(chat.handle("solo películas"))  # no previous answer: a plain request
+    answer(chat.handle("cheaper"))
+    fresh = answer(chat.handle("東京で食べたいラーメン"))
+    assert fresh.trace.request_language == "ja"
+    assert chat.request is not None and chat.request.max_price_eur is None
+
+
+def test_slash_commands(use_store: Store, tmp_path: Path) -> None:
+    chat = session_for(use_store, user=None)
+    assert "/why N" in chat.handle("/help")[0].text
+    assert chat.handle("/k 3")[0].text == "3 items per answer"
+    assert len(answer(chat.handle("ramen")).items) == 3
+    assert chat.handle("/lang de")[0].text == "language: de"
+    assert answer(chat.handle("ramen")).trace.request_language == "de"
+    why = chat.handle("/why 1")[0].text
+    assert "retrieval score" in why and "repairs: none" in why
+    assert "no prompt was rendered" in chat.handle("/prompt")[0].text
+    more = answer(chat.handle("/more"))
+    assert chat.last is more
+    assert chat.handle("/user " + str(USERS / "kenji.yaml"))[0].text.startswith("user kenji")
+    assert chat.request is None  # a new user starts a new conversation
+    assert chat.handle("/reset")[0].text == "conversation reset"
+    assert chat.handle("/exit")[0].kind == "exit"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("/bogus", "unknown command /bogus"),
+        ("/hepl", "did you mean /help?"),
+        ("/k zero", "usage: /k N"),
+        ("/why 1", "there is no item 1"),
+        ("/user /no/such/file.yaml", "no such profile file"),
+        ("/model opneai:x", "did you mean 'openai'"),
+        ("/lang spanish", "usage: /lang CODE"),
+    ],
+)
+def test_errors_are_one_line_and_the_session_goes_on(
+    use_store: Store, line: str, message: str
+) -> None:
+    chat = session_for(use_store, user=None)
+    events = chat.handle(line)
+    assert [e.kind for e in events] == ["error"] and message in events[0].text
+    assert "\n" not in events[0].text
+    assert answer(chat.handle("ramen"))  # still alive
+
+
+def test_failing_backend_keeps_the_session(use_store: Store) -> None:
+    def broken(model: str) -> Agent:
+        raise ConfigError("the model server is down")
+
+    chat = ChatSession(make_agent=broken)
+    assert chat.handle("ramen")[0].kind == "error"
+    assert chat.handle("/help")[0].kind == "text"
+
+
+def test_llm_interprets_follow_ups_into_structured_changes(use_store: Store) -> None:
+    def model(messages: Any, schema: Any) -> str:
+        text = messages[-1]["content"]
+        if "Turn their message into JSON" in text:
+            assert "Last answer, by rank:" in text and "1. " in text
+            return json.dumps({"kind": "refine", "only_domains": ["books"], "cheaper": False})
+        keys = re.findall(r"^\[(c\d+)\]", text, flags=re.M)
+        return json.dumps(
+            {"ranking": [{"id": k, "reason": "Muy buena opción para empezar."} for k in keys]}
+        )
+
+    fake = FunctionModel(model)
+    chat = ChatSession(make_agent=lambda spec: Agent(store=use_store, model=fake))
+    answer(chat.handle("quiero aprender algo nuevo"))
+    refined = answer(chat.handle("mejor algo para leer, por favor"))  # no phrase rule matches
+    assert {i.domain for i in refined.items} == {"books"}
+    assert refined.trace.ranker == "function"
+
+
+def test_ctrl_c_drops_the_answer_of_a_cancelled_request(use_store: Store) -> None:
+    started = threading.Event()
+
+    def slow(messages: Any, schema: Any) -> str:
+        started.set()
+        time.sleep(1.0)
+        keys = re.findall(r"^\[(c\d+)\]", messages[-1]["content"], flags=re.M)
+        return json.dumps({"ranking": [{"id": k, "reason": "ok"} for k in keys]})
+
+    chat = ChatSession(make_agent=lambda spec: Agent(store=use_store, model=FunctionModel(slow)))
+    result: list[Any] = []
+    worker = threading.Thread(target=lambda: result.append(chat.handle("ramen")))
+    worker.start()
+    started.wait(10)
+    chat.cancel()
+    worker.join(10)
+    assert result == [[]] and chat.last is None
+
+
+class Terminal:
+    """A real pseudo-terminal running `polyrank chat`, read through a terminal emulator."""
+
+    def __init__(self, args: list[str], cwd: Path) -> None:
+        self.screen = pyte.Screen(160, 60)
+        self.stream = pyte.Stream(self.screen)
+        self.child = pexpect.spawn(
+            sys.executable,
+            ["-m", "agent", "chat", *args],
+            cwd=str(cwd),
+            dimensions=(60, 160),
+            encoding="utf-8",
+            timeout=90,
+            env={
+                "TERM": "xterm-256color",
+                "PATH": "/usr/bin:/bin",
+                "PYTHONPATH": str(ROOT),
+                "HOME": str(cwd),
+                # pexpect cannot answer cursor-position requests
+                "PROMPT_TOOLKIT_NO_CPR": "1",
+            },
+        )
+        self.log: list[str] = []
+
+    def _pump(self, pattern: str) -> None:
+        self.child.expect(pattern)
+        chunk = (self.child.before or "") + (self.child.after or "")
+        self.log.append(chunk)
+        self.stream.feed(chunk)
+
+    def send(self, line: str, until: str = "ranker ") -> str:
+        self.child.send(line + "\r")
+        self._pump(until)
+        self._pump("›")
+        return self.text()
+
+    def text(self) -> str:
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+
+@pytest.mark.slow
+def test_real_terminal_conversation_in_spanish_and_japanese(
+    use_store_path: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    import shutil
+
+    shutil.copytree(use_store_path, store)
+    term = Terminal(["--user", str(USERS / "ana.yaml"), "--store", str(store)], tmp_path)
+    term._pump("›")
+    assert "polyrank chat · model local · user ana" in term.text()
+
+    screen = term.send("Quiero aprender a programar")
+    assert "Python desde cero" in screen and "ranker local" in screen
+    assert "tu petición" in screen or "valoraste" in screen  # reasons in Spanish
+
+    screen = term.send("más baratos")
+    assert "cheaper" in screen and "EUR" in screen
+
+    screen = term.send("/user " + str(USERS / "kenji.yaml"), until="user kenji")
+    screen = term.send("東京で食べたいラーメン")
+    assert "ラーメン一筋" in screen and "ご要望" in screen
+
+    screen = term.send("2番みたいなの")
+    assert "more like #2" in screen and "ご希望どおり" in screen
+
+    screen = term.send("/bogus", until="unknown command")
+    assert "error: unknown command /bogus" in screen
+
+    term.child.sendcontrol("d")
+    term.child.expect(pexpect.EOF)
+    term.child.close()
+    assert term.child.exitstatus == 0
+    assert (tmp_path / ".polyrank" / "chat_history").read_text().count("2番みたいなの") == 1
