@@ -35,6 +35,14 @@ DEMO_REQUESTS: tuple[tuple[str, str], ...] = (
 PROGRESS_THRESHOLD = 200
 
 
+def _prompts_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prompts",
+        help="a folder with your own system.j2/rerank.j2 (+ .yaml) templates; rendered "
+        "sandboxed, its versions recorded in every result",
+    )
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
@@ -101,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--language", help="answer in this language instead of detecting it")
     rec.add_argument("--domain", action="append", help="only this domain (repeatable)")
     rec.add_argument("--json", action="store_true", help="print the result and trace as JSON")
+    _prompts_option(rec)
     _common(rec)
 
     chat = sub.add_parser(
@@ -117,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
         help="local or openai:MODEL (env POLYRANK_MODEL)",
     )
     chat.add_argument("--k", type=int, default=5, help="items per answer (default 5)")
+    _prompts_option(chat)
     _common(chat)
 
     from evals._cli import add_parser as add_eval_parser
@@ -267,6 +277,7 @@ def _make_agent(args: argparse.Namespace, model: str) -> Any:
         base_url=os.environ.get("OPENAI_BASE_URL"),
         api_key=os.environ.get("OPENAI_API_KEY"),
         cache=".polyrank/cache",
+        prompts=getattr(args, "prompts", None),
     )
 
 

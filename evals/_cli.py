@@ -37,6 +37,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="override the suite's model (local, openai:MODEL)",
     )
     p.add_argument("--passes", type=int, help="override the suite's shuffled passes")
+    p.add_argument(
+        "--prompts",
+        help="evaluate the templates in this folder instead of the "
+        "shipped ones (their name@version keys the baseline)",
+    )
     p.add_argument("--repeat", type=int, default=1, help="run N times; report stability")
     p.add_argument("--concurrency", type=int, default=4, help="requests at once (default 4)")
     p.add_argument("--json", type=Path, help="write everything as JSON here")
@@ -85,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         passes=args.passes,
         repeat=args.repeat,
+        prompts=args.prompts,
         concurrency=args.concurrency,
         store=args.store,
         cache=None if args.no_cache else ".polyrank/cache",

@@ -48,6 +48,7 @@ class RunOptions:
     base_url: str | None = None
     api_key: str | None = None
     timeout: float = 60.0
+    prompts: str | None = None  # a folder of the user's own templates
 
 
 @dataclass
@@ -358,6 +359,7 @@ def run_suite(
             cache=options.cache,
             candidates=defaults.candidates,
             timeout=options.timeout,
+            prompts=options.prompts,
             rerank=RerankConfig(passes=passes, seed=repeat),
         )
         for repeat in range(max(1, options.repeat))

@@ -218,3 +218,35 @@ def test_schema_flag_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> No
     assert run_eval("--schema") == 0
     schema = json.loads(capsys.readouterr().out)
     assert "cases" in schema["properties"] and "$schema" in schema["properties"]
+
+
+@pytest.mark.http
+def test_eval_of_your_own_templates_is_keyed_by_their_version(
+    mini_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = tmp_path / "my-prompts"
+    shutil.copytree(ROOT / "prompts", mine, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    meta = mine / "rerank.yaml"
+    meta.write_text(meta.read_text().replace("version: 1", "version: 2"))
+    with ScriptedOpenAIServer(default=retrieval_order_step) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        code = run_eval(
+            str(MINI),
+            "--store",
+            mini_store,
+            "--model",
+            "openai:scripted",
+            "--prompts",
+            str(mine),
+            "--no-cache",
+            "--json",
+            str(tmp_path / "r.json"),
+            "--baseline",
+            str(tmp_path / "b.json"),
+            "--update-baseline",
+        )
+    assert code == 0
+    assert json.loads((tmp_path / "r.json").read_text())["template"] == "rerank@2"
+    assert list(json.loads((tmp_path / "b.json").read_text())["entries"]) == [
+        "mini|rerank@2|openai:scripted"
+    ]
