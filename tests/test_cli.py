@@ -9,6 +9,26 @@ from agent._cli import main
 from tests.conftest import FIXTURES, ROOT
 
 
+def ingest_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """The small fixture catalogue in a fresh use-m3 store; returns the store path."""
+    store = str(tmp_path / "s")
+    assert (
+        main(
+            [
+                "ingest",
+                str(FIXTURES / "small_catalog.jsonl"),
+                "--store",
+                store,
+                "--embeddings",
+                "use-m3",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    return store
+
+
 def test_search_json_is_stable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "s")
     assert (
@@ -36,18 +56,7 @@ def test_search_json_is_stable(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_search_domain_filter_from_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    store = str(tmp_path / "s")
-    main(
-        [
-            "ingest",
-            str(FIXTURES / "small_catalog.jsonl"),
-            "--store",
-            store,
-            "--embeddings",
-            "use-m3",
-        ]
-    )
-    capsys.readouterr()
+    store = ingest_small(tmp_path, capsys)
     main(["search", "hiking", "--domain", "books", "--json", "--store", store])
     results = json.loads(capsys.readouterr().out)["results"]
     assert {r["domain"] for r in results} == {"books"} and len(results) == 2
@@ -101,18 +110,7 @@ def test_recommend_json_with_user(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_recommend_table_says_which_ranker(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store = str(tmp_path / "s")
-    main(
-        [
-            "ingest",
-            str(FIXTURES / "small_catalog.jsonl"),
-            "--store",
-            store,
-            "--embeddings",
-            "use-m3",
-        ]
-    )
-    capsys.readouterr()
+    store = ingest_small(tmp_path, capsys)
     assert main(["recommend", "hiking boots", "--store", store]) == 0
     out = capsys.readouterr().out
     assert "ranker local" in out and "Waterproof hiking boots" in out
