@@ -166,12 +166,6 @@ def _progress_bar(total: int) -> tuple[Callable[[int, int], None] | None, Callab
     return update, bar.stop
 
 
-def _agent(args: argparse.Namespace) -> Any:
-    from agent._agent import Agent
-
-    return Agent(store=args.store, embeddings=args.embeddings)
-
-
 def _ingest(agent: Any, path: str) -> None:
     from retrieval import load_catalog
 
@@ -220,7 +214,7 @@ def _print_results(query: str, results: Sequence[Candidate], seconds: float) -> 
 def _search(args: argparse.Namespace) -> int:
     from retrieval import detect_language
 
-    agent = _agent(args)
+    agent = _make_agent(args)
     started = time.perf_counter()
     results = agent.search(
         args.query,
@@ -267,7 +261,7 @@ def _print_recommendation(rec: Any) -> None:
     Console(width=max(110, Console().width)).print(table)
 
 
-def _make_agent(args: argparse.Namespace, model: str) -> Any:
+def _make_agent(args: argparse.Namespace, model: str = "local") -> Any:
     from agent._agent import Agent
 
     return Agent(
@@ -326,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "ingest":
-            _ingest(_agent(args), args.file)
+            _ingest(_make_agent(args), args.file)
             return 0
         if args.command == "search":
             return _search(args)
