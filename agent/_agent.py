@@ -97,13 +97,11 @@ class Agent:
         self.prompts = PromptSet.load(prompts)
         self.candidates = candidates
         self.prices = {**DEFAULT_PRICES, **(prices or {})}
-        if isinstance(model, str):
-            options: dict[str, Any] = {}
-            if model.startswith("openai:"):
-                options = {"base_url": base_url, "api_key": api_key, "timeout": timeout}
-            resolved = resolve("llm", model, **options)
-        else:
-            resolved = model
+        resolved = (
+            resolve("llm", model, base_url=base_url, api_key=api_key, timeout=timeout)
+            if isinstance(model, str)
+            else model
+        )
         self.llm: ChatModel | None = None if isinstance(resolved, LocalRanker) else resolved
         self.model = "local" if self.llm is None else self.llm.spec
         self.reranker = (

@@ -148,7 +148,6 @@ class OpenAIChat:
     max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = 0.0
     json_mode: Literal["json_schema", "json_object"] = "json_schema"
-    context_window: int = 8192
     transport: TransportPolicy = field(default_factory=TransportPolicy)
 
     def __post_init__(self) -> None:
