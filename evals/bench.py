@@ -24,6 +24,7 @@ from retrieval import Store, load_catalog
 
 FIXTURE = Path(__file__).parent / "fixtures" / "crosslingual.jsonl"
 CATALOG = Path(__file__).resolve().parent.parent / "data" / "catalog.jsonl"
+USERS = CATALOG.parent / "users"
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,9 @@ def bench_agent(store_path: str | None, rounds: int = 30) -> dict[str, float]:
     from agent.testing import FunctionModel
 
     requests = [
-        ("Quiero aprender a programar", "data/users/ana.yaml"),
-        ("Un regalo para alguien que hace senderismo", "data/users/ana.yaml"),
-        ("Libros de cocina mediterránea", "data/users/ana.yaml"),
+        ("Quiero aprender a programar", USERS / "ana.yaml"),
+        ("Un regalo para alguien que hace senderismo", USERS / "ana.yaml"),
+        ("Libros de cocina mediterránea", USERS / "ana.yaml"),
     ]
     scripted = FunctionModel(_identity_answer)
     llm_agent = Agent(store=store_path, model=scripted, candidates=20)
@@ -129,13 +130,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "what", nargs="*", default=["embeddings", "agent"], choices=["embeddings", "agent"]
-    )
+    parser.add_argument("what", nargs="*", help="embeddings and/or agent (default: both)")
     parser.add_argument("--store", help="store for the agent bench (default .polyrank/store)")
     parser.add_argument("--specs", nargs="+", default=["e5-small", "use-m3", "fusion"])
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
+    args.what = args.what or ["embeddings", "agent"]
+    unknown = set(args.what) - {"embeddings", "agent"}
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose embeddings, agent")
     report: dict[str, Any] = {}
     if "embeddings" in args.what:
         scores = [score_embeddings(spec) for spec in args.specs]
