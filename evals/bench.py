@@ -117,8 +117,8 @@ def bench_agent(store_path: str | None, rounds: int = 30) -> dict[str, float]:
         figures[f"{name}_ms_median"] = round(statistics.median(times), 1)
     per_candidate = []
     for call in scripted.calls[-len(requests) :]:
-        user = call[1]["content"]
-        per_candidate.append(count_tokens(user) / max(1, user.count("\n[c")))
+        prompt = call[1]["content"]
+        per_candidate.append(count_tokens(prompt) / max(1, prompt.count("\n[c")))
     figures["prompt_tokens_per_candidate"] = round(statistics.mean(per_candidate), 1)
     figures["system_prompt_tokens"] = count_tokens(scripted.calls[-1][0]["content"])
     return figures
