@@ -337,25 +337,34 @@ class Store:
     ) -> list[Candidate]:
         members = self.variants([group for group, _ in top])
         allowed = {lang.lower() for lang in filters.languages}
+        excluded = {lang.lower() for lang in filters.exclude_languages}
+        region = filters.region.upper() if filters.region else None
         out: list[Candidate] = []
         for group, (score, hit) in top:
+            # The language versions the filters allow (the hit always qualifies), in a
+            # stable order; the one shown is the first preferred language among them.
             variants = sorted(
-                members.get(group) or [hit], key=lambda it: (it.language or "", it.id)
+                [
+                    v
+                    for v in members.get(group) or [hit]
+                    if v.id == hit.id
+                    or (
+                        (not allowed or v.language in allowed)
+                        and v.language not in excluded
+                        and (not region or not v.regions or region in v.regions)
+                    )
+                ],
+                key=lambda it: (it.language or "", it.id),
             )
-            shown = hit
-            region = filters.region.upper() if filters.region else None
-            excluded = {lang.lower() for lang in filters.exclude_languages}
-            showable = [
-                v
-                for v in variants
-                if (not region or not v.regions or region in v.regions)
-                and v.language not in excluded
-            ] or [hit]
-            for lang in filters.prefer_languages:
-                match = [v for v in showable if v.language == lang.lower()]
-                if match and (not allowed or lang.lower() in allowed):
-                    shown = match[0]
-                    break
+            shown = next(
+                (
+                    v
+                    for lang in filters.prefer_languages
+                    for v in variants
+                    if v.language == lang.lower()
+                ),
+                hit,
+            )
             out.append(
                 Candidate(
                     id=shown.id,

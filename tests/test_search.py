@@ -78,3 +78,12 @@ def test_k_larger_than_catalogue_returns_everything_once(use_store: Store) -> No
     groups = {c.group for c in results}
     assert len(results) == len(groups)
     assert 30 < len(results) < 60
+
+
+def test_excluded_language_is_neither_shown_nor_offered(use_store: Store) -> None:
+    filters = Filters(exclude_languages=("en",), prefer_languages=("en", "de"))
+    boots = next(
+        c for c in use_store.search("hiking boots", 5, filters) if c.group == "pr-hiking-boots"
+    )
+    assert boots.language == "de"
+    assert "en" not in {v.language for v in boots.variants}
