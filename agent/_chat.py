@@ -18,10 +18,11 @@ from typing import Any
 
 from agent._agent import Agent
 from agent._followup import FollowUp, interpret, interpret_with_llm
-from agent._profile import UserProfile, load_profile
+from agent._profile import UserProfile, load_profile, locale_hints
 from agent._result import Recommendation
 from agent.errors import ConfigError, PolyrankError
 from retrieval import to_eur
+from retrieval._prices import convert
 
 __all__ = ["ChatSession", "Event", "Request", "run_repl"]
 
@@ -295,12 +296,21 @@ class ChatSession:
 
 
 # -- the terminal -----------------------------------------------------------------------
-def _price(item: Any) -> str:
+def _price(item: Any, home: str | None) -> str:
+    """The item's price, with an approximate conversion to the user's currency."""
     price, currency = item.attributes.get("price"), item.attributes.get("currency")
-    return f"{price} {currency}" if price is not None else ""
+    if price is None:
+        return ""
+    text = f"{price} {currency}"
+    if home and currency and str(currency).upper() != home:
+        converted = convert(price, currency, home)
+        if converted is not None:
+            digits = 0 if converted >= 100 else 2
+            text += f" (≈ {converted:,.{digits}f} {home})"
+    return text
 
 
-def render(console: Any, event: Event) -> None:
+def render(console: Any, event: Event, home_currency: str | None = None) -> None:
     from rich.table import Table
 
     if event.kind == "error":
@@ -316,7 +326,12 @@ def render(console: Any, event: Event) -> None:
             table.add_column(column, overflow="fold")
         for item in rec.items:
             table.add_row(
-                str(item.rank), item.title, item.language, item.domain, _price(item), item.reason
+                str(item.rank),
+                item.title,
+                item.language,
+                item.domain,
+                _price(item, home_currency),
+                item.reason,
             )
         console.print(table)
         t = rec.trace
@@ -371,8 +386,12 @@ def run_repl(session: ChatSession, history_file: Path) -> int:
                 continue
             if any(e.kind == "exit" for e in events):
                 break
+            currency = (
+                session.user
+                and locale_hints(session.user.locale, session.user.languages[0]).currency
+            )
             for event in events:
-                render(console, event)
+                render(console, event, currency or None)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     console.print("bye")

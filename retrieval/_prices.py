@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RATES_TO_EUR", "to_eur"]
+__all__ = ["RATES_TO_EUR", "convert", "to_eur"]
 
 #: Approximate euros per unit of each currency; enough to compare prices across markets.
 RATES_TO_EUR: dict[str, float] = {
@@ -18,3 +18,10 @@ def to_eur(price: object, currency: object) -> float | None:
         return None
     rate = RATES_TO_EUR.get(str(currency).upper())
     return float(price) * rate if rate is not None else None
+
+
+def convert(price: object, currency: object, target: str) -> float | None:
+    """``price`` in ``target`` currency (approximate), or ``None`` when unknown."""
+    euros = to_eur(price, currency)
+    rate = RATES_TO_EUR.get(target.upper())
+    return euros / rate if euros is not None and rate else None

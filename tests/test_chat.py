@@ -246,3 +246,27 @@ def test_real_terminal_conversation_in_spanish_and_japanese(
     term.child.close()
     assert term.child.exitstatus == 0
     assert (tmp_path / ".polyrank" / "chat_history").read_text().count("2番みたいなの") == 1
+
+
+def test_prices_are_also_shown_in_the_users_currency() -> None:
+    from agent._chat import _price
+    from agent._result import RankedItem
+
+    def item(price: float, currency: str) -> RankedItem:
+        return RankedItem(
+            id="x",
+            rank=1,
+            score=1.0,
+            title="t",
+            language="ru",
+            domain="food",
+            reason="r",
+            group="x",
+            retrieval_score=1.0,
+            attributes={"price": price, "currency": currency},
+        )
+
+    assert _price(item(700, "RUB"), "JPY") == "700 RUB (≈ 1,129 JPY)"
+    assert _price(item(12.5, "EUR"), "CHF") == "12.5 EUR (≈ 11.90 CHF)"
+    assert _price(item(3200, "JPY"), "JPY") == "3200 JPY"
+    assert _price(item(10, "XYZ"), "JPY") == "10 XYZ"  # unknown currency: no guess
