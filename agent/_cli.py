@@ -261,10 +261,11 @@ def _print_recommendation(rec: Any) -> None:
     Console(width=max(110, Console().width)).print(table)
 
 
-def _make_agent(args: argparse.Namespace, model: str = "local") -> Any:
+def _make_agent(args: argparse.Namespace, model: str = "local", *, filled: bool = True) -> Any:
+    """The agent for this command; ``filled`` requires a store with items in it."""
     from agent._agent import Agent
 
-    return Agent(
+    agent = Agent(
         store=args.store,
         embeddings=args.embeddings,
         model=model,
@@ -273,13 +274,25 @@ def _make_agent(args: argparse.Namespace, model: str = "local") -> Any:
         cache=".polyrank/cache",
         prompts=getattr(args, "prompts", None),
     )
+    if filled and agent.store.count() == 0:
+        from agent.errors import ConfigError
+
+        where = args.store or ".polyrank/store"
+        raise ConfigError(
+            f"the store {where} is empty",
+            hint="ingest a catalogue first: polyrank ingest data/catalog.jsonl",
+        )
+    return agent
 
 
 def _recommend(args: argparse.Namespace) -> int:
+    from agent._profile import load_profile
+
+    user = load_profile(args.user) if args.user else None  # cheap checks first
     agent = _make_agent(args, args.model)
     rec = agent.recommend(
         args.query,
-        args.user,
+        user,
         k=args.k,
         passes=args.passes,
         language=args.language,
@@ -307,7 +320,7 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    agent = _make_agent(args, args.model)
+    agent = _make_agent(args, args.model, filled=not args.catalog)
     if args.catalog:
         _ingest(agent, args.catalog)
     for query, user in DEMO_REQUESTS:
@@ -320,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "ingest":
-            _ingest(_make_agent(args), args.file)
+            _ingest(_make_agent(args, filled=False), args.file)
             return 0
         if args.command == "search":
             return _search(args)

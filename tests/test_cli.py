@@ -133,3 +133,12 @@ def test_recommend_with_missing_profile_is_one_line(
     )
     err = capsys.readouterr().err
     assert code == 1 and "nobody.yaml: no such profile file" in err
+
+
+@pytest.mark.parametrize("command", [["search", "x"], ["recommend", "x"], ["chat"]])
+def test_empty_store_says_what_to_do(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([*command, "--store", str(tmp_path / "empty"), "--embeddings", "use-m3"])
+    err = capsys.readouterr().err
+    assert code == 1 and "is empty" in err and "polyrank ingest" in err
