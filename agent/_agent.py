@@ -29,7 +29,15 @@ from agent._result import RankedItem, Recommendation, Trace
 from agent.errors import ConfigError, LLMError, OutputError
 from agent.registry import resolve
 from prompts import PromptSet
-from retrieval import Candidate, Filters, IngestReport, Store, detect_language, load_catalog
+from retrieval import (
+    Candidate,
+    Feedback,
+    Filters,
+    IngestReport,
+    Store,
+    detect_language,
+    load_catalog,
+)
 from retrieval._embeddings import Embedder
 
 __all__ = ["DEFAULT_PRICES", "Agent"]
@@ -70,6 +78,8 @@ class Agent:
         candidates: how many candidates retrieval hands to the ranker.
         prices: USD per million (prompt, completion) tokens, by model name.
         timeout: seconds per LLM HTTP call.
+        feedback: pseudo-relevance feedback for retrieval, e.g. ``Feedback()``; off by
+            default (measured trade-offs in :class:`~retrieval.Feedback`).
     """
 
     def __init__(
@@ -86,6 +96,7 @@ class Agent:
         candidates: int = 20,
         prices: dict[str, tuple[float, float]] | None = None,
         timeout: float = 60.0,
+        feedback: Feedback | None = None,
     ) -> None:
         if isinstance(store, Store):
             if embeddings is not None:
@@ -96,6 +107,7 @@ class Agent:
         self.local = LocalRanker(self.store)
         self.prompts = PromptSet.load(prompts)
         self.candidates = candidates
+        self.feedback = feedback
         self.prices = {**DEFAULT_PRICES, **(prices or {})}
         resolved = (
             resolve("llm", model, base_url=base_url, api_key=api_key, timeout=timeout)
@@ -246,7 +258,9 @@ class Agent:
                     "domains": filters.domains or (found.domain,),
                 }
             )
-        candidates = self.store.search(search_text, max(self.candidates, k), filters)
+        candidates = self.store.search(
+            search_text, max(self.candidates, k), filters, feedback=self.feedback
+        )
         lap("retrieve", mark)
         return self._answer(
             search_text if like else query,

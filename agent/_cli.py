@@ -21,15 +21,15 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-DEMO_REQUESTS: tuple[tuple[str, str], ...] = (
-    ("Quiero aprender a programar", "data/users/ana.yaml"),
-    ("送给喜欢徒步的朋友的礼物", "data/users/wei.yaml"),
-    ("Ein spannender Krimi für den Urlaub", "data/users/lena.yaml"),
-    ("東京で食べたいラーメン", "data/users/kenji.yaml"),
-    ("un film romantique à Paris", "data/users/claire.yaml"),
-    ("хочу фильм о космосе", "data/users/olga.yaml"),
-    ("조용한 피아노 음악 추천해 주세요", "data/users/minjun.yaml"),
-    ("a gift for a friend who loves hiking", "data/users/john.yaml"),
+DEMO_REQUESTS: tuple[tuple[str, str, str | None], ...] = (
+    ("Quiero aprender a programar", "data/users/ana.yaml", "books"),
+    ("送给喜欢徒步的朋友的礼物", "data/users/wei.yaml", "products"),
+    ("Ein spannender Krimi für den Urlaub", "data/users/lena.yaml", "books"),
+    ("東京で食べたいラーメン", "data/users/kenji.yaml", None),
+    ("un film romantique à Paris", "data/users/claire.yaml", "films"),
+    ("хочу фильм о космосе", "data/users/olga.yaml", "films"),
+    ("조용한 피아노 음악 추천해 주세요", "data/users/minjun.yaml", "music"),
+    ("a gift for a friend who loves hiking", "data/users/john.yaml", "products"),
 )
 
 PROGRESS_THRESHOLD = 200
@@ -242,11 +242,12 @@ def _search(args: argparse.Namespace) -> int:
 
 def _print_recommendation(rec: Any) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     t = rec.trace
     ranker = t.ranker + (" (fallback: " + (t.fallback_reason or "") + ")" if t.fallback else "")
-    title = f"{rec.query}  [{t.request_language}, user {rec.user_id or '-'}]"
+    title = escape(f"{rec.query}  [{t.request_language}, user {rec.user_id or '-'}]")
     table = Table(
         title=title,
         title_justify="left",
@@ -323,8 +324,8 @@ def _demo(args: argparse.Namespace) -> int:
     agent = _make_agent(args, args.model, filled=not args.catalog)
     if args.catalog:
         _ingest(agent, args.catalog)
-    for query, user in DEMO_REQUESTS:
-        _print_recommendation(agent.recommend(query, user, k=args.k))
+    for query, user, domain in DEMO_REQUESTS:
+        _print_recommendation(agent.recommend(query, user, k=args.k, domains=domain))
     return 0
 
 

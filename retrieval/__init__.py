@@ -20,7 +20,7 @@ from retrieval._language import (
     without_quotes,
 )
 from retrieval._prices import RATES_TO_EUR, to_eur
-from retrieval._store import DEFAULT_COLLECTION, DEFAULT_STORE, IngestReport, Store
+from retrieval._store import DEFAULT_COLLECTION, DEFAULT_STORE, Feedback, IngestReport, Store
 from retrieval._types import Candidate, Filters, Retriever, Variant
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "ChromaEmbeddingFunction",
     "E5Embedder",
     "Embedder",
+    "Feedback",
     "Filters",
     "FusionEmbedder",
     "IngestReport",

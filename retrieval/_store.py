@@ -26,7 +26,7 @@ from retrieval._embeddings import DEFAULT_EMBEDDINGS, ChromaEmbeddingFunction, E
 from retrieval._prices import to_eur
 from retrieval._types import Candidate, Filters, Variant
 
-__all__ = ["DEFAULT_COLLECTION", "DEFAULT_STORE", "IngestReport", "Store"]
+__all__ = ["DEFAULT_COLLECTION", "DEFAULT_STORE", "Feedback", "IngestReport", "Store"]
 
 DEFAULT_STORE = ".polyrank/store"
 DEFAULT_COLLECTION = "catalog"
@@ -35,6 +35,22 @@ _EMBED_BATCH = 64
 _WRITE_BATCH = 1000
 
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Pseudo-relevance feedback: move the query towards the mean of its ``depth`` best hits.
+
+    The same request in two languages lands near different items at first; their best hits
+    share a neighbourhood, so the moved queries can agree more. Measured on
+    ``evals/suites/core.yaml`` (weight 0.5, depth 3; off → on): with the local ranker nDCG@5
+    0.789→0.803, RBO 0.680→0.711, RankC 0.764→0.767, top-1 agreement 0.820→0.814; in plain
+    retrieval order nDCG@5 0.770→0.771, RBO 0.710→0.728, RankC 0.751→0.720, top-1
+    0.797→0.756. Mixed, so it is off by default: ``Agent(feedback=Feedback())``.
+    """
+
+    weight: float = 0.5
+    depth: int = 3
 
 
 @dataclass(frozen=True)
@@ -268,17 +284,35 @@ class Store:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Candidate]:
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | None = None,
+        feedback: Feedback | None = None,
+    ) -> list[Candidate]:
         """The ``k`` best groups for ``query``, one candidate each.
 
         Over-fetches (doubling) until ``k`` groups survive the filters and group merging,
-        or the collection is exhausted.
+        or the collection is exhausted. With ``feedback``, the query vector is first moved
+        towards its best hits (pseudo-relevance feedback, see :class:`Feedback`).
         """
         if k <= 0:
             return []
         filters = filters or Filters()
         vector = self.embedder.embed_queries([query])[0]
+        if feedback is not None and feedback.weight > 0 and feedback.depth > 0:
+            vector = self._with_feedback(vector, filters, feedback)
         return self.search_by_vector(vector, k, filters)
+
+    def _with_feedback(self, vector: Any, filters: Filters, feedback: Feedback) -> Any:
+        top = self.search_by_vector(vector, feedback.depth, filters)
+        stored = self.vectors([c.id for c in top])
+        if not stored:
+            return vector
+        units = [v / (np.linalg.norm(v) or 1.0) for v in stored.values()]
+        moved = np.asarray(vector, dtype=np.float32) + feedback.weight * np.mean(units, axis=0)
+        return moved / (np.linalg.norm(moved) or 1.0) * np.linalg.norm(vector)
 
     def search_by_vector(self, vector: Any, k: int, filters: Filters) -> list[Candidate]:
         """Like :meth:`search`, for a query already embedded with this store's model."""

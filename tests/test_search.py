@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from retrieval import Filters, Store, load_catalog
 from tests.conftest import CATALOG
 
@@ -87,3 +89,31 @@ def test_excluded_language_is_neither_shown_nor_offered(use_store: Store) -> Non
     )
     assert boots.language == "de"
     assert "en" not in {v.language for v in boots.variants}
+
+
+def test_feedback_moves_the_query_towards_its_best_hits(use_store: Store) -> None:
+    import numpy as np
+
+    from retrieval import Feedback
+
+    query = use_store.embedder.embed_queries(["Kopfhörer mit Geräuschunterdrückung"])[0]
+    feedback = Feedback(weight=0.5, depth=3)
+    moved = use_store._with_feedback(query, Filters(), feedback)
+    top = use_store.search_by_vector(query, 3, Filters())
+    centre = np.mean(
+        [v / np.linalg.norm(v) for v in use_store.vectors([c.id for c in top]).values()], axis=0
+    )
+
+    def cos(a: np.ndarray, b: np.ndarray) -> float:
+        return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+    assert np.linalg.norm(moved) == pytest.approx(np.linalg.norm(query), rel=1e-5)
+    assert cos(moved, centre) > cos(query, centre)
+    results = use_store.search(
+        "Kopfhörer mit Geräuschunterdrückung", 5, Filters(domains=("products",)), feedback=feedback
+    )
+    assert len(results) == 5 and {c.domain for c in results} == {"products"}
+    plain = use_store.search("Kopfhörer", 5)
+    assert [c.id for c in use_store.search("Kopfhörer", 5, feedback=Feedback(weight=0))] == [
+        c.id for c in plain
+    ]
