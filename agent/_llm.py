@@ -77,7 +77,12 @@ def _convert(exc: Exception) -> LLMError:
     if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
         return LLMError(f"the model server timed out: {exc}", retryable=True)
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
-        return LLMError(f"cannot reach the model server: {exc}", retryable=True)
+        root: BaseException = exc  # the SDK's "Connection error." hides the reason
+        while root.__cause__ is not None or root.__context__ is not None:
+            root = root.__cause__ or root.__context__  # type: ignore[assignment]
+        request = getattr(exc, "request", None)
+        where = f" at {request.url}" if request is not None else ""
+        return LLMError(f"cannot reach the model server{where}: {root}", retryable=True)
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         retry_after: float | None = None
@@ -122,7 +127,11 @@ def call_with_transport_retries(call: Any, policy: TransportPolicy) -> tuple[Any
         except Exception as exc:
             raise _convert(exc) from exc
 
-    result = retrying(attempt)
+    try:
+        result = retrying(attempt)
+    except LLMError as exc:
+        exc.retries = retrying.statistics.get("attempt_number", 1) - 1
+        raise
     return result, retrying.statistics.get("attempt_number", 1) - 1
 
 

@@ -120,7 +120,11 @@ class Reranker:
             if hit is not None:
                 trace.cached_calls += 1
                 return hit
-        reply = self.model.complete(messages, self.schema)
+        try:
+            reply = self.model.complete(messages, self.schema)
+        except LLMError as exc:
+            trace.transport_retries += exc.retries
+            raise
         trace.llm_calls += 1
         trace.transport_retries += reply.transport_retries
         trace.prompt_tokens += reply.prompt_tokens

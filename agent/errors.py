@@ -125,6 +125,7 @@ class LLMError(RuntimeFault):
         super().__init__(message, hint=hint)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.retries = 0  # transport retries made before giving up
 
 
 class RetrievalError(RuntimeFault):

@@ -166,6 +166,7 @@ def test_everything_failing_falls_back_to_local(use_store: Store) -> None:
     assert len(rec.items) == 4
     assert all(detect_language(i.reason).code == "es" for i in rec.items)  # type: ignore[union-attr]
     assert len(server.requests) == FAST.attempts
+    assert trace.transport_retries == FAST.attempts - 1
 
 
 def test_garbage_forever_falls_back_after_bounded_reasks(use_store: Store) -> None:
@@ -184,3 +185,19 @@ def test_server_without_json_schema_gets_json_object(use_store: Store) -> None:
         rec = make_agent(use_store, server).recommend(QUERY, k=2)
     assert not rec.trace.fallback
     assert server.requests[1]["response_format"] == {"type": "json_object"}
+
+
+def test_unreachable_server_is_named_with_the_cause(use_store: Store) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    model = OpenAIChat(
+        "m", base_url=f"http://127.0.0.1:{port}/v1", api_key="k", timeout=2, transport=FAST
+    )
+    rec = Agent(store=use_store, model=model, candidates=4).recommend(QUERY, k=2)
+    reason = rec.trace.fallback_reason or ""
+    assert rec.trace.fallback and f"127.0.0.1:{port}/v1/chat/completions" in reason
+    assert "refused" in reason.lower()
+    assert rec.trace.transport_retries == FAST.attempts - 1

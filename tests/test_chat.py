@@ -175,7 +175,7 @@ def test_ctrl_c_drops_the_answer_of_a_cancelled_request(use_store: Store) -> Non
 class Terminal:
     """A real pseudo-terminal running `polyrank chat`, read through a terminal emulator."""
 
-    def __init__(self, args: list[str], cwd: Path) -> None:
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         self.screen = pyte.Screen(160, 60)
         self.stream = pyte.Stream(self.screen)
         self.child = pexpect.spawn(
@@ -192,6 +192,7 @@ class Terminal:
                 "HOME": str(cwd),
                 # pexpect cannot answer cursor-position requests
                 "PROMPT_TOOLKIT_NO_CPR": "1",
+                **(env or {}),
             },
         )
         self.log: list[str] = []
@@ -270,3 +271,44 @@ def test_prices_are_also_shown_in_the_users_currency() -> None:
     assert _price(item(12.5, "EUR"), "CHF") == "12.5 EUR (≈ 11.90 CHF)"
     assert _price(item(3200, "JPY"), "JPY") == "3200 JPY"
     assert _price(item(10, "XYZ"), "JPY") == "10 XYZ"  # unknown currency: no guess
+
+
+@pytest.mark.slow
+@pytest.mark.http
+def test_real_terminal_with_a_scripted_llm_over_http(use_store_path: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from agent.testing import ScriptedOpenAIServer, retrieval_order_step
+
+    def step(body: dict[str, Any]) -> dict[str, Any]:
+        text = body["messages"][-1]["content"]
+        if "Turn their message into JSON" in text:  # the follow-up interpreter's prompt
+            return {"content": json.dumps({"kind": "refine", "only_domains": ["books"]})}
+        return retrieval_order_step(body)
+
+    store = tmp_path / "store"
+    shutil.copytree(use_store_path, store)
+    with ScriptedOpenAIServer(default=step) as server:
+        term = Terminal(
+            [
+                "--user",
+                str(USERS / "kenji.yaml"),
+                "--store",
+                str(store),
+                "--model",
+                "openai:scripted",
+            ],
+            tmp_path,
+            env={"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test"},
+        )
+        term._pump("›")
+        assert "model openai:scripted" in term.text()
+        screen = term.send("東京で食べたいラーメン")
+        assert "ranker openai:scripted" in screen and "ご要望" in screen
+        screen = term.send("読むものがいいな")  # no phrase rule: the LLM interprets it
+        assert "only books" in screen
+        assert any(
+            "Turn their message into JSON" in r["messages"][-1]["content"] for r in server.requests
+        )
+        term.child.sendcontrol("d")
+        term.child.expect(pexpect.EOF)
