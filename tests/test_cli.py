@@ -9,41 +9,20 @@ from agent._cli import main
 from tests.conftest import FIXTURES, ROOT
 
 
+SMALL = ["ingest", str(FIXTURES / "small_catalog.jsonl"), "--embeddings", "use-m3"]
+
+
 def ingest_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     """The small fixture catalogue in a fresh use-m3 store; returns the store path."""
     store = str(tmp_path / "s")
-    assert (
-        main(
-            [
-                "ingest",
-                str(FIXTURES / "small_catalog.jsonl"),
-                "--store",
-                store,
-                "--embeddings",
-                "use-m3",
-            ]
-        )
-        == 0
-    )
+    assert main([*SMALL, "--store", store]) == 0
     capsys.readouterr()
     return store
 
 
 def test_search_json_is_stable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "s")
-    assert (
-        main(
-            [
-                "ingest",
-                str(FIXTURES / "small_catalog.jsonl"),
-                "--store",
-                store,
-                "--embeddings",
-                "use-m3",
-            ]
-        )
-        == 0
-    )
+    assert main([*SMALL, "--store", store]) == 0
     assert "7 added" in capsys.readouterr().out
     assert main(["search", "Wanderschuhe", "--k", "2", "--json", "--store", store]) == 0
     payload = json.loads(capsys.readouterr().out)
