@@ -8,7 +8,6 @@ import pytest
 from agent._cli import main
 from tests.conftest import FIXTURES, ROOT
 
-
 SMALL = ["ingest", str(FIXTURES / "small_catalog.jsonl"), "--embeddings", "use-m3"]
 
 
