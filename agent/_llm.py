@@ -173,6 +173,16 @@ class OpenAIChat:
             max_tokens=self.max_tokens,  # type: ignore[call-arg]
         )
 
+    @property
+    def params(self) -> dict[str, Any]:
+        """What changes an answer besides the messages (part of the reply-cache key)."""
+        return {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "json_mode": self.json_mode,
+            "base_url": self.base_url,
+        }
+
     def _body(self, schema: dict[str, Any] | None) -> dict[str, Any]:
         body: dict[str, Any] = {"max_tokens": self.max_tokens}
         if schema is not None:

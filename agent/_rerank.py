@@ -115,7 +115,9 @@ class Reranker:
     def _call(self, messages: list[Message], trace: Trace) -> Reply:
         key = None
         if self.cache is not None:
-            key = cache_key(self.model.spec, messages, self.schema, {"t": 0})
+            # The seed separates repeats (evals --repeat); model params separate settings.
+            params = {"seed": self.config.seed, **getattr(self.model, "params", {})}
+            key = cache_key(self.model.spec, messages, self.schema, params)
             hit = self.cache.get(key)
             if hit is not None:
                 trace.cached_calls += 1

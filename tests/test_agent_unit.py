@@ -203,3 +203,17 @@ async def test_arecommend(use_store: Store) -> None:
 def test_unknown_model_suggests(use_store: Store) -> None:
     with pytest.raises(ConfigError, match="did you mean 'openai'"):
         Agent(store=use_store, model="opneai:gpt")
+
+
+def test_cache_key_separates_seeds(use_store: Store, tmp_path: Path) -> None:
+    model = FunctionModel(lambda m, s: _true_order(m, bias=False))
+    for seed in (0, 1, 0):
+        agent = Agent(
+            store=use_store,
+            model=model,
+            cache=tmp_path / "cache",
+            candidates=6,
+            rerank=RerankConfig(seed=seed),
+        )
+        agent.recommend("libros de cocina", k=3)
+    assert len(model.calls) == 2  # seed 0 again came from the cache
