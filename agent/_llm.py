@@ -28,6 +28,8 @@ __all__ = ["ChatModel", "Message", "OpenAIChat", "Reply", "TransportPolicy"]
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_TOKENS = 1500
+#: HTTP statuses with which servers lacking json_schema have been seen to refuse it.
+SCHEMA_REFUSALS = frozenset({400, 404, 415, 422, 500, 501})
 
 
 class Message(TypedDict):
@@ -158,6 +160,7 @@ class OpenAIChat:
     temperature: float = 0.0
     json_mode: Literal["json_schema", "json_object"] = "json_schema"
     transport: TransportPolicy = field(default_factory=TransportPolicy)
+    _schema_works: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         from langchain_openai import ChatOpenAI
@@ -183,10 +186,10 @@ class OpenAIChat:
             "base_url": self.base_url,
         }
 
-    def _body(self, schema: dict[str, Any] | None) -> dict[str, Any]:
+    def _body(self, schema: dict[str, Any] | None, mode: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"max_tokens": self.max_tokens}
         if schema is not None:
-            if self.json_mode == "json_schema":
+            if (mode or self.json_mode) == "json_schema":
                 body["response_format"] = {
                     "type": "json_schema",
                     "json_schema": {"name": "answer", "schema": schema, "strict": True},
@@ -203,14 +206,26 @@ class OpenAIChat:
 
         def call() -> Any:
             try:
-                return self._client.invoke(lc_messages, extra_body=self._body(schema))
+                message = self._client.invoke(lc_messages, extra_body=self._body(schema))
             except Exception as exc:
-                converted = _convert(exc)
-                refused_schema = "response_format" in str(exc) or "json_schema" in str(exc)
-                if self.json_mode == "json_schema" and refused_schema and not converted.retryable:
-                    self.json_mode = "json_object"  # the server lacks json_schema
-                    return self._client.invoke(lc_messages, extra_body=self._body(schema))
-                raise
+                status = getattr(exc, "status_code", None)
+                if (
+                    schema is None
+                    or self.json_mode != "json_schema"
+                    or self._schema_works
+                    or status not in SCHEMA_REFUSALS
+                ):
+                    raise
+                # Servers without json_schema refuse it in their own ways (llama-cpp-python
+                # answers HTTP 500 "1 validation error"): try JSON mode once, keep it if taken.
+                message = self._client.invoke(
+                    lc_messages, extra_body=self._body(schema, "json_object")
+                )
+                self.json_mode = "json_object"
+                return message
+            if schema is not None and self.json_mode == "json_schema":
+                self._schema_works = True
+            return message
 
         message, retries = call_with_transport_retries(call, self.transport)
         usage = getattr(message, "usage_metadata", None) or {}

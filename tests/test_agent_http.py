@@ -134,9 +134,10 @@ def test_429_with_retry_after_is_honoured(use_store: Store) -> None:
     assert stamps[1] - stamps[0] >= 0.9  # waited for Retry-After, not the 0.05 s backoff
 
 
-def test_500s_are_retried_with_backoff(use_store: Store) -> None:
-    error = {"status": 500}
-    with ScriptedOpenAIServer([error, error, reverse_step]) as server:
+def test_5xx_are_retried_with_backoff(use_store: Store) -> None:
+    # 502/503: a 500 before json_schema has worked once may be a refusal of json_schema
+    # (see the llama-cpp-python test below), so this test uses the unambiguous ones.
+    with ScriptedOpenAIServer([{"status": 502}, {"status": 503}, reverse_step]) as server:
         rec = make_agent(use_store, server).recommend(QUERY, k=3)
     assert not rec.trace.fallback and rec.trace.transport_retries == 2
     assert len(server.requests) == 3
@@ -185,6 +186,34 @@ def test_server_without_json_schema_gets_json_object(use_store: Store) -> None:
         rec = make_agent(use_store, server).recommend(QUERY, k=2)
     assert not rec.trace.fallback
     assert server.requests[1]["response_format"] == {"type": "json_object"}
+
+
+def test_json_schema_refused_with_a_500_like_llama_cpp_python(use_store: Store) -> None:
+    """llama-cpp-python's server answers json_schema with HTTP 500 "1 validation error"."""
+
+    def picky(body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("response_format", {}).get("type") == "json_schema":
+            return {"status": 500, "body": {"error": {"message": "1 validation error: {}"}}}
+        return reverse_step(body)
+
+    with ScriptedOpenAIServer([], default=picky) as server:
+        agent = make_agent(use_store, server)
+        first = agent.recommend(QUERY, k=2)
+        sent = len(server.requests)
+        second = agent.recommend("Quiero aprender a cocinar", k=2)
+    assert not first.trace.fallback and not second.trace.fallback
+    assert first.trace.transport_retries == 0
+    # the switch sticks: the second request goes straight to JSON mode
+    assert [r["response_format"]["type"] for r in server.requests[sent:]] == ["json_object"]
+
+
+def test_a_500_after_json_schema_worked_is_a_transport_fault(use_store: Store) -> None:
+    with ScriptedOpenAIServer([reverse_step, {"status": 500}, reverse_step]) as server:
+        agent = make_agent(use_store, server)
+        agent.recommend(QUERY, k=2)
+        rec = agent.recommend("Quiero aprender a cocinar", k=2)
+    assert rec.trace.transport_retries == 1 and not rec.trace.fallback
+    assert {r["response_format"]["type"] for r in server.requests} == {"json_schema"}
 
 
 def test_unreachable_server_is_named_with_the_cause(use_store: Store) -> None:
