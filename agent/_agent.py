@@ -263,7 +263,7 @@ class Agent:
         )
         lap("retrieve", mark)
         return self._answer(
-            search_text if like else query,
+            search_text,
             profile,
             (lang, source),
             context,

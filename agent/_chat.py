@@ -285,10 +285,8 @@ class ChatSession:
     def _cmd_more(self, arg: str) -> list[Event]:
         if self.request is None:
             return [Event("error", "no request yet")]
-        request = replace(
-            self.request, exclude_ids=tuple(dict.fromkeys([*self.request.exclude_ids, *self.shown]))
-        )
-        return self._run(request, FollowUp(something_else=True))
+        follow = FollowUp(something_else=True)  # /more is "something else" for the same ask
+        return self._run(self._apply(follow), follow)
 
     def _cmd_reset(self, arg: str) -> list[Event]:
         self.request, self.last, self.shown = None, None, []

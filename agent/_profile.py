@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.errors import ProfileError
-from retrieval import Item, Store
+from retrieval import Item, Store, preferred_variant
 
 __all__ = [
     "LANGUAGE_SENSITIVE_DOMAINS",
@@ -192,9 +192,8 @@ def build_context(
         wanted = language or profile.languages[0]
         versions = store.variants(sorted({item.group_key for item in known.values()}))
         for item_id, past in known.items():
-            local = [v for v in versions.get(past.group_key, []) if v.language == wanted]
-            if local:
-                known[item_id] = local[0].model_copy(update={"id": past.id})
+            shown = preferred_variant(versions.get(past.group_key, []), [wanted], past)
+            known[item_id] = shown.model_copy(update={"id": past.id})
     interests: list[Interest] = []
     by_domain: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for event in profile.history:

@@ -20,7 +20,14 @@ from retrieval._language import (
     without_quotes,
 )
 from retrieval._prices import RATES_TO_EUR, to_eur
-from retrieval._store import DEFAULT_COLLECTION, DEFAULT_STORE, Feedback, IngestReport, Store
+from retrieval._store import (
+    DEFAULT_COLLECTION,
+    DEFAULT_STORE,
+    Feedback,
+    IngestReport,
+    Store,
+    preferred_variant,
+)
 from retrieval._types import Candidate, Filters, Retriever, Variant
 
 __all__ = [
@@ -48,6 +55,7 @@ __all__ = [
     "detect_language",
     "is_in_language",
     "load_catalog",
+    "preferred_variant",
     "to_eur",
     "without_quotes",
 ]

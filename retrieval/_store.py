@@ -26,7 +26,14 @@ from retrieval._embeddings import DEFAULT_EMBEDDINGS, ChromaEmbeddingFunction, E
 from retrieval._prices import to_eur
 from retrieval._types import Candidate, Filters, Variant
 
-__all__ = ["DEFAULT_COLLECTION", "DEFAULT_STORE", "Feedback", "IngestReport", "Store"]
+__all__ = [
+    "DEFAULT_COLLECTION",
+    "DEFAULT_STORE",
+    "Feedback",
+    "IngestReport",
+    "Store",
+    "preferred_variant",
+]
 
 DEFAULT_STORE = ".polyrank/store"
 DEFAULT_COLLECTION = "catalog"
@@ -35,6 +42,15 @@ _EMBED_BATCH = 64
 _WRITE_BATCH = 1000
 
 Progress = Callable[[int, int], None]
+
+
+def preferred_variant(variants: Sequence[Item], languages: Sequence[str], default: Item) -> Item:
+    """The version in the first of ``languages`` that ``variants`` has, else ``default``."""
+    for lang in languages:
+        for v in variants:
+            if v.language == lang.lower():
+                return v
+    return default
 
 
 @dataclass(frozen=True)
@@ -255,11 +271,7 @@ class Store:
         if not found:
             return None
         variants = self.variants([found[0].group_key]).get(found[0].group_key, [])
-        for lang in prefer_languages:
-            match = [v for v in variants if v.language == lang]
-            if match:
-                return match[0]
-        return found[0]
+        return preferred_variant(variants, prefer_languages, found[0])
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored embeddings of these ids (unknown ids are skipped)."""
@@ -390,15 +402,7 @@ class Store:
                 ],
                 key=lambda it: (it.language or "", it.id),
             )
-            shown = next(
-                (
-                    v
-                    for lang in filters.prefer_languages
-                    for v in variants
-                    if v.language == lang.lower()
-                ),
-                hit,
-            )
+            shown = preferred_variant(variants, filters.prefer_languages, hit)
             out.append(
                 Candidate(
                     id=shown.id,
