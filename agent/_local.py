@@ -108,8 +108,7 @@ class LocalRanker:
     def _interest_vectors(self, context: UserContext) -> list[tuple[Interest, np.ndarray]]:
         if self.store is None or not context.interests:
             return []
-        ids = [i.item_id for i in context.interests if i.item_id]
-        stored = self.store.vectors([i for i in ids if i])
+        stored = self.store.vectors([i.item_id for i in context.interests if i.item_id])
         texts = [i for i in context.interests if not i.item_id and i.text]
         fresh = (
             self.store.embedder.embed_queries([i.text for i in texts])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -28,7 +29,13 @@ from typing import Any
 
 from agent._llm import Message, Reply
 
-__all__ = ["FunctionModel", "ScriptedModel", "ScriptedOpenAIServer", "retrieval_order_step"]
+__all__ = [
+    "FunctionModel",
+    "ScriptedModel",
+    "ScriptedOpenAIServer",
+    "prompt_candidates",
+    "retrieval_order_step",
+]
 
 
 def _reply(value: str | Reply, spec: str) -> Reply:
@@ -194,21 +201,31 @@ class ScriptedOpenAIServer:
         return Handler
 
 
+_ROW = re.compile(r"^\[(c\d+)\] \([^)]*\) (.+?) — ", flags=re.M)
+
+
+def prompt_candidates(messages: Sequence[Any]) -> list[tuple[str, str]]:
+    """``(key, title)`` of the candidates in a rerank prompt's data block, in the order shown.
+
+    ``messages`` are chat messages (dicts with ``role`` and ``content``), as a model or a
+    request body receives them; the first user message is read.
+    """
+    user = next((m["content"] for m in messages if m["role"] == "user"), "")
+    return _ROW.findall(user)
+
+
 def retrieval_order_step(body: dict[str, Any]) -> Step:
     """A well-behaved scripted reply for any rerank request: keeps the order the candidates
     were shown in and gives each a reason in the language the system prompt asks for
     (the local ranker's localized template), so suites can run end to end over HTTP.
     """
-    import re
-
     from agent._local import localized_reason
 
     system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
-    user = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
     match = re.search(r'language code "([a-z]{2})"', system)
     language = match[1] if match else "en"
-    rows = re.findall(r"^\[(c\d+)\] \([^)]*\) (.+?) — ", user, flags=re.M)
     ranking = [
-        {"id": key, "reason": localized_reason(language, query=title)} for key, title in rows
+        {"id": key, "reason": localized_reason(language, query=title)}
+        for key, title in prompt_candidates(body["messages"])
     ]
     return {"content": json.dumps({"ranking": ranking}, ensure_ascii=False)}

@@ -83,10 +83,9 @@ def score_embeddings(spec: str, catalog: Path = CATALOG) -> EmbeddingScore:
 
 
 def _identity_answer(messages: Sequence[Any], schema: Any) -> str:
-    import re
+    from agent.testing import prompt_candidates
 
-    user = next(m["content"] for m in messages if m["role"] == "user")
-    keys = re.findall(r"^\[(c\d+)\]", user, flags=re.M)
+    keys = [key for key, _ in prompt_candidates(messages)]
     reason = "Una buena opción para lo que pides."
     return json.dumps({"ranking": [{"id": k, "reason": reason} for k in keys]})
 

@@ -12,7 +12,7 @@ import pytest
 
 from agent import Agent
 from agent._llm import OpenAIChat, TransportPolicy
-from agent.testing import ScriptedOpenAIServer
+from agent.testing import ScriptedOpenAIServer, prompt_candidates
 from retrieval import Store, detect_language
 
 pytestmark = pytest.mark.http
@@ -23,8 +23,7 @@ FAST = TransportPolicy(attempts=3, initial_wait=0.05, max_wait=0.2)
 
 def keys_in(body: dict[str, Any]) -> list[str]:
     """The candidate keys shown in the request's data block, in prompt order."""
-    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    return re.findall(r"^\[(c\d+)\]", user, flags=re.M)
+    return [key for key, _ in prompt_candidates(body["messages"])]
 
 
 def answer(order: list[str], reason: str = "Te ayuda a empezar a programar paso a paso.") -> str:

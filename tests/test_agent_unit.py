@@ -12,7 +12,7 @@ from agent._budget import count_tokens, fair_truncate
 from agent._local import localized_reason, reason_languages
 from agent._profile import Interest, load_profile
 from agent._rerank import RerankConfig
-from agent.testing import FunctionModel, ScriptedModel
+from agent.testing import FunctionModel, ScriptedModel, prompt_candidates
 from prompts import PromptSet
 from retrieval import Store, detect_language
 from tests.conftest import ROOT
@@ -20,10 +20,7 @@ from tests.conftest import ROOT
 USERS = ROOT / "data" / "users"
 
 
-def _keys(messages: Sequence[dict[str, str]]) -> list[tuple[str, str]]:
-    """(key, title) of the candidates in the prompt, in the order shown."""
-    user = next(m["content"] for m in messages if m["role"] == "user")
-    return re.findall(r"^\[(c\d+)\] \([^)]*\) (.+?) — ", user, flags=re.M)
+_keys = prompt_candidates
 
 
 def test_fair_truncation_gives_cjk_and_latin_equal_token_shares() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 import threading
 import time
@@ -17,7 +16,7 @@ import pytest
 from agent import Agent, ConfigError
 from agent._chat import ChatSession
 from agent._profile import load_profile
-from agent.testing import FunctionModel
+from agent.testing import FunctionModel, prompt_candidates
 from retrieval import Store, to_eur
 from tests.conftest import ROOT
 
@@ -140,7 +139,7 @@ def test_llm_interprets_follow_ups_into_structured_changes(use_store: Store) -> 
         if "Turn their message into JSON" in text:
             assert "Last answer, by rank:" in text and "1. " in text
             return json.dumps({"kind": "refine", "only_domains": ["books"], "cheaper": False})
-        keys = re.findall(r"^\[(c\d+)\]", text, flags=re.M)
+        keys = [key for key, _ in prompt_candidates(messages)]
         return json.dumps(
             {"ranking": [{"id": k, "reason": "Muy buena opción para empezar."} for k in keys]}
         )
@@ -159,7 +158,7 @@ def test_ctrl_c_drops_the_answer_of_a_cancelled_request(use_store: Store) -> Non
     def slow(messages: Any, schema: Any) -> str:
         started.set()
         time.sleep(1.0)
-        keys = re.findall(r"^\[(c\d+)\]", messages[-1]["content"], flags=re.M)
+        keys = [key for key, _ in prompt_candidates(messages)]
         return json.dumps({"ranking": [{"id": k, "reason": "ok"} for k in keys]})
 
     chat = ChatSession(make_agent=lambda spec: Agent(store=use_store, model=FunctionModel(slow)))

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import json
-import re
 
 from langchain_core.documents import Document
 
 from agent import Agent
 from agent._langchain import PolyrankCompressor
-from agent.testing import FunctionModel
+from agent.testing import FunctionModel, prompt_candidates
 from retrieval import Store
 
 DOCS = [
@@ -28,8 +27,7 @@ def test_local_compressor_reranks_and_explains(use_store: Store) -> None:
 
 def test_llm_compressor_follows_the_model(use_store: Store) -> None:
     def last_first(messages, schema):
-        user = next(m["content"] for m in messages if m["role"] == "user")
-        keys = re.findall(r"^\[(c\d+)\]", user, flags=re.M)
+        keys = [key for key, _ in prompt_candidates(messages)]
         return json.dumps(
             {"ranking": [{"id": k, "reason": "Perfect for the evening."} for k in reversed(keys)]}
         )
