@@ -1,0 +1,87 @@
+"""What a request asks for, read from its words in any of the catalogue's languages.
+
+Usage::
+
+    intent = read_intent("Quero um filme brasileiro engraçado")
+    intent.domains        # ("films",)
+    intent.cheap, intent.kids
+
+The phrase table is ``locales/intents.yaml`` (17 languages). The local ranker uses an
+intent as soft boosts, never as a filter: a request that names no domain gets none.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+__all__ = ["Intent", "read_intent"]
+
+_TABLE = Path(__file__).parent / "locales" / "intents.yaml"
+_SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """Domains the request names (in the order found), and its constraints."""
+
+    domains: tuple[str, ...] = ()
+    cheap: bool = False
+    kids: bool = False
+    #: The request's own words that named each domain: quoted back in reasons.
+    words: tuple[str, ...] = ()
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+@functools.cache
+def _phrases() -> dict[str, dict[str, tuple[str, ...]]]:
+    raw = yaml.safe_load(_TABLE.read_text(encoding="utf-8"))
+    table: dict[str, dict[str, tuple[str, ...]]] = {}
+    for section in ("domains", "constraints"):
+        for name, by_language in raw[section].items():
+            stems = {_norm(s) for stems in by_language.values() for s in stems}
+            table.setdefault(section, {})[name] = tuple(sorted(stems, key=len, reverse=True))
+    return table
+
+
+def _match(text: str, words: list[str], stem: str) -> str | None:
+    """The request's word (or phrase) that ``stem`` matches, if any."""
+    if " " in stem or _SPACELESS.search(stem):
+        return stem if stem in text else None
+    if stem.endswith("*"):
+        return next((w for w in words if w.startswith(stem[:-1])), None)
+    return stem if stem in words else None
+
+
+def read_intent(query: str) -> Intent:
+    """Domains and constraints the request names; empty when it names none."""
+    text = _norm(query)
+    words = _WORD.findall(text)
+    table = _phrases()
+    found: list[tuple[int, str, str]] = []
+    for domain, stems in table["domains"].items():
+        for stem in stems:
+            word = _match(text, words, stem)
+            if word is not None:
+                found.append((text.find(word), domain, word))
+                break
+    found.sort()
+    flags = {
+        name: any(_match(text, words, stem) is not None for stem in stems)
+        for name, stems in table["constraints"].items()
+    }
+    return Intent(
+        domains=tuple(d for _, d, _ in found),
+        cheap=flags.get("cheap", False),
+        kids=flags.get("kids", False),
+        words=tuple(w for _, _, w in found),
+    )
