@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -77,7 +78,9 @@ class Agent:
         rerank: windows, passes and re-ask limits.
         candidates: how many candidates retrieval hands to the ranker.
         prices: USD per million (prompt, completion) tokens, by model name.
-        timeout: seconds per LLM HTTP call.
+        timeout: seconds one request may spend on the LLM, transport retries and re-asks
+            included (also the limit of each HTTP call); then the local ranker answers.
+        max_tokens: answer budget of one LLM call (``openai:`` models).
         feedback: pseudo-relevance feedback for retrieval, e.g. ``Feedback()``; off by
             default (measured trade-offs in :class:`~retrieval.Feedback`).
     """
@@ -96,6 +99,7 @@ class Agent:
         candidates: int = 20,
         prices: dict[str, tuple[float, float]] | None = None,
         timeout: float = 60.0,
+        max_tokens: int | None = None,
         feedback: Feedback | None = None,
     ) -> None:
         if isinstance(store, Store):
@@ -109,11 +113,17 @@ class Agent:
         self.candidates = candidates
         self.feedback = feedback
         self.prices = {**DEFAULT_PRICES, **(prices or {})}
+        options: dict[str, Any] = {"timeout": timeout}
+        if max_tokens is not None:
+            options["max_tokens"] = max_tokens
         resolved = (
-            resolve("llm", model, base_url=base_url, api_key=api_key, timeout=timeout)
+            resolve("llm", model, base_url=base_url, api_key=api_key, **options)
             if isinstance(model, str)
             else model
         )
+        rerank = rerank or RerankConfig()
+        if rerank.deadline is None:  # one deadline per request, across retries and re-asks
+            rerank = dataclasses.replace(rerank, deadline=timeout)
         self.llm: ChatModel | None = None if isinstance(resolved, LocalRanker) else resolved
         self.model = "local" if self.llm is None else self.llm.spec
         self.reranker = (

@@ -43,6 +43,49 @@ def _prompts_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _env_float(name: str) -> float | None:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise SystemExit(f"polyrank: error: {name}={value!r} is not a number of seconds") from None
+
+
+def llm_options(parser: argparse.ArgumentParser) -> None:
+    """``--timeout`` and ``--max-tokens`` for commands that may call an LLM."""
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=_env_float("POLYRANK_TIMEOUT"),
+        help="seconds one request may spend on the LLM, retries and re-asks included; then "
+        "the local ranker answers (env POLYRANK_TIMEOUT; default 60)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="answer budget of one LLM call in tokens (default 1500)",
+    )
+
+
+def llm_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Agent keyword arguments from ``--timeout``/``--max-tokens`` (validated)."""
+    settings: dict[str, Any] = {}
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None:
+        if timeout <= 0:
+            raise SystemExit(f"polyrank: error: --timeout must be positive, got {timeout:g}")
+        settings["timeout"] = timeout
+    max_tokens = getattr(args, "max_tokens", None)
+    if max_tokens is not None:
+        if max_tokens < 16:
+            raise SystemExit(f"polyrank: error: --max-tokens must be at least 16, got {max_tokens}")
+        settings["max_tokens"] = max_tokens
+    return settings
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
@@ -110,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--domain", action="append", help="only this domain (repeatable)")
     rec.add_argument("--json", action="store_true", help="print the result and trace as JSON")
     _prompts_option(rec)
+    llm_options(rec)
     _common(rec)
 
     chat = sub.add_parser(
@@ -127,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--k", type=int, default=5, help="items per answer (default 5)")
     _prompts_option(chat)
+    llm_options(chat)
     _common(chat)
 
     from evals._cli import add_parser as add_eval_parser
@@ -274,6 +319,7 @@ def _make_agent(args: argparse.Namespace, model: str = "local", *, filled: bool 
         api_key=os.environ.get("OPENAI_API_KEY"),
         cache=".polyrank/cache",
         prompts=getattr(args, "prompts", None),
+        **llm_settings(args),
     )
     if filled and agent.store.count() == 0:
         from agent.errors import ConfigError

@@ -10,6 +10,9 @@ problems are not this module's business: the reranker re-asks.
 from __future__ import annotations
 
 import json
+import queue
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
@@ -104,8 +107,14 @@ def _convert(exc: Exception) -> LLMError:
     return LLMError(f"the model call failed: {exc!r}", retryable=False)
 
 
-def call_with_transport_retries(call: Any, policy: TransportPolicy) -> tuple[Any, int]:
-    """Run ``call()``; retry retryable LLMErrors. Returns (result, retries made)."""
+def call_with_transport_retries(
+    call: Any, policy: TransportPolicy, deadline: float | None = None
+) -> tuple[Any, int]:
+    """Run ``call()``; retry retryable LLMErrors. Returns (result, retries made).
+
+    With ``deadline`` (a ``time.monotonic()`` instant), no wait reaches past it and no
+    attempt starts after it.
+    """
     backoff = wait_exponential_jitter(
         multiplier=policy.initial_wait, max=policy.max_wait, jitter=0.1
     )
@@ -113,11 +122,20 @@ def call_with_transport_retries(call: Any, policy: TransportPolicy) -> tuple[Any
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, LLMError) and exc.retry_after is not None:
-            return min(exc.retry_after, policy.max_retry_after)
-        return float(backoff(state))
+            seconds = min(exc.retry_after, policy.max_retry_after)
+        else:
+            seconds = float(backoff(state))
+        if deadline is not None:
+            seconds = max(0.0, min(seconds, deadline - time.monotonic()))
+        return seconds
+
+    attempts = stop_after_attempt(policy.attempts)
+
+    def stop(state: RetryCallState) -> bool:
+        return attempts(state) or (deadline is not None and time.monotonic() >= deadline)
 
     retrying = Retrying(
-        stop=stop_after_attempt(policy.attempts),
+        stop=stop,
         wait=wait,
         retry=retry_if_exception(lambda e: isinstance(e, LLMError) and e.retryable),
         reraise=True,
@@ -195,10 +213,49 @@ class OpenAIChat:
                     "json_schema": {"name": "answer", "schema": schema, "strict": True},
                 }
             else:
-                body["response_format"] = {"type": "json_object"}
+                # llama-cpp-python constrains JSON mode with this schema; others ignore it.
+                body["response_format"] = {"type": "json_object", "schema": schema}
         return body
 
-    def complete(self, messages: Sequence[Message], schema: dict[str, Any] | None) -> Reply:
+    def _invoke(self, lc_messages: list[Any], body: dict[str, Any], deadline: float | None) -> Any:
+        """One HTTP call, abandoned at ``deadline`` even if the server keeps dripping bytes
+        (httpx's timeouts are per read, so a slow trickle never trips them)."""
+        if deadline is None:
+            return self._client.invoke(lc_messages, extra_body=body)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LLMError("the request's deadline passed", retryable=False)
+        client = self._client
+        done: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+
+        def run() -> None:
+            try:
+                limit = min(self.timeout, remaining)
+                done.put((True, client.invoke(lc_messages, extra_body=body, timeout=limit)))
+            except BaseException as exc:  # handed to the caller's thread
+                done.put((False, exc))
+
+        threading.Thread(target=run, name="polyrank-llm-call", daemon=True).start()
+        try:
+            ok, value = done.get(timeout=remaining)
+        except queue.Empty:
+            raise LLMError(
+                f"the model server did not finish within the request's deadline "
+                f"({remaining:.1f} s left)",
+                retryable=False,
+            ) from None
+        if not ok:
+            raise value
+        return value
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        schema: dict[str, Any] | None,
+        deadline: float | None = None,
+    ) -> Reply:
+        """One chat completion. ``deadline``: a ``time.monotonic()`` instant after which the
+        call and its transport retries give up (the request's overall deadline)."""
         from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
         kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
@@ -206,7 +263,7 @@ class OpenAIChat:
 
         def call() -> Any:
             try:
-                message = self._client.invoke(lc_messages, extra_body=self._body(schema))
+                message = self._invoke(lc_messages, self._body(schema), deadline)
             except Exception as exc:
                 status = getattr(exc, "status_code", None)
                 if (
@@ -217,17 +274,16 @@ class OpenAIChat:
                 ):
                     raise
                 # Servers without json_schema refuse it in their own ways (llama-cpp-python
-                # answers HTTP 500 "1 validation error"): try JSON mode once, keep it if taken.
-                message = self._client.invoke(
-                    lc_messages, extra_body=self._body(schema, "json_object")
-                )
+                # answers HTTP 500 "1 validation error"): switch to JSON mode with the schema
+                # (llama-cpp-python's form) and remember it before trying, so a retry after
+                # a transport fault does not ask with json_schema again.
                 self.json_mode = "json_object"
-                return message
+                return self._invoke(lc_messages, self._body(schema), deadline)
             if schema is not None and self.json_mode == "json_schema":
                 self._schema_works = True
             return message
 
-        message, retries = call_with_transport_retries(call, self.transport)
+        message, retries = call_with_transport_retries(call, self.transport, deadline)
         usage = getattr(message, "usage_metadata", None) or {}
         meta = getattr(message, "response_metadata", None) or {}
         content = (

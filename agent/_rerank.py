@@ -8,8 +8,12 @@ ranker answer.
 
 from __future__ import annotations
 
+import copy
+import inspect
 import json
 import random
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -68,6 +72,11 @@ class RerankConfig:
     context_window: int = 8192
     answer_tokens_per_item: int = 70
     min_text_tokens: int = 12
+    #: Longest reason the output schema allows (characters).
+    max_reason_chars: int = 160
+    #: Seconds the whole LLM part of one request may take, retries and re-asks included;
+    #: ``None``: no overall deadline (each HTTP call still has the model's own timeout).
+    deadline: float | None = None
 
 
 def _strip_fences(text: str) -> str:
@@ -78,13 +87,69 @@ def _strip_fences(text: str) -> str:
     return text.strip()
 
 
-def parse_output(reply: Reply) -> RerankOutput:
-    """Parse a reply; raises OutputError saying what is wrong (quoted in the re-ask)."""
-    if reply.finish_reason == "length":
-        raise OutputError("the answer was cut off (too long); answer shorter, one sentence each")
+def bound_schema(
+    schema: dict[str, Any] | None, keys: Sequence[str], max_reason: int
+) -> dict[str, Any] | None:
+    """The prompt's output schema, bounded for one call: ``id`` is one of the shown keys,
+    the list holds at most one entry per key, and reasons have a maximum length.
+
+    A grammar-constrained server (llama.cpp) then cannot list ids forever.
+    """
+    if schema is None:
+        return None
+    bound = copy.deepcopy(schema)
+    ranking = bound.get("properties", {}).get("ranking")
+    if not isinstance(ranking, dict):
+        return bound
+    ranking["maxItems"] = len(keys)
+    item = ranking.get("items", {}).get("properties", {})
+    if isinstance(item.get("id"), dict):
+        item["id"]["enum"] = list(keys)
+    if isinstance(item.get("reason"), dict):
+        item["reason"]["maxLength"] = max_reason
+    return bound
+
+
+def _salvage(text: str) -> RerankOutput | None:
+    """The complete entries of a cut-off or malformed reply, if any.
+
+    The last entry of a reply that is not valid JSON may itself be cut, so it is dropped.
+    """
+    from langchain_core.utils.json import parse_partial_json
+
+    try:
+        data = parse_partial_json(_strip_fences(text))
+    except (json.JSONDecodeError, ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("ranking"), list):
+        return None
+    entries = []
+    for entry in data["ranking"][:-1]:
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            reason = entry.get("reason")
+            entries.append(
+                RankEntry(id=entry["id"], reason=reason if isinstance(reason, str) else "")
+            )
+    return RerankOutput(ranking=entries) if entries else None
+
+
+def parse_output(reply: Reply, salvage: bool = False) -> RerankOutput:
+    """Parse a reply; raises OutputError saying what is wrong (quoted in the re-ask).
+
+    With ``salvage``, the complete entries of a cut-off reply are kept instead (servers
+    do not always say ``finish_reason="length"``: a reply that is not valid JSON counts).
+    """
+    truncated = reply.finish_reason == "length"
     try:
         data = json.loads(_strip_fences(reply.content))
     except json.JSONDecodeError as exc:
+        kept = _salvage(reply.content) if salvage else None
+        if kept is not None:
+            return kept
+        if truncated:
+            raise OutputError(
+                "the answer was cut off (too long); answer shorter, one sentence each"
+            ) from exc
         raise OutputError(f"the answer is not valid JSON: {exc.msg} at char {exc.pos}") from exc
     try:
         return RerankOutput.model_validate(data)
@@ -110,20 +175,43 @@ class Reranker:
         self.config = config or RerankConfig()
         self.cache = cache
         self.schema = prompts["rerank"].output_schema
+        self._deadline_kw = "deadline" in inspect.signature(model.complete).parameters
+        self._local = threading.local()  # one deadline per request; requests run in threads
+
+    @property
+    def _deadline(self) -> float | None:
+        value: float | None = getattr(self._local, "deadline", None)
+        return value
+
+    def _remaining(self) -> float | None:
+        """Seconds left before this request's deadline (``None``: no deadline)."""
+        if self._deadline is None:
+            return None
+        return self._deadline - time.monotonic()
 
     # -- one call -------------------------------------------------------------------
-    def _call(self, messages: list[Message], trace: Trace) -> Reply:
+    def _call(self, messages: list[Message], trace: Trace, schema: dict[str, Any] | None) -> Reply:
         key = None
         if self.cache is not None:
             # The seed separates repeats (evals --repeat); model params separate settings.
             params = {"seed": self.config.seed, **getattr(self.model, "params", {})}
-            key = cache_key(self.model.spec, messages, self.schema, params)
+            key = cache_key(self.model.spec, messages, schema, params)
             hit = self.cache.get(key)
             if hit is not None:
                 trace.cached_calls += 1
                 return hit
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 0:
+            raise LLMError(
+                f"the request's deadline ({self.config.deadline:g} s) passed",
+                retryable=False,
+                hint="raise --timeout, or use a faster model",
+            )
         try:
-            reply = self.model.complete(messages, self.schema)
+            if self._deadline_kw:
+                reply = self.model.complete(messages, schema, deadline=self._deadline)  # type: ignore[call-arg]
+            else:
+                reply = self.model.complete(messages, schema)
         except LLMError as exc:
             trace.transport_retries += exc.retries
             raise
@@ -135,12 +223,21 @@ class Reranker:
             self.cache.put(key, reply)
         return reply
 
-    def _ask(self, messages: list[Message], trace: Trace) -> RerankOutput:
-        """Ask, and re-ask with the error quoted while the reply is unusable."""
+    def _ask(
+        self, messages: list[Message], trace: Trace, schema: dict[str, Any] | None
+    ) -> RerankOutput:
+        """Ask, and re-ask with the error quoted while the reply is unusable.
+
+        A cut-off reply that holds complete entries is salvaged (counted as ``salvaged``);
+        the missing ids are then repaired like any other.
+        """
         for attempt in range(self.config.max_reasks + 1):
-            reply = self._call(messages, trace)
+            reply = self._call(messages, trace, schema)
             try:
-                return parse_output(reply)
+                output = parse_output(reply, salvage=True)
+                if not _is_json(reply.content):
+                    trace.repair("salvaged")
+                return output
             except OutputError as exc:
                 kind = "truncated" if reply.finish_reason == "length" else "invalid_output"
                 trace.repair(kind)
@@ -216,8 +313,9 @@ class Reranker:
     ) -> tuple[list[Candidate], dict[str, str]]:
         trace.windows += 1
         messages = self._messages(query, language, window, context, trace)
-        output = self._ask(messages, trace)
         by_key = {f"c{i + 1}": c for i, c in enumerate(window)}
+        schema = bound_schema(self.schema, list(by_key), self.config.max_reason_chars)
+        output = self._ask(messages, trace, schema)
         seen: set[str] = set()
         ordered: list[Candidate] = []
         reasons: dict[str, str] = {}
@@ -270,7 +368,14 @@ class Reranker:
         trace: Trace,
         passes: int | None = None,
     ) -> tuple[list[Candidate], dict[str, str], dict[str, float]]:
-        """Ranked candidates, reasons by item id, and merged scores by item id."""
+        """Ranked candidates, reasons by item id, and merged scores by item id.
+
+        Starts this request's deadline (``config.deadline``), which the reason re-ask
+        shares.
+        """
+        self._local.deadline = (
+            time.monotonic() + self.config.deadline if self.config.deadline is not None else None
+        )
         passes = passes or self.config.passes
         trace.passes = passes
         rankings: list[list[Candidate]] = []
@@ -310,7 +415,8 @@ class Reranker:
         trace.repair("reason_missing", len(absent))
         for c in absent:  # appended missing ids, or empty reasons: nothing to re-ask about
             fixed[c.id] = fallback_reason(c)
-        wrong = [c for c in ranked if not is_in_language(fixed[c.id], language)]
+        titles = [t for c in ranked for t in (c.title, *(v.title for v in c.variants))]
+        wrong = [c for c in ranked if not is_in_language(fixed[c.id], language, titles)]
         if wrong and self.config.reason_reasks:
             trace.repair("reason_language", len(wrong))
             name = LANGUAGE_NAMES.get(language, language)
@@ -330,19 +436,28 @@ class Reranker:
                 },
             ]
             trace.reasks += 1
+            schema = bound_schema(self.schema, list(keys), self.config.max_reason_chars)
             try:
-                output = self._ask(messages, trace)
+                output = self._ask(messages, trace, schema)
                 for entry in output.ranking:
                     target = keys.get(entry.id.strip().strip("[]"))
                     if target is not None and entry.reason.strip():
                         fixed[target.id] = entry.reason.strip()
             except (OutputError, LLMError) as exc:  # the ranking stands; local reasons fill in
                 trace.errors.append(str(exc).splitlines()[0])
-        still = [c for c in ranked if not is_in_language(fixed.get(c.id, ""), language)]
+        still = [c for c in ranked if not is_in_language(fixed.get(c.id, ""), language, titles)]
         trace.repair("reason_fallback", len(still))
         for c in still:
             fixed[c.id] = fallback_reason(c)
         return fixed
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(_strip_fences(text))
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def merge_rankings(rankings: Sequence[Sequence[Candidate]], method: str) -> dict[str, float]:

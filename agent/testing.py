@@ -98,21 +98,34 @@ class ScriptedOpenAIServer:
     - ``{"content": "..."}``: a normal completion (``finish_reason`` may be set, e.g.
       ``"length"`` for a truncated answer; ``usage`` may override token counts);
     - ``{"status": 429, "headers": {"Retry-After": "1"}, "body": {...}}``: an HTTP error;
-    - ``{"delay": 5, ...}``: sleep first (to provoke the client's timeout).
+    - ``{"delay": 5, ...}``: sleep first (to provoke the client's timeout); like a real
+      server, it still generates and sends the answer after the client gave up;
+    - ``{"drip": 1.0, "content": ...}``: send the response one byte every ``drip`` seconds
+      (no read timeout ever trips; only an overall deadline ends the wait);
+    - ``{"content": ..., "cut": 300}``: cut the content after 300 characters, with the step's
+      ``finish_reason`` (real servers often say ``"stop"`` even then);
+    - ``{"endless": True}``: list ranking entries for the shown candidates over and over
+      until the request's ``max_tokens`` (about 4 characters a token) runs out, then stop
+      mid-entry with ``finish_reason="length"``, as a grammar without ``maxItems`` does.
 
     A callable step is called with the request body and returns a step. When the script
     is used up, ``default`` answers (HTTP 500 when ``None``). ``requests`` records every
-    request body; ``served`` counts the answers.
+    request body; ``finished`` counts answers fully sent. ``serial=True`` handles one request
+    at a time, as llama.cpp's server does with one slot.
     """
 
     def __init__(
         self,
         script: Iterable[Step | Callable[[dict[str, Any]], Step]] = (),
         default: Step | Callable[[dict[str, Any]], Step] | None = None,
+        *,
+        serial: bool = False,
     ) -> None:
         self.script: deque[Step | Callable[[dict[str, Any]], Step]] = deque(script)
         self.default = default
         self.requests: list[dict[str, Any]] = []
+        self.finished = 0
+        self._serial = threading.Lock() if serial else None
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -161,11 +174,41 @@ class ScriptedOpenAIServer:
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(data)  # fails when the client gave up (timeout test)
+                    with server._lock:
+                        server.finished += 1
+
+            def _drip(self, seconds: float) -> Callable[..., None]:
+                def send(status: int, payload: dict[str, Any]) -> None:
+                    data = json.dumps(payload).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
+                        for i in range(len(data)):
+                            self.wfile.write(data[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(seconds)
+                        with server._lock:
+                            server.finished += 1
+
+                return send
 
             def do_POST(self) -> None:
+                if server._serial is None:
+                    self._post()
+                    return
+                with server._serial:
+                    self._post()
+
+            def _post(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 step = server._next(body)
+                if step.get("endless"):
+                    step = {**step, **_endless(body)}
+                if "cut" in step:
+                    step = {**step, "content": str(step.get("content", ""))[: int(step["cut"])]}
                 if step.get("delay"):
                     time.sleep(float(step["delay"]))
                 if "status" in step:
@@ -180,7 +223,8 @@ class ScriptedOpenAIServer:
                     "completion_tokens": max(1, len(content) // 4),
                 }
                 usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-                self._send(
+                send = self._drip(float(step["drip"])) if step.get("drip") else self._send
+                send(
                     200,
                     {
                         "id": f"chatcmpl-{len(server.requests)}",
@@ -199,6 +243,18 @@ class ScriptedOpenAIServer:
                 )
 
         return Handler
+
+
+def _endless(body: dict[str, Any]) -> Step:
+    """Ranking entries for the shown keys, repeated until ``max_tokens`` is spent."""
+    keys = [key for key, _ in prompt_candidates(body.get("messages", []))] or ["c1"]
+    budget = 4 * int(body.get("max_tokens") or 256)
+    text = '{"ranking": ['
+    n = 0
+    while len(text) < budget:
+        text += json.dumps({"id": keys[n % len(keys)], "reason": "a good match"}) + ", "
+        n += 1
+    return {"content": text[:budget], "finish_reason": "length"}
 
 
 _ROW = re.compile(r"^\[(c\d+)\] \([^)]*\) (.+?) — ", flags=re.M)

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent._cli import llm_options, llm_settings
 from agent.errors import PolyrankError
 
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_OK", "add_parser", "main", "run"]
@@ -43,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "shipped ones (their name@version keys the baseline)",
     )
     p.add_argument("--repeat", type=int, default=1, help="run N times; report stability")
+    llm_options(p)
     p.add_argument("--concurrency", type=int, default=4, help="requests at once (default 4)")
     p.add_argument("--json", type=Path, help="write everything as JSON here")
     p.add_argument("--md", type=Path, help="write a Markdown summary here")
@@ -96,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         cache=None if args.no_cache else ".polyrank/cache",
         base_url=os.environ.get("OPENAI_BASE_URL"),
         api_key=os.environ.get("OPENAI_API_KEY"),
+        **llm_settings(args),
     )
     console = Console(stderr=True)
     total = sum(len(c.variants) for c in loaded.suite.cases) * max(1, args.repeat)

@@ -33,6 +33,15 @@ from retrieval import Store, is_in_language, load_catalog
 __all__ = ["CaseResult", "EvalRun", "LanguageResult", "RunOptions", "run_suite"]
 
 LOCAL_TEMPLATE = "local-ranker@1"
+#: Repairs that mean the model's answer was not usable as it came.
+STRUCTURAL_REPAIRS = (
+    "invalid_output",
+    "truncated",
+    "salvaged",
+    "invented_id",
+    "duplicate_id",
+    "missing_id",
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class RunOptions:
     base_url: str | None = None
     api_key: str | None = None
     timeout: float = 60.0
+    max_tokens: int | None = None
     prompts: str | None = None  # a folder of the user's own templates
 
 
@@ -126,7 +136,9 @@ def _score_language(
     in_language = [is_in_language(r, language) for r in reasons]
     trace = rec.trace
     metrics["reason_language"] = sum(in_language) / len(in_language) if in_language else 1.0
-    invalid = trace.repairs.get("invalid_output", 0) + trace.repairs.get("truncated", 0)
+    # Valid means usable as answered: no repair beyond putting ids in order (a reply that
+    # lists 2 of 20 ids, invents or repeats ids, or had to be salvaged or re-asked is not).
+    invalid = sum(trace.repairs.get(kind, 0) for kind in STRUCTURAL_REPAIRS)
     metrics["validity"] = 0.0 if trace.fallback or invalid else 1.0
     metrics["fallback_rate"] = 1.0 if trace.fallback else 0.0
     metrics["latency_ms"] = trace.latency_ms.get("total", 0.0)
@@ -359,6 +371,7 @@ def run_suite(
             cache=options.cache,
             candidates=defaults.candidates,
             timeout=options.timeout,
+            max_tokens=options.max_tokens,
             prompts=options.prompts,
             rerank=RerankConfig(passes=passes, seed=repeat),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,13 +83,24 @@ def detect_language(text: str) -> LanguageGuess | None:
     return LanguageGuess(code, float(best.value))
 
 
-def is_in_language(text: str, language: str, min_confidence: float = 0.3) -> bool:
-    """Whether ``text`` reads as ``language``, quoted passages aside.
+#: Fewer letters than this (two for Chinese, Japanese, Korean) say nothing about a language:
+#: "c1", "...", "42", "Mine".
+MIN_LETTERS = 8
+MIN_CJK = 2
 
-    Empty text is not in any language; text the detector is unsure of gets the benefit of
-    the doubt (below ``min_confidence``).
+
+def is_in_language(text: str, language: str, titles: Sequence[str] = ()) -> bool:
+    """Whether ``text`` reads as ``language``, quoted passages and ``titles`` aside.
+
+    Strict: a text with too few letters to tell, or that the detector places in another
+    language, is not in ``language`` (an English sentence naming a Spanish title is English).
     """
-    if not text.strip():
+    rest = without_quotes(text)
+    for title in sorted({t for t in titles if len(t) >= 3}, key=len, reverse=True):
+        rest = rest.replace(title, " ")
+    letters = sum(ch.isalpha() for ch in rest)
+    cjk = len(_HAN.findall(rest)) + len(_KANA.findall(rest)) + len(_HANGUL.findall(rest))
+    if letters < MIN_LETTERS and cjk < MIN_CJK:
         return False
-    guess = detect_language(without_quotes(text))
-    return guess is None or guess.code == language or guess.confidence < min_confidence
+    guess = detect_language(rest)
+    return guess is not None and guess.code == language

@@ -184,7 +184,9 @@ def test_server_without_json_schema_gets_json_object(use_store: Store) -> None:
     with ScriptedOpenAIServer([refuse, reverse_step]) as server:
         rec = make_agent(use_store, server).recommend(QUERY, k=2)
     assert not rec.trace.fallback
-    assert server.requests[1]["response_format"] == {"type": "json_object"}
+    fmt = server.requests[1]["response_format"]
+    assert fmt["type"] == "json_object"  # llama-cpp-python's form: JSON mode with the schema
+    assert fmt["schema"]["properties"]["ranking"]["maxItems"] == 8
 
 
 def test_json_schema_refused_with_a_500_like_llama_cpp_python(use_store: Store) -> None:
