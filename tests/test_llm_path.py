@@ -186,6 +186,7 @@ def test_serial_server_handles_one_request_at_a_time() -> None:
         ("...", "es", False),
         ("1234", "es", False),
         ("Mine", "es", False),
+        ("累勉＆＆＆＆＆＆＆＆＆＆＆＆＆＆＆＆＆＆", "zh", False),  # a real small model's reply
         ("This is a great pick because Cien años de soledad is a classic", "es", False),
         ("Una novela clásica que encaja con lo que buscas", "es", True),
         ("ご要望に合っています", "ja", True),
