@@ -41,9 +41,9 @@ UNREADABLE_PENALTY = 0.12
 REGION_PENALTY = 0.2
 MMR_LAMBDA = 0.8
 LINK_SPECIFICITY = 1.0  # z-score of a history item's similarity across the candidates
-#: A history item is named only when its similarity to the candidate reaches this (cosine
-#: of the stored fusion vectors). Measured on history/candidate pairs of the sample users:
-#: related pairs scored 0.69-0.79 (ramen kit / ramen film 0.70, Italian / Japanese cookbook
+#: A history item of the candidate's domain is named only when its similarity to the
+#: candidate reaches this (cosine of the stored fusion vectors). Measured on pairs of the
+#: sample users: related same-domain pairs scored 0.69-0.79 (Italian / Japanese cookbook
 #: 0.69, two hiking guides 0.79), loose ones 0.56-0.66 (ramen kit / kimchi 0.64, headphones /
 #: headlamp 0.66, BBQ sauce / shortbread 0.56).
 LINK_MIN = 0.665
@@ -260,10 +260,10 @@ class LocalRanker:
             sims = vectors @ matrix.T
             pulls = sims * np.where(same, 1.0, 0.8) * weights
             personal = np.clip(pulls, 0, None).max(axis=1) + np.clip(pulls, None, 0).min(axis=1)
-            # A history item is named in the reason only where it is close in absolute terms
-            # (whatever the domain: a ramen kit explains a ramen film), specific to this
-            # candidate (well above its similarity to the other candidates) and explains it at
-            # least as well as the request does.
+            # A history item is named in the reason only where it is of the candidate's
+            # domain, close in absolute terms (LINK_MIN), specific to this candidate (well
+            # above its similarity to the other candidates) and explains it at least as well
+            # as the request does.
             spread = sims.std(axis=0) + 1e-6
             specific = (sims - sims.mean(axis=0)) / spread >= LINK_SPECIFICITY
             request = np.array([c.score for c in candidates])[:, None]
