@@ -20,10 +20,11 @@ from pathlib import Path
 
 import yaml
 
+from retrieval._lexical import has_spaceless
+
 __all__ = ["Intent", "read_intent"]
 
 _TABLE = Path(__file__).parent / "locales" / "intents.yaml"
-_SPACELESS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -34,8 +35,6 @@ class Intent:
     domains: tuple[str, ...] = ()
     cheap: bool = False
     kids: bool = False
-    #: The request's own words that named each domain: quoted back in reasons.
-    words: tuple[str, ...] = ()
 
 
 def _norm(text: str) -> str:
@@ -55,7 +54,7 @@ def _phrases() -> dict[str, dict[str, tuple[str, ...]]]:
 
 def _match(text: str, words: list[str], stem: str) -> str | None:
     """The request's word (or phrase) that ``stem`` matches, if any."""
-    if " " in stem or _SPACELESS.search(stem):
+    if " " in stem or has_spaceless(stem):
         return stem if stem in text else None
     if stem.endswith("*"):
         return next((w for w in words if w.startswith(stem[:-1])), None)
@@ -67,12 +66,12 @@ def read_intent(query: str) -> Intent:
     text = _norm(query)
     words = _WORD.findall(text)
     table = _phrases()
-    found: list[tuple[int, str, str]] = []
+    found: list[tuple[int, str]] = []  # (where the request names it, domain)
     for domain, stems in table["domains"].items():
         for stem in stems:
             word = _match(text, words, stem)
             if word is not None:
-                found.append((text.find(word), domain, word))
+                found.append((text.find(word), domain))
                 break
     found.sort()
     flags = {
@@ -80,8 +79,7 @@ def read_intent(query: str) -> Intent:
         for name, stems in table["constraints"].items()
     }
     return Intent(
-        domains=tuple(d for _, d, _ in found),
+        domains=tuple(d for _, d in found),
         cheap=flags.get("cheap", False),
         kids=flags.get("kids", False),
-        words=tuple(w for _, _, w in found),
     )

@@ -225,13 +225,13 @@ class OpenAIChat:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise LLMError("the request's deadline passed", retryable=False)
-        client = self._client
         done: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
 
         def run() -> None:
             try:
                 limit = min(self.timeout, remaining)
-                done.put((True, client.invoke(lc_messages, extra_body=body, timeout=limit)))
+                reply = self._client.invoke(lc_messages, extra_body=body, timeout=limit)
+                done.put((True, reply))
             except BaseException as exc:  # handed to the caller's thread
                 done.put((False, exc))
 

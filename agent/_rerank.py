@@ -139,20 +139,25 @@ def parse_output(reply: Reply, salvage: bool = False) -> RerankOutput:
     With ``salvage``, the complete entries of a cut-off reply are kept instead (servers
     do not always say ``finish_reason="length"``: a reply that is not valid JSON counts).
     """
+    return _parse(reply, salvage)[0]
+
+
+def _parse(reply: Reply, salvage: bool) -> tuple[RerankOutput, bool]:
+    """:func:`parse_output`, and whether the output was salvaged from a broken reply."""
     truncated = reply.finish_reason == "length"
     try:
         data = json.loads(_strip_fences(reply.content))
     except json.JSONDecodeError as exc:
         kept = _salvage(reply.content) if salvage else None
         if kept is not None:
-            return kept
+            return kept, True
         if truncated:
             raise OutputError(
                 "the answer was cut off (too long); answer shorter, one sentence each"
             ) from exc
         raise OutputError(f"the answer is not valid JSON: {exc.msg} at char {exc.pos}") from exc
     try:
-        return RerankOutput.model_validate(data)
+        return RerankOutput.model_validate(data), False
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -234,8 +239,8 @@ class Reranker:
         for attempt in range(self.config.max_reasks + 1):
             reply = self._call(messages, trace, schema)
             try:
-                output = parse_output(reply, salvage=True)
-                if not _is_json(reply.content):
+                output, salvaged = _parse(reply, salvage=True)
+                if salvaged:
                     trace.repair("salvaged")
                 return output
             except OutputError as exc:
@@ -450,14 +455,6 @@ class Reranker:
         for c in still:
             fixed[c.id] = fallback_reason(c)
         return fixed
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(_strip_fences(text))
-    except json.JSONDecodeError:
-        return False
-    return True
 
 
 def merge_rankings(rankings: Sequence[Sequence[Candidate]], method: str) -> dict[str, float]:

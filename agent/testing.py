@@ -163,8 +163,13 @@ class ScriptedOpenAIServer:
                 return
 
             def _send(
-                self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+                self,
+                status: int,
+                payload: dict[str, Any],
+                headers: dict[str, str] | None = None,
+                drip: float = 0.0,
             ) -> None:
+                """Send a JSON response; with ``drip``, one byte every ``drip`` seconds."""
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -172,27 +177,17 @@ class ScriptedOpenAIServer:
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
                 self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(data)  # fails when the client gave up (timeout test)
-                    with server._lock:
-                        server.finished += 1
-
-            def _drip(self, seconds: float) -> Callable[..., None]:
-                def send(status: int, payload: dict[str, Any]) -> None:
-                    data = json.dumps(payload).encode()
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
+                # writing fails when the client gave up (timeout and deadline tests)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
+                    if drip:
                         for i in range(len(data)):
                             self.wfile.write(data[i : i + 1])
                             self.wfile.flush()
-                            time.sleep(seconds)
-                        with server._lock:
-                            server.finished += 1
-
-                return send
+                            time.sleep(drip)
+                    else:
+                        self.wfile.write(data)
+                    with server._lock:
+                        server.finished += 1
 
             def do_POST(self) -> None:
                 if server._serial is None:
@@ -223,8 +218,7 @@ class ScriptedOpenAIServer:
                     "completion_tokens": max(1, len(content) // 4),
                 }
                 usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-                send = self._drip(float(step["drip"])) if step.get("drip") else self._send
-                send(
+                self._send(
                     200,
                     {
                         "id": f"chatcmpl-{len(server.requests)}",
@@ -240,6 +234,7 @@ class ScriptedOpenAIServer:
                         ],
                         "usage": usage,
                     },
+                    drip=float(step.get("drip", 0.0)),
                 )
 
         return Handler

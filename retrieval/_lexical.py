@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["STEM", "LexicalIndex", "spaceless", "tokenize"]
+__all__ = ["STEM", "LexicalIndex", "has_spaceless", "spaceless", "tokenize"]
 
 #: Length of the prefix a long word also stands for.
 STEM = 5
@@ -49,6 +49,11 @@ _STOP = frozenset(
 def spaceless(text: str) -> bool:
     """Whether ``text`` starts in a script written without spaces (Han, kana, Hangul, Thai)."""
     return bool(_IS_SPACELESS.match(text))
+
+
+def has_spaceless(text: str) -> bool:
+    """Whether ``text`` has any character of a script written without spaces."""
+    return bool(_IS_SPACELESS.search(text))
 
 
 def tokenize(text: str) -> list[str]:

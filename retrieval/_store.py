@@ -145,22 +145,30 @@ def _item_of(metadata: Any) -> Item:
     return Item.model_validate_json(str(metadata["item"]))
 
 
-def _passes(item: Item, filters: Filters) -> bool:
-    """Whether ``item`` satisfies the filters (ids and groups aside)."""
-    if filters.domains and item.domain not in {d.lower() for d in filters.domains}:
-        return False
-    if filters.languages and item.language not in {x.lower() for x in filters.languages}:
-        return False
-    if item.language in {x.lower() for x in filters.exclude_languages}:
-        return False
+def _item_filter(filters: Filters) -> Callable[[Item], bool]:
+    """A test of whether an item satisfies the filters (ids and groups aside), with the
+    filter values normalised once rather than per item."""
+    domains = {d.lower() for d in filters.domains}
+    languages = {x.lower() for x in filters.languages}
+    excluded = {x.lower() for x in filters.exclude_languages}
     region = filters.region.upper() if filters.region else None
-    if region and item.regions and region not in item.regions:
-        return False
-    if filters.max_price_eur is not None:
-        price = to_eur(item.attributes.get("price"), item.attributes.get("currency"))
-        if price is None or price > filters.max_price_eur:
+
+    def passes(item: Item) -> bool:
+        if domains and item.domain not in domains:
             return False
-    return True
+        if languages and item.language not in languages:
+            return False
+        if item.language in excluded:
+            return False
+        if region and item.regions and region not in item.regions:
+            return False
+        if filters.max_price_eur is not None:
+            price = to_eur(item.attributes.get("price"), item.attributes.get("currency"))
+            if price is None or price > filters.max_price_eur:
+                return False
+        return True
+
+    return passes
 
 
 class Store:
@@ -387,11 +395,13 @@ class Store:
         excluded_groups = {item.group_key for item in self.get(list(excluded_ids))}
         where = self._where(filters)
 
+        passes = _item_filter(filters)
+
         def allowed(item: Item) -> bool:
             return (
                 item.id not in excluded_ids
                 and item.group_key not in excluded_groups
-                and (_passes(item, filters))
+                and passes(item)
             )
 
         fetch = min(total, max(3 * k, k + 20))
