@@ -162,20 +162,16 @@ class Agent:
         """The ``k`` best catalogue items for ``query``, one per group.
 
         Each group is shown in the first of ``prefer_languages`` it exists in; by default
-        that is the detected language of the query.
+        that is the detected language of the query (:meth:`retrieval.Store.search`).
         """
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
-        preferred = _tuple(prefer_languages)
-        if not preferred:
-            guess = detect_language(query)
-            preferred = (guess.code,) if guess else ()
         filters = Filters(
             domains=_tuple(domains),
             languages=_tuple(languages),
             region=region,
             exclude_ids=_tuple(exclude_ids),
-            prefer_languages=preferred,
+            prefer_languages=_tuple(prefer_languages),
         )
         return self.store.search(query, k, filters)
 

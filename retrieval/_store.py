@@ -23,6 +23,7 @@ from agent.errors import ConfigError, RetrievalError
 from agent.registry import register, resolve
 from retrieval._catalog import Item, content_hash
 from retrieval._embeddings import DEFAULT_EMBEDDINGS, ChromaEmbeddingFunction, Embedder
+from retrieval._language import detect_language
 from retrieval._lexical import LexicalIndex
 from retrieval._prices import to_eur
 from retrieval._types import Candidate, Filters, Variant
@@ -363,10 +364,17 @@ class Store:
         Over-fetches (doubling) until ``k`` groups survive the filters and group merging,
         or the collection is exhausted. With ``feedback``, the query vector is first moved
         towards its best hits (pseudo-relevance feedback, see :class:`Feedback`).
+
+        Each group is shown in the first of ``filters.prefer_languages`` it exists in; with
+        none given, in the query's detected language when the group has it.
         """
         if k <= 0:
             return []
         filters = filters or Filters()
+        if not filters.prefer_languages:
+            guess = detect_language(query)
+            if guess is not None:
+                filters = filters.model_copy(update={"prefer_languages": (guess.code,)})
         vector = self.embedder.embed_queries([query])[0]
         if feedback is not None and feedback.weight > 0 and feedback.depth > 0:
             vector = self._with_feedback(vector, filters, feedback)

@@ -44,3 +44,21 @@ def test_documents_carry_candidate_metadata(small_store: Store) -> None:
     docs = PolyrankRetriever(store=small_store, k=2).invoke("hiking boots")
     assert docs[0].metadata["group"] == "g1"
     assert sorted(docs[0].metadata["variants"]) == ["de", "en", "ja"]
+
+
+@pytest.mark.parametrize(
+    ("query", "language"),
+    [
+        ("Stiefel für Bergtouren im Regen", "de"),
+        ("boots for mountain walks in the rain", "en"),
+        ("雨の日の山歩きに使えるブーツ", "ja"),
+    ],
+)
+def test_groups_are_shown_in_the_query_language(
+    small_store: Store, query: str, language: str
+) -> None:
+    """Without a profile or a preferred language, the query's own language is preferred."""
+    top = PolyrankRetriever(store=small_store, k=1).invoke(query)[0]
+    assert top.metadata["group"] == "g1"
+    assert top.metadata["language"] == language
+    assert top.id == f"g1-{language}"
