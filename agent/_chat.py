@@ -310,33 +310,42 @@ def _price(item: Any, home: str | None) -> str:
 
 def render(console: Any, event: Event, home_currency: str | None = None) -> None:
     from rich.table import Table
+    from rich.text import Text
+
+    from agent._terminal import plain
 
     if event.kind == "error":
-        console.print(f"[red]error:[/red] {event.text}", highlight=False)
+        console.print(Text.assemble(("error: ", "red"), plain(event.text)), highlight=False)
     elif event.kind == "text":
-        console.print(event.text, highlight=False, markup=False)
+        console.print(plain(event.text), highlight=False)
     elif event.kind == "answer" and event.recommendation is not None:
         rec = event.recommendation
         table = Table(
-            show_lines=False, expand=False, title=event.text or None, title_justify="left"
+            show_lines=False,
+            expand=False,
+            title=plain(event.text) if event.text else None,
+            title_justify="left",
         )
         for column in ("#", "title", "lang", "domain", "price", "reason"):
             table.add_column(column, overflow="fold")
         for item in rec.items:
             table.add_row(
                 str(item.rank),
-                item.title,
-                item.language,
-                item.domain,
-                _price(item, home_currency),
-                item.reason,
+                plain(item.title),
+                plain(item.language),
+                plain(item.domain),
+                plain(_price(item, home_currency)),
+                plain(item.reason),
             )
         console.print(table)
         t = rec.trace
         ranker = t.ranker + (" (fallback)" if t.fallback else "")
         console.print(
-            f"[dim]ranker {ranker} · {t.latency_ms.get('total', 0):.0f} ms · "
-            f"{t.prompt_tokens + t.completion_tokens} tokens · {t.request_language}[/dim]",
+            plain(
+                f"ranker {ranker} · {t.latency_ms.get('total', 0):.0f} ms · "
+                f"{t.prompt_tokens + t.completion_tokens} tokens · {t.request_language}",
+                style="dim",
+            ),
             highlight=False,
         )
 

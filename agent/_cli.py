@@ -247,12 +247,21 @@ def _print_results(query: str, results: Sequence[Candidate], seconds: float) -> 
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{query}  ({seconds * 1000:.0f} ms)", title_justify="left")
+    from agent._terminal import plain
+
+    table = Table(title=plain(f"{query}  ({seconds * 1000:.0f} ms)"), title_justify="left")
     for column in ("#", "title", "lang", "domain", "score", "also in"):
         table.add_column(column)
     for rank, c in enumerate(results, start=1):
         others = sorted({v.language for v in c.variants} - {c.language})
-        table.add_row(str(rank), c.title, c.language, c.domain, f"{c.score:.3f}", " ".join(others))
+        table.add_row(
+            str(rank),
+            plain(c.title),
+            plain(c.language),
+            plain(c.domain),
+            f"{c.score:.3f}",
+            plain(" ".join(others)),
+        )
     Console(width=max(100, Console().width)).print(table)
 
 
@@ -287,23 +296,32 @@ def _search(args: argparse.Namespace) -> int:
 
 def _print_recommendation(rec: Any) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+
+    from agent._terminal import plain
 
     t = rec.trace
     ranker = t.ranker + (" (fallback: " + (t.fallback_reason or "") + ")" if t.fallback else "")
-    title = escape(f"{rec.query}  [{t.request_language}, user {rec.user_id or '-'}]")
+    title = plain(f"{rec.query}  [{t.request_language}, user {rec.user_id or '-'}]")
     table = Table(
         title=title,
         title_justify="left",
-        caption=f"ranker {ranker} · {t.latency_ms.get('total', 0):.0f} ms · "
-        f"{t.prompt_tokens + t.completion_tokens} tokens",
+        caption=plain(
+            f"ranker {ranker} · {t.latency_ms.get('total', 0):.0f} ms · "
+            f"{t.prompt_tokens + t.completion_tokens} tokens"
+        ),
         caption_justify="left",
     )
     for column in ("#", "title", "lang", "domain", "reason"):
         table.add_column(column, overflow="fold")
     for item in rec.items:
-        table.add_row(str(item.rank), item.title, item.language, item.domain, item.reason)
+        table.add_row(
+            str(item.rank),
+            plain(item.title),
+            plain(item.language),
+            plain(item.domain),
+            plain(item.reason),
+        )
     Console(width=max(110, Console().width)).print(table)
 
 
@@ -395,7 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_eval(args)
     except PolyrankError as exc:
-        print(f"polyrank: error: {exc}", file=sys.stderr)
+        from agent._terminal import clean
+
+        print(f"polyrank: error: {clean(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("polyrank: interrupted", file=sys.stderr)
