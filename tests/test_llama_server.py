@@ -8,17 +8,21 @@ accepted, replies repaired, no fallback, tokens and latency recorded), not quali
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent import Agent
+from agent.testing import ScriptedOpenAIServer
 from retrieval import Store
 
 pytestmark = [pytest.mark.http, pytest.mark.slow, pytest.mark.llama]
@@ -30,6 +34,29 @@ REQUESTS = [
     ("Ein spannender Krimi für den Urlaub", "lena.yaml"),
 ]
 USERS = Path(__file__).resolve().parent.parent / "data" / "users"
+#: The real server's replies to REQUESTS, in order, replayed by the fast tier
+#: (tests/test_llm_path.py). Re-record with ``POLYRANK_RECORD_LLAMA=1 make test``.
+RECORDED = Path(__file__).resolve().parent / "fixtures" / "llama_replies.json"
+
+
+def forward(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Send ``body`` to the real server and turn its answer into a scripted step."""
+    request = urllib.request.Request(
+        f"{url}/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            reply = json.load(response)
+    except urllib.error.HTTPError as exc:
+        return {"status": exc.code, "body": json.loads(exc.read() or b"{}")}
+    choice = reply["choices"][0]
+    return {
+        "content": choice["message"]["content"],
+        "finish_reason": choice.get("finish_reason") or "stop",
+        "usage": {k: reply["usage"][k] for k in ("prompt_tokens", "completion_tokens")},
+    }
 
 
 def _free_port() -> int:
@@ -91,14 +118,29 @@ def llama_url() -> Iterator[str]:
 def test_real_small_model_answers_every_request_without_fallback(
     llama_url: str, use_store: Store
 ) -> None:
-    agent = Agent(
-        store=use_store,
-        model="openai:smollm2",
-        base_url=llama_url,
-        api_key="none",
-        candidates=10,
-        timeout=120,
-    )
+    replies: list[dict[str, Any]] = []
+
+    def record(body: dict[str, Any]) -> dict[str, Any]:
+        step = forward(llama_url, body)
+        replies.append(step)
+        return step
+
+    with ScriptedOpenAIServer(default=record, serial=True) as proxy:
+        agent = Agent(
+            store=use_store,
+            model="openai:smollm2",
+            base_url=proxy.base_url,
+            api_key="none",
+            candidates=10,
+            timeout=120,
+        )
+        _check_answers(agent)
+    if os.environ.get("POLYRANK_RECORD_LLAMA"):
+        RECORDED.write_text(json.dumps(replies, ensure_ascii=False, indent=1) + "\n")
+
+
+def _check_answers(agent: Agent) -> None:
+    """What the real model's answers must give, live or replayed from RECORDED."""
     for query, user in REQUESTS:
         rec = agent.recommend(query, USERS / user if user else None, k=3)
         trace = rec.trace
