@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from agent.errors import CatalogError, LineProblem
 from retrieval._language import detect_language
@@ -20,6 +29,17 @@ LanguageCode = Annotated[str, StringConstraints(to_lower=True, pattern=r"^[a-z]{
 RegionCode = Annotated[str, StringConstraints(to_upper=True, pattern=r"^[A-Za-z]{2}$")]
 
 _DOMAIN = re.compile(r"^[a-z][a-z_-]*$")
+#: Largest price accepted (any currency): beyond it a number is a mistake, and float
+#: conversion of huge integers overflows in the price filters.
+MAX_PRICE = 1e12
+
+
+@functools.cache
+def _language_codes() -> frozenset[str]:
+    """ISO 639-1 codes CLDR knows (babel), so "zz" or "xx" is refused."""
+    from babel import Locale
+
+    return frozenset(code for code in Locale("en").languages if len(code) == 2)
 
 
 class Item(BaseModel):
@@ -29,13 +49,34 @@ class Item(BaseModel):
 
     id: NonEmpty
     title: NonEmpty
-    description: NonEmpty
+    description: str = ""
     language: LanguageCode | None = None
     domain: Annotated[str, StringConstraints(to_lower=True, pattern=_DOMAIN.pattern)]
     tags: tuple[NonEmpty, ...] = ()
     regions: tuple[RegionCode, ...] = ()
     attributes: dict[str, str | int | float | bool] = Field(default_factory=dict)
     group: NonEmpty | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str | None) -> str | None:
+        if value is not None and value not in _language_codes():
+            raise ValueError(f"unknown language code {value!r} (ISO 639-1, e.g. 'en', 'de')")
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _finite_numbers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, number in value.items():
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                continue
+            if isinstance(number, float) and not math.isfinite(number):
+                raise ValueError(f"{key}: {number} is not a number")
+            if abs(number) > MAX_PRICE:
+                raise ValueError(f"{key}: out of range (at most {MAX_PRICE:.0e})")
+            if key == "price" and number < 0:
+                raise ValueError(f"price: {number} is negative")
+        return value
 
     @property
     def group_key(self) -> str:
@@ -45,7 +86,8 @@ class Item(BaseModel):
     def passage(self) -> str:
         """The text that is embedded for retrieval."""
         tags = f" ({', '.join(self.tags)})" if self.tags else ""
-        return f"{self.title}{tags}. {self.description}"
+        description = self.description.strip()
+        return f"{self.title}{tags}. {description}" if description else f"{self.title}{tags}"
 
 
 def content_hash(item: Item) -> str:
@@ -56,6 +98,10 @@ def content_hash(item: Item) -> str:
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(line)"
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a valid JSON number")
 
 
 def load_catalog(path: str | Path) -> list[Item]:
@@ -69,22 +115,37 @@ def load_catalog(path: str | Path) -> list[Item]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError as exc:
         raise CatalogError(str(path), [LineProblem(0, "file", "no such file")]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise CatalogError(str(path), [LineProblem(0, "file", str(exc))]) from exc
 
     items: list[Item] = []
     problems: list[LineProblem] = []
     first_line_of: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: U+2028, U+2029 and U+0085 inside a JSON string are text,
+    # not line breaks (str.splitlines would split there and shift every later line number).
+    for number, chunk in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+        try:
+            line = chunk.decode("utf-8").removesuffix("\r")
+        except UnicodeDecodeError as exc:
+            problems.append(
+                LineProblem(number, "encoding", f"not UTF-8 (byte {exc.start + 1} of the line)")
+            )
+            continue
         if not line.strip():
             continue
         try:
-            raw = json.loads(line)
+            raw = json.loads(line, parse_constant=_reject_constant)
         except json.JSONDecodeError as exc:
             problems.append(LineProblem(number, "json", f"not valid JSON ({exc.msg})"))
+            continue
+        except RecursionError:
+            problems.append(LineProblem(number, "json", "nested too deeply"))
+            continue
+        except ValueError as exc:  # NaN/Infinity; integers past Python's digit limit
+            problems.append(LineProblem(number, "json", str(exc).split(";")[0]))
             continue
         if not isinstance(raw, dict):
             problems.append(LineProblem(number, "json", "expected a JSON object"))

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from agent import Agent
+from agent import Agent, CatalogError
 from agent._chat import Event, render
 from agent._cli import main
+from retrieval import load_catalog
 
 HOSTILE = "Boots [/] [link=https://evil.example]click[/link] \x1b[2J\x1b]0;pwned\x07\u202eevil"
 
@@ -69,3 +70,67 @@ def test_chat_render_prints_model_text_plainly(hostile_store: str) -> None:
     assert "\x1b]" not in text  # no OSC: window title, hyperlinks
     assert "\x1b[2J" not in text and "\u202e" not in text and "\x07" not in text
     assert text.count("[/]") >= 3
+
+
+# -- catalogue lines -------------------------------------------------------------------
+def _row(id_: str, **extra: object) -> bytes:
+    row = {"id": id_, "title": f"Title {id_}", "description": "Text.", "language": "en",
+           "domain": "books", **extra}  # fmt: skip
+    return json.dumps(row, ensure_ascii=False).encode()
+
+
+def _problems(tmp_path: Path, data: bytes) -> dict[int, str]:
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(data)
+    with pytest.raises(CatalogError) as info:
+        load_catalog(path)
+    assert "Traceback" not in str(info.value)
+    return {p.line: f"{p.field}: {p.reason}" for p in info.value.problems}
+
+
+def test_catalogue_lines_split_on_newline_only_and_bom_is_accepted(tmp_path: Path) -> None:
+    """Was: U+2028/U+2029/U+0085 inside a title split the line and shifted later numbers."""
+    seps = "a\u2028b\u2029c\x85d"
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(
+        b"\xef\xbb\xbf" + _row("1", title=f"Title {seps}") + b"\r\n" + _row("2") + b"\n"
+    )
+    items = load_catalog(path)
+    assert [i.id for i in items] == ["1", "2"] and items[0].title == f"Title {seps}"
+    found = _problems(tmp_path, _row("1", title=seps) + b"\n" + _row("2", domain="Bad!") + b"\n")
+    assert list(found) == [2] and found[2].startswith("domain")
+
+
+def test_every_bad_line_is_named_whatever_it_holds(tmp_path: Path) -> None:
+    """Was: invalid UTF-8 reported as "line 0" hiding the rest; a 5,000-digit integer or
+    200,000 "[" a traceback; NaN, negative prices and language "zz" accepted; 10**400 an
+    OverflowError later in a price filter."""
+    HUGE = b"0" * 400
+    lines = [
+        _row("ok"),
+        b'{"id": "u", "title": "caf\xe9", "description": "x", "domain": "books"}',
+        b'{"id": "big", "title": "t", "description": "d", "domain": "books", "attributes":'
+        b' {"n": ' + b"9" * 5000 + b"}}",
+        b"[" * 200000,
+        _row("nan").replace(b'"domain"', b'"attributes": {"price": NaN}, "domain"'),
+        _row("neg", attributes={"price": -3}),
+        _row("huge").replace(b'"domain"', b'"attributes": {"price": 1' + HUGE + b'}, "domain"'),
+        _row("zz", language="zz"),
+        _row("last", title=""),
+    ]
+    found = _problems(tmp_path, b"\n".join(lines) + b"\n")
+    assert sorted(found) == [2, 3, 4, 5, 6, 7, 8, 9]
+    assert found[2].startswith("encoding") and found[4] == "json: nested too deeply"
+    assert "digits" in found[3] and "NaN" in found[5]
+    assert "negative" in found[6] and "out of range" in found[7]
+    assert found[8].startswith("language") and "'zz'" in found[8]
+    assert found[9].startswith("title")
+
+
+def test_a_title_alone_is_an_item(tmp_path: Path) -> None:
+    """Was: items without a description were refused."""
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"id": "t", "title": "Wasserdichte Wanderschuhe", "domain": "products"}\n')
+    (item,) = load_catalog(path)
+    assert item.description == "" and item.language == "de"
+    assert item.passage() == "Wasserdichte Wanderschuhe"
