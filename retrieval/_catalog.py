@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,7 +40,8 @@ def _language_codes() -> frozenset[str]:
     """ISO 639-1 codes CLDR knows (babel), so "zz" or "xx" is refused."""
     from babel import Locale
 
-    return frozenset(code for code in Locale("en").languages if len(code) == 2)
+    names: Iterable[Any] = Locale("en").languages.keys()
+    return frozenset(str(code) for code in names if len(str(code)) == 2)
 
 
 class Item(BaseModel):
