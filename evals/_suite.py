@@ -156,7 +156,8 @@ class Suite(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     schema_: str | None = Field(default=None, alias="$schema")
-    name: str
+    #: A slug: it names the suite's store folder (``.polyrank/eval/NAME``), so no path.
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
     description: str = ""
     catalog: str
     users: dict[str, str | UserProfile] = Field(default_factory=dict)

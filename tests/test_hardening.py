@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from rich.console import Console
 
 from agent import Agent, CatalogError
 from agent._chat import Event, render
 from agent._cli import main
 from retrieval import load_catalog
+from tests.conftest import FIXTURES
 
 HOSTILE = "Boots [/] [link=https://evil.example]click[/link] \x1b[2J\x1b]0;pwned\x07\u202eevil"
 
@@ -134,3 +136,24 @@ def test_a_title_alone_is_an_item(tmp_path: Path) -> None:
     (item,) = load_catalog(path)
     assert item.description == "" and item.language == "de"
     assert item.passage() == "Wasserdichte Wanderschuhe"
+
+
+# -- eval suites -----------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["../../outside", "/tmp/polyrank-planted", "a/b", ".hidden"])
+def test_suite_names_are_slugs_not_paths(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: `name: ../../x` wrote a store outside the working directory, and an absolute
+    name planted items in another store."""
+    data = yaml.safe_load((FIXTURES / "mini_suite.yaml").read_text())
+    data["catalog"] = str(FIXTURES / "small_catalog.jsonl")
+    data["name"] = name
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    (work / "suite.yaml").write_text(yaml.safe_dump(data, allow_unicode=True))
+    monkeypatch.chdir(work)
+    assert main(["eval", "suite.yaml", "--no-cache"]) == 1
+    err = capsys.readouterr().err
+    assert "name" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "suite.yaml"]
+    assert not Path("/tmp/polyrank-planted").exists()
