@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agent._cache import ReplyCache
+from agent._intent import request_text
 from agent._llm import ChatModel
 from agent._local import LocalRanker
 from agent._profile import UserContext, UserProfile, build_context, load_profile
@@ -166,6 +167,7 @@ class Agent:
         """
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
+        query = request_text(query)
         filters = Filters(
             domains=_tuple(domains),
             languages=_tuple(languages),
@@ -228,6 +230,8 @@ class Agent:
         """
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
+        if like is None:
+            query = request_text(query)
         started = time.perf_counter()
         latency: dict[str, float] = {}
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import yaml
 
+from agent.errors import ConfigError
 from retrieval._lexical import has_spaceless
 
-__all__ = ["Intent", "read_intent"]
+__all__ = ["Intent", "read_intent", "request_text"]
 
 _TABLE = Path(__file__).parent / "locales" / "intents.yaml"
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -83,3 +84,24 @@ def read_intent(query: str) -> Intent:
         cheap=flags.get("cheap", False),
         kids=flags.get("kids", False),
     )
+
+
+def request_text(query: str) -> str:
+    """The text to search for ``query``; refuses a request that says nothing.
+
+    A request of emoji or other pictographs alone ("🥾", "🍣🍜") is searched by the
+    symbols' Unicode names ("hiking boot", "sushi steaming bowl"); one that is empty,
+    whitespace or punctuation only raises :class:`ConfigError`.
+    """
+    text = query.strip()
+    if _WORD.search(text):
+        return text
+    names = [
+        unicodedata.name(ch, "").lower()
+        for ch in text
+        if unicodedata.category(ch) == "So" and unicodedata.name(ch, "")
+    ]
+    if names:
+        return " ".join(dict.fromkeys(names))
+    shown = f" ({query.strip()!r})" if query.strip() else ""
+    raise ConfigError(f"the request is empty{shown}: say what you are looking for")

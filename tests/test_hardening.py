@@ -11,7 +11,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from agent import Agent, CatalogError
+from agent import Agent, CatalogError, ConfigError
 from agent._chat import Event, render
 from agent._cli import main
 from retrieval import load_catalog
@@ -37,6 +37,15 @@ def hostile_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     store = str(tmp_path / "s")
     assert main(["ingest", str(_catalog(tmp_path, rows)), "--store", store,
                  "--embeddings", "use-m3"]) == 0  # fmt: skip
+    capsys.readouterr()
+    return store
+
+
+@pytest.fixture
+def small_use_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    store = str(tmp_path / "small")
+    catalog = str(FIXTURES / "small_catalog.jsonl")
+    assert main(["ingest", catalog, "--store", store, "--embeddings", "use-m3"]) == 0
     capsys.readouterr()
     return store
 
@@ -157,3 +166,23 @@ def test_suite_names_are_slugs_not_paths(
     assert "name" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "suite.yaml"]
     assert not Path("/tmp/polyrank-planted").exists()
+
+
+# -- requests --------------------------------------------------------------------------
+@pytest.mark.parametrize("query", ["", "   \n\t", "?!… ---", "«»"])
+def test_a_request_that_says_nothing_is_refused_in_one_line(
+    query: str, hostile_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: empty or punctuation-only requests returned arbitrary items."""
+    for command in ("search", "recommend"):
+        assert main([command, query, "--store", hostile_store]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") <= 2 and "request is empty" in err and "Traceback" not in err
+    with pytest.raises(ConfigError, match="request is empty"):
+        Agent(store=hostile_store).recommend(query)
+
+
+def test_an_emoji_request_is_searched_by_its_meaning(small_use_store: str) -> None:
+    agent = Agent(store=small_use_store)
+    assert agent.search("🥾", k=1)[0].group == "g1"  # HIKING BOOT
+    assert agent.recommend("🍜", k=1).items[0].id == "f1"  # STEAMING BOWL: the ramen kit
