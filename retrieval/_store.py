@@ -55,6 +55,16 @@ LEXICAL_DEPTH = 50
 Progress = Callable[[int, int], None]
 
 
+#: Ids per Chroma lookup: SQLite limits the variables of one statement.
+_ID_BATCH = 500
+
+
+def _chunks(ids: Sequence[str]) -> list[list[str]]:
+    """``ids`` without repeats (a repeated id is a DuplicateIDError in Chroma), batched."""
+    unique = list(dict.fromkeys(ids))
+    return [unique[i : i + _ID_BATCH] for i in range(0, len(unique), _ID_BATCH)]
+
+
 def preferred_variant(variants: Sequence[Item], languages: Sequence[str], default: Item) -> Item:
     """The version in the first of ``languages`` that ``variants`` has, else ``default``.
 
@@ -304,10 +314,11 @@ class Store:
 
     def get(self, ids: Sequence[str]) -> list[Item]:
         """The stored items with these ids, in the order given (unknown ids are skipped)."""
-        if not ids:
-            return []
-        got = self._col.get(ids=list(ids), include=["metadatas"])
-        by_id = {i: _item_of(m) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
+        by_id: dict[str, Item] = {}
+        for chunk in _chunks(ids):
+            got = self._col.get(ids=chunk, include=["metadatas"])
+            metas = got["metadatas"] or []
+            by_id.update((i, _item_of(m)) for i, m in zip(got["ids"], metas, strict=False))
         return [by_id[i] for i in ids if i in by_id]
 
     def search_by_id(self, item_id: str, prefer_languages: Sequence[str] = ()) -> Item | None:
@@ -320,13 +331,13 @@ class Store:
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored embeddings of these ids (unknown ids are skipped)."""
-        if not ids:
-            return {}
-        got = self._col.get(ids=list(dict.fromkeys(ids)), include=["embeddings"])
-        embeddings = got["embeddings"] if got["embeddings"] is not None else []
-        return {
-            i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], embeddings, strict=False)
-        }
+        out: dict[str, np.ndarray] = {}
+        for chunk in _chunks(ids):
+            got = self._col.get(ids=chunk, include=["embeddings"])
+            embeddings = got["embeddings"] if got["embeddings"] is not None else []
+            for i, v in zip(got["ids"], embeddings, strict=False):
+                out[i] = np.asarray(v, dtype=np.float32)
+        return out
 
     def lexical_index(self) -> LexicalIndex:
         """The BM25 index of the stored passages, built on first use and after writes."""
@@ -478,12 +489,11 @@ class Store:
     def variants(self, groups: Sequence[str]) -> dict[str, list[Item]]:
         """Every stored language version of these groups (an ungrouped item is its own)."""
         members: dict[str, list[Item]] = {g: [] for g in groups}
-        if not groups:
-            return members
-        got = self._col.get(where={"group": {"$in": list(groups)}}, include=["metadatas"])
-        for meta in got["metadatas"] or []:
-            item = _item_of(meta)
-            members[item.group_key].append(item)
+        for chunk in _chunks(groups):
+            got = self._col.get(where={"group": {"$in": chunk}}, include=["metadatas"])
+            for meta in got["metadatas"] or []:
+                item = _item_of(meta)
+                members[item.group_key].append(item)
         return members
 
     def _candidates(

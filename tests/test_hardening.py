@@ -186,3 +186,23 @@ def test_an_emoji_request_is_searched_by_its_meaning(small_use_store: str) -> No
     agent = Agent(store=small_use_store)
     assert agent.search("🥾", k=1)[0].group == "g1"  # HIKING BOOT
     assert agent.recommend("🍜", k=1).items[0].id == "f1"  # STEAMING BOWL: the ramen kit
+
+
+# -- store lookups ---------------------------------------------------------------------
+def test_history_naming_an_item_twice_or_40k_times_does_not_crash(small_use_store: str) -> None:
+    """Was: DuplicateIDError for a repeated history id; "too many SQL variables" for a long
+    history."""
+    from agent import UserProfile
+
+    twice = UserProfile.model_validate(
+        {"id": "u", "history": [{"item_id": "b1", "event": "purchase"}] * 2}
+    )
+    agent = Agent(store=small_use_store)
+    rec = agent.recommend("hiking", twice, k=2)
+    assert "b1" not in [i.id for i in rec.items]  # bought already: excluded once, not twice
+    events = [{"item_id": f"gone-{n}", "event": "view"} for n in range(40000)]
+    many = UserProfile.model_validate(
+        {"id": "u", "history": [*events, {"item_id": "b1", "event": "view"}]}
+    )
+    assert len(agent.store.get([f"gone-{n}" for n in range(40000)] + ["b1", "b1"])) == 2
+    assert len(agent.recommend("hiking", many, k=2).items) == 2
