@@ -96,11 +96,8 @@ def request_text(query: str) -> str:
     text = query.strip()
     if _WORD.search(text):
         return text
-    names = [
-        unicodedata.name(ch, "").lower()
-        for ch in text
-        if unicodedata.category(ch) == "So" and unicodedata.name(ch, "")
-    ]
+    symbols = [unicodedata.name(ch, None) for ch in text if unicodedata.category(ch) == "So"]
+    names = [name.lower() for name in symbols if name]
     if names:
         return " ".join(dict.fromkeys(names))
     shown = f" ({query.strip()!r})" if query.strip() else ""
