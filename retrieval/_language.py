@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = (
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_MARKS = frozenset({"Mn", "Mc"})
 _LETTER = re.compile(r"\w", re.UNICODE)
 _LOCK = threading.Lock()
 _QUOTED = re.compile(
@@ -100,7 +102,8 @@ def is_in_language(text: str, language: str, titles: Sequence[str] = ()) -> bool
     rest = without_quotes(text)
     for title in sorted({t for t in titles if len(t) >= 3}, key=len, reverse=True):
         rest = rest.replace(title, " ")
-    letters = sum(ch.isalpha() for ch in rest)
+    # Combining marks are letters' parts: Devanagari, Thai and Arabic vowel signs (Mn/Mc).
+    letters = sum(ch.isalpha() or unicodedata.category(ch) in _MARKS for ch in rest)
     cjk = len(_HAN.findall(rest)) + len(_KANA.findall(rest)) + len(_HANGUL.findall(rest))
     if letters < MIN_LETTERS and cjk < MIN_CJK:
         return False

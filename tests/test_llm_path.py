@@ -191,6 +191,9 @@ def test_serial_server_handles_one_request_at_a_time() -> None:
         ("Una novela clásica que encaja con lo que buscas", "es", True),
         ("ご要望に合っています", "ja", True),
         ("Ein spannender Krimi aus den Bergen für Sie", "de", True),
+        # vowel signs are combining marks, not symbols: this is a Hindi sentence
+        ("आपकी तलाश के अनुरूप है · किताब (जापानी), JP¥4,600", "hi", True),
+        ("คุณอาจชอบหนังสือเล่มนี้ · หนังสือ, ฿450", "th", True),
     ],
 )
 def test_is_in_language_is_strict(text: str, language: str, expected: bool) -> None:
