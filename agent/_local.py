@@ -39,7 +39,11 @@ W_KIDS = 0.03  # "for kids": items tagged for children
 KIDS_TAGS = frozenset({"kids", "children", "family", "animation", "toy"})
 UNREADABLE_PENALTY = 0.12
 REGION_PENALTY = 0.2
-MMR_LAMBDA = 0.8
+#: Relevance vs diversity in MMR. 0.8 cost nDCG@5 and cross-language agreement without a
+#: gate's worth of diversity: 0.95 raised the core suite's nDCG@5 0.789 -> 0.807 (filtered
+#: cases) and 0.665 -> 0.727 (unfiltered), RBO 0.678 -> 0.735 and 0.583 -> 0.660, top-1
+#: agreement unchanged, every diversity gate still met. 1.0 (no MMR) failed one RBO gate.
+MMR_LAMBDA = 0.95
 LINK_SPECIFICITY = 1.0  # z-score of a history item's similarity across the candidates
 #: A history item of the candidate's domain is named only when its similarity to the
 #: candidate reaches this (cosine of the stored fusion vectors). Measured on pairs of the
