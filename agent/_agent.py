@@ -169,7 +169,7 @@ class Agent:
             raise ConfigError(f"k must be at least 1, got {k}")
         query = request_text(query)
         filters = Filters(
-            domains=_tuple(domains),
+            domains=self.store.check_domains(_tuple(domains)),
             languages=_tuple(languages),
             region=region,
             exclude_ids=_tuple(exclude_ids),
@@ -247,7 +247,7 @@ class Agent:
         mark = lap("context", mark)
         preferred = tuple(dict.fromkeys([lang, *(profile.languages if profile else ())]))
         filters = Filters(
-            domains=_tuple(domains),
+            domains=self.store.check_domains(_tuple(domains)),
             languages=_tuple(languages),
             region=region,
             exclude_ids=tuple(dict.fromkeys([*context.exclude_ids, *_tuple(exclude_ids)])),

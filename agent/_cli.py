@@ -86,6 +86,44 @@ def llm_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
+def positive_int(value: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        try:
+            return check(value)
+        except PolyrankError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = check.__name__.replace("_", " ")
+    return parse
+
+
+def _language(value: str) -> str:
+    from retrieval._catalog import language_code
+
+    return language_code(value)
+
+
+def _region(value: str) -> str:
+    from retrieval._catalog import region_code
+
+    return region_code(value)
+
+
+LANGUAGE = _checked(_language)
+REGION = _checked(_region)
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
@@ -124,10 +162,14 @@ def _parser() -> argparse.ArgumentParser:
         "stored in several languages come back once, shown in the query's language.",
     )
     search.add_argument("query", help="the request, in any language")
-    search.add_argument("--k", type=int, default=10, help="how many results (default 10)")
+    search.add_argument("--k", type=positive_int, default=10, help="how many results (default 10)")
     search.add_argument("--domain", action="append", help="only this domain (repeatable)")
-    search.add_argument("--language", action="append", help="only items in this language")
-    search.add_argument("--region", help="only items available in this region (e.g. DE)")
+    search.add_argument(
+        "--language", action="append", type=LANGUAGE, help="only items in this language"
+    )
+    search.add_argument(
+        "--region", type=REGION, help="only items available in this region (e.g. DE)"
+    )
     search.add_argument("--exclude", action="append", help="leave out this item id")
     search.add_argument("--json", action="store_true", help="print JSON (see README)")
     _common(search)
@@ -141,15 +183,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     rec.add_argument("query", help="the request, in any language")
     rec.add_argument("--user", help="user profile (YAML or JSON, see data/users/)")
-    rec.add_argument("--k", type=int, default=5, help="how many items (default 5)")
+    rec.add_argument("--k", type=positive_int, default=5, help="how many items (default 5)")
     rec.add_argument(
         "--model",
         default=os.environ.get("POLYRANK_MODEL", "local"),
         help="local or openai:MODEL (env POLYRANK_MODEL; base URL and key from "
         "OPENAI_BASE_URL / OPENAI_API_KEY)",
     )
-    rec.add_argument("--passes", type=int, help="shuffled LLM passes merged against position bias")
-    rec.add_argument("--language", help="answer in this language instead of detecting it")
+    rec.add_argument(
+        "--passes", type=positive_int, help="shuffled LLM passes merged against position bias"
+    )
+    rec.add_argument(
+        "--language", type=LANGUAGE, help="answer in this language instead of detecting it"
+    )
     rec.add_argument("--domain", action="append", help="only this domain (repeatable)")
     rec.add_argument("--json", action="store_true", help="print the result and trace as JSON")
     _prompts_option(rec)
@@ -169,7 +215,7 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("POLYRANK_MODEL", "local"),
         help="local or openai:MODEL (env POLYRANK_MODEL)",
     )
-    chat.add_argument("--k", type=int, default=5, help="items per answer (default 5)")
+    chat.add_argument("--k", type=positive_int, default=5, help="items per answer (default 5)")
     _prompts_option(chat)
     llm_options(chat)
     _common(chat)
@@ -185,7 +231,7 @@ def _parser() -> argparse.ArgumentParser:
         "sample users with requests in 8 languages, each explained in the user's language.",
     )
     demo.add_argument("--catalog", default="data/catalog.jsonl", help="catalogue to ingest")
-    demo.add_argument("--k", type=int, default=3, help="results per request (default 3)")
+    demo.add_argument("--k", type=positive_int, default=3, help="results per request (default 3)")
     demo.add_argument(
         "--model",
         default=os.environ.get("POLYRANK_MODEL", "local"),

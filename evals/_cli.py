@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent._cli import llm_options, llm_settings
+from agent._cli import llm_options, llm_settings, positive_int
 from agent.errors import PolyrankError
 
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_OK", "add_parser", "main", "run"]
@@ -37,15 +37,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=os.environ.get("POLYRANK_MODEL"),
         help="override the suite's model (local, openai:MODEL)",
     )
-    p.add_argument("--passes", type=int, help="override the suite's shuffled passes")
+    p.add_argument("--passes", type=positive_int, help="override the suite's shuffled passes")
     p.add_argument(
         "--prompts",
         help="evaluate the templates in this folder instead of the "
         "shipped ones (their name@version keys the baseline)",
     )
-    p.add_argument("--repeat", type=int, default=1, help="run N times; report stability")
+    p.add_argument("--repeat", type=positive_int, default=1, help="run N times; report stability")
     llm_options(p)
-    p.add_argument("--concurrency", type=int, default=4, help="requests at once (default 4)")
+    p.add_argument(
+        "--concurrency", type=positive_int, default=4, help="requests at once (default 4)"
+    )
     p.add_argument("--json", type=Path, help="write everything as JSON here")
     p.add_argument("--md", type=Path, help="write a Markdown summary here")
     p.add_argument("--html", type=Path, help="write a self-contained HTML report here")

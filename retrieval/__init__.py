@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval._catalog import Item, content_hash, load_catalog
+from retrieval._catalog import Item, content_hash, language_code, load_catalog, region_code
 from retrieval._embeddings import (
     DEFAULT_EMBEDDINGS,
     ChromaEmbeddingFunction,
@@ -54,8 +54,10 @@ __all__ = [
     "content_hash",
     "detect_language",
     "is_in_language",
+    "language_code",
     "load_catalog",
     "preferred_variant",
+    "region_code",
     "to_eur",
     "without_quotes",
 ]

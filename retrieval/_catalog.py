@@ -20,10 +20,10 @@ from pydantic import (
     field_validator,
 )
 
-from agent.errors import CatalogError, LineProblem
+from agent.errors import CatalogError, ConfigError, LineProblem
 from retrieval._language import detect_language
 
-__all__ = ["Item", "content_hash", "load_catalog"]
+__all__ = ["Item", "content_hash", "language_code", "load_catalog", "region_code"]
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 LanguageCode = Annotated[str, StringConstraints(to_lower=True, pattern=r"^[a-z]{2}$")]
@@ -42,6 +42,55 @@ def _language_codes() -> frozenset[str]:
 
     names: Iterable[Any] = Locale("en").languages.keys()
     return frozenset(str(code) for code in names if len(str(code)) == 2)
+
+
+@functools.cache
+def _region_codes() -> dict[str, str]:
+    """Two-letter region codes CLDR knows, by code."""
+    from babel import Locale
+
+    names: dict[Any, Any] = dict(Locale("en").territories.items())
+    return {str(c): str(n) for c, n in names.items() if len(str(c)) == 2 and str(c).isalpha()}
+
+
+def _suggest(value: str, codes: dict[str, str]) -> str:
+    """ "; did you mean 'DE' (Germany)?" from a code or an English name, else ""."""
+    import difflib
+
+    by_name = {n.casefold(): c for c, n in codes.items()}
+    if value.casefold() in by_name:
+        code = by_name[value.casefold()]
+        return f"; did you mean {code!r} ({codes[code]})?"
+    close = difflib.get_close_matches(value.casefold(), list(by_name), n=1, cutoff=0.75)
+    if close:
+        code = by_name[close[0]]
+        return f"; did you mean {code!r} ({codes[code]})?"
+    return ""
+
+
+def language_code(value: str) -> str:
+    """``value`` as a known ISO 639-1 code; ``ConfigError`` with a suggestion otherwise."""
+    code = value.strip().lower()
+    if code in _language_codes():
+        return code
+    from babel import Locale
+
+    names = {c: str(Locale("en").languages.get(c, c)) for c in _language_codes()}
+    raise ConfigError(
+        f"unknown language {value!r}: use an ISO 639-1 code such as 'en', 'de', 'ja'"
+        + _suggest(value, names)
+    )
+
+
+def region_code(value: str) -> str:
+    """``value`` as a known two-letter region code; ``ConfigError`` with a suggestion."""
+    code = value.strip().upper()
+    if code in _region_codes():
+        return code
+    raise ConfigError(
+        f"unknown region {value!r}: use a two-letter code such as 'DE', 'JP', 'BR'"
+        + _suggest(value, _region_codes())
+    )
 
 
 class Item(BaseModel):

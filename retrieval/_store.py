@@ -268,6 +268,24 @@ class Store:
     def count(self) -> int:
         return int(self._col.count())
 
+    def check_domains(self, domains: Sequence[str]) -> tuple[str, ...]:
+        """``domains`` lower-cased; ``ConfigError`` naming the stored ones for an unknown one."""
+        wanted = tuple(d.strip().lower() for d in domains)
+        unknown = [d for d in wanted if not self._col.get(where={"domain": d}, limit=1)["ids"]]
+        if not unknown or self.count() == 0:
+            return wanted
+        known: set[str] = set()
+        for offset in range(0, self.count(), _WRITE_BATCH):
+            got = self._col.get(include=["metadatas"], limit=_WRITE_BATCH, offset=offset)
+            known.update(str(m.get("domain")) for m in got["metadatas"] or [])
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"unknown domain {unknown[0]!r}{hint} The store has: {', '.join(sorted(known))}"
+        )
+
     def ingest(self, items: Sequence[Item], progress: Progress | None = None) -> IngestReport:
         """Upsert ``items``; unchanged items (same content hash) are not re-embedded.
 

@@ -206,3 +206,44 @@ def test_history_naming_an_item_twice_or_40k_times_does_not_crash(small_use_stor
     )
     assert len(agent.store.get([f"gone-{n}" for n in range(40000)] + ["b1", "b1"])) == 2
     assert len(agent.recommend("hiking", many, k=2).items) == 2
+
+
+# -- options ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--region", "Germany"], "did you mean 'DE' (Germany)?"),
+        (["--language", "klingon"], "unknown language 'klingon'"),
+        (["--language", "german"], "did you mean 'de' (German)?"),
+        (["--k", "0"], "--k: must be at least 1, got 0"),
+    ],
+)
+def test_bad_options_are_refused_before_any_work(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: --region Germany and --language klingon matched nothing silently; --k 0 was
+    refused only after the models loaded. Refused by argparse now: nothing is created."""
+    with pytest.raises(SystemExit) as info:
+        main(["search", "boots", "--store", str(tmp_path / "s"), *args])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+def test_passes_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["recommend", "boots", "--passes", "-5"])
+    assert "--passes: must be at least 1, got -5" in capsys.readouterr().err
+
+
+def test_unknown_domain_lists_the_stored_ones(
+    small_use_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: --domain film returned nothing, with no word on why."""
+    for command in ("search", "recommend"):
+        assert main([command, "boots", "--domain", "film", "--store", small_use_store]) == 1
+        err = capsys.readouterr().err
+        assert "unknown domain 'film'" in err
+        assert "books, food, music, products" in err
+    with pytest.raises(ConfigError, match="unknown domain 'bok'; did you mean 'books'"):
+        Agent(store=small_use_store).recommend("boots", domains="bok")
