@@ -28,9 +28,14 @@ def count_tokens(text: str) -> int:
 
 
 def truncate_tokens(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` tokens (an ellipsis marks the cut)."""
-    tokens = _encoding().encode(text, disallowed_special=())
-    if len(tokens) <= limit:
+    """``text`` cut to at most ``limit`` tokens (an ellipsis marks the cut).
+
+    Only the first ``32 * limit`` characters are encoded: a 50 MB title costs no more
+    than a short one.
+    """
+    head = text[: max(limit, 1) * 32]
+    tokens = _encoding().encode(head, disallowed_special=())
+    if len(tokens) <= limit and len(head) == len(text):
         return text
     if limit <= 1:
         return "…"

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agent._budget import truncate_tokens
 from agent.errors import ProfileError
 from retrieval import Item, Store, preferred_variant
 
@@ -168,6 +169,13 @@ class UserContext(BaseModel):
     exclude_ids: tuple[str, ...] = ()
 
 
+#: Caps on what a profile puts into a prompt, in tokens: a title (of a history item or a
+#: candidate) and the free-text preferences. A 60,000-character title made a 60,627-token
+#: prompt for an 8,192-token window.
+TITLE_TOKENS = 48
+PREFERENCE_TOKENS = 160
+
+
 def _weight(event: Event) -> float:
     """How much an event says the user likes the thing: ratings decide when present."""
     if event.rating is not None:
@@ -198,7 +206,9 @@ def build_context(
     by_domain: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for event in profile.history:
         item = known.get(event.item_id or "")
-        title = item.title if item else (event.text or event.item_id or "")
+        title = truncate_tokens(
+            item.title if item else (event.text or event.item_id or ""), TITLE_TOKENS
+        )
         domain = item.domain if item else event.domain
         interest = Interest(
             title=title,
@@ -215,14 +225,17 @@ def build_context(
             by_domain[domain].append((interest.weight, title))
     dated = sorted((e for e in profile.history if e.ts), key=lambda e: e.ts or date.min)
     recent = [
-        known[e.item_id].title if e.item_id in known else (e.text or e.item_id or "")
+        truncate_tokens(
+            known[e.item_id].title if e.item_id in known else (e.text or e.item_id or ""),
+            TITLE_TOKENS,
+        )
         for e in dated[-3:]
     ]
     return UserContext(
         user_id=profile.id,
         languages=profile.languages,
         hints=locale_hints(profile.locale, language or profile.languages[0]),
-        preferences=profile.preferences,
+        preferences=truncate_tokens(profile.preferences, PREFERENCE_TOKENS),
         interests=tuple(interests),
         top_by_domain={
             d: [t for _, t in sorted(v, key=lambda wt: -wt[0])[:3]] for d, v in by_domain.items()

@@ -20,13 +20,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agent._budget import count_tokens, fair_truncate
+from agent._budget import count_tokens, fair_truncate, truncate_tokens
 from agent._cache import ReplyCache, cache_key
 from agent._llm import ChatModel, Message, Reply
-from agent._profile import LANGUAGE_SENSITIVE_DOMAINS, UserContext
+from agent._profile import LANGUAGE_SENSITIVE_DOMAINS, TITLE_TOKENS, UserContext
 from agent._result import Trace
 from agent.errors import LLMError, OutputError
-from prompts import PromptSet
+from prompts import PromptSet, data
 from retrieval import Candidate, is_in_language
 
 __all__ = ["LANGUAGE_NAMES", "RerankConfig", "Reranker"]
@@ -296,16 +296,19 @@ class Reranker:
 
     @staticmethod
     def _row(index: int, c: Candidate, text: str) -> dict[str, Any]:
+        """One candidate for the template; ``row`` is it as one line of JSON (``data``)."""
         price = c.attributes.get("price")
-        currency = c.attributes.get("currency", "")
-        return {
-            "key": f"c{index + 1}",
+        currency = str(c.attributes.get("currency", ""))[:8]
+        fields = {
+            "id": f"c{index + 1}",
             "domain": c.domain,
             "language": c.language,
-            "title": c.title,
+            "title": truncate_tokens(c.title, TITLE_TOKENS),
             "text": text,
-            "price": f"{price} {currency}".strip() if price is not None else "",
+            "price": f"{price} {currency}".strip()[:40] if price is not None else "",
         }
+        row = {k: v for k, v in fields.items() if v or k != "price"}
+        return {**fields, "key": fields["id"], "row": data(row)}
 
     # -- one window -----------------------------------------------------------------
     def _rank_window(
@@ -426,7 +429,16 @@ class Reranker:
             trace.repair("reason_language", len(wrong))
             name = LANGUAGE_NAMES.get(language, language)
             keys = {f"c{i + 1}": c for i, c in enumerate(wrong)}
-            listing = "\n".join(f"[{k}] {c.title}: {fixed.get(c.id, '')}" for k, c in keys.items())
+            listing = "\n".join(
+                data(
+                    {
+                        "id": k,
+                        "title": truncate_tokens(c.title, TITLE_TOKENS),
+                        "reason": fixed.get(c.id, ""),
+                    }
+                )
+                for k, c in keys.items()
+            )
             messages: list[Message] = [
                 {
                     "role": "system",
@@ -436,7 +448,7 @@ class Reranker:
                 },
                 {
                     "role": "user",
-                    "content": f"Request: {query}\nThese reasons are not in {name}."
+                    "content": f"Request: {data(query)}\nThese reasons are not in {name}."
                     f" Rewrite each in {name}, one sentence, same ids:\n{listing}",
                 },
             ]

@@ -252,7 +252,7 @@ def _endless(body: dict[str, Any]) -> Step:
     return {"content": text[:budget], "finish_reason": "length"}
 
 
-_ROW = re.compile(r"^\[(c\d+)\] \([^)]*\) (.+?) — ", flags=re.M)
+_BLOCK = re.compile(r"<candidates>\n(.*?)</candidates>", flags=re.S)
 
 
 def prompt_candidates(messages: Sequence[Any]) -> list[tuple[str, str]]:
@@ -262,7 +262,9 @@ def prompt_candidates(messages: Sequence[Any]) -> list[tuple[str, str]]:
     request body receives them; the first user message is read.
     """
     user = next((m["content"] for m in messages if m["role"] == "user"), "")
-    return _ROW.findall(user)
+    block = _BLOCK.search(user)
+    rows = [json.loads(line) for line in (block[1] if block else "").splitlines() if line]
+    return [(row["id"], row["title"]) for row in rows]
 
 
 def retrieval_order_step(body: dict[str, Any]) -> Step:

@@ -10,6 +10,7 @@ Usage::
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,17 +21,33 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from agent.errors import ConfigError
 
-__all__ = ["BUILTIN_DIR", "PromptSet", "PromptTemplate", "environment"]
+__all__ = ["BUILTIN_DIR", "PromptSet", "PromptTemplate", "data", "environment"]
 
 BUILTIN_DIR = Path(__file__).parent
 REQUIRED = ("system", "rerank")
 OPTIONAL = ("followup",)
 
 
+_UNSAFE_IN_DATA = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+)
+
+
+def data(value: Any) -> str:
+    """``value`` as one line of JSON that no text inside it can break out of.
+
+    The ``data`` filter of every template: catalogue titles, requests, preferences and
+    history come from outside, so a title holding ``</candidates>`` or a newline and a
+    fake ``[c1]`` row stays inside its JSON string (newlines are ``\\n``; ``<`` ``>`` and
+    Unicode line separators are escaped), and ids are only ever the ``id`` fields.
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_UNSAFE_IN_DATA)
+
+
 def environment(folder: Path, *, sandboxed: bool) -> jinja2.Environment:
     """The one Jinja environment: strict, trimmed; sandboxed for user folders."""
     cls = SandboxedEnvironment if sandboxed else jinja2.Environment
-    return cls(
+    env = cls(
         loader=jinja2.FileSystemLoader(str(folder)),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -38,6 +55,8 @@ def environment(folder: Path, *, sandboxed: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["data"] = data
+    return env
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def test_good_answer_is_used_and_request_is_well_formed(use_store: Store) -> Non
     assert body["model"] == "test-model"
     trace = rec.trace
     assert (trace.ranker, trace.fallback, trace.llm_calls) == ("openai:test-model", False, 1)
-    assert trace.prompt_template == "rerank@1" and trace.system_template == "system@1"
+    assert trace.prompt_template == "rerank@2" and trace.system_template == "system@2"
     assert trace.prompt_tokens > 0 and trace.repairs == {}
     # reversed retrieval order: the last candidate comes first
     assert [i.id for i in rec.items] == list(reversed(trace.candidate_ids))[:3]
@@ -93,7 +93,7 @@ def test_reasons_in_wrong_language_are_reasked_then_replaced(use_store: Store) -
         return {"content": answer(keys_in(body), english)}
 
     def fix_two(body: dict[str, Any]) -> dict[str, Any]:
-        wanted = re.findall(r"^\[(c\d+)\]", body["messages"][-1]["content"], flags=re.M)
+        wanted = re.findall(r"^\{\"id\":\"(c\d+)\"", body["messages"][-1]["content"], flags=re.M)
         ranking = [
             {"id": wanted[0], "reason": "Un libro para aprender a programar desde cero."},
             {"id": wanted[1], "reason": english},

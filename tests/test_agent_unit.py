@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def test_prompt_fits_the_context_window(use_store: Store) -> None:
     answer_room = RerankConfig().answer_tokens_per_item * 12 + 50
     assert count_tokens(system) + count_tokens(user) + answer_room <= window
     assert "…" in user  # descriptions were cut to fit
-    assert len(re.findall(r"^\[c\d+\]", user, flags=re.M)) == 12  # but every candidate stayed
+    assert len(prompt_candidates(model.calls[0])) == 12  # but every candidate stayed
     assert rec.trace.repairs["missing_id"] == 12
 
 
