@@ -134,6 +134,8 @@ class Agent:
             if self.llm is not None
             else None
         )
+        if self.reranker is not None:
+            self.reranker.check_templates()
 
     def close(self) -> None:
         self.store.close()

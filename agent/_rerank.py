@@ -183,6 +183,30 @@ class Reranker:
         self._deadline_kw = "deadline" in inspect.signature(model.complete).parameters
         self._local = threading.local()  # one deadline per request; requests run in threads
 
+    def check_templates(self) -> None:
+        """Render the templates once with a sample request, so a broken template fails when
+        the Agent is made (ConfigError), not after retrieval on the first request."""
+        sample = Candidate(
+            id="sample",
+            group="sample",
+            score=0.5,
+            title="Sample title",
+            description="A sample description.",
+            language="en",
+            domain="books",
+            attributes={"price": 9.99, "currency": "EUR"},
+        )
+        context = UserContext(
+            user_id="sample",
+            languages=("en",),
+            preferences="sample preferences",
+            top_by_domain={"books": ["Sample title"]},
+            scenes={"shop": 1},
+            recent=("Sample title",),
+        )
+        trace = Trace(request_language="en", language_source="explicit", ranker="", model="")
+        self._messages("sample request", "en", [sample], context, trace)
+
     @property
     def _deadline(self) -> float | None:
         value: float | None = getattr(self._local, "deadline", None)

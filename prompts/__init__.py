@@ -11,12 +11,15 @@ Usage::
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import yaml
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from agent.errors import ConfigError
@@ -44,11 +47,57 @@ def data(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_UNSAFE_IN_DATA)
 
 
+#: Bounds on rendering a user's template: a prompt larger than this many characters, or
+#: rendering longer than this many seconds, is a ConfigError (a user folder rendered a 45 MB
+#: prompt; "x" * 10**8 a 100 MB string).
+MAX_PROMPT_CHARS = 1_000_000
+MAX_RENDER_SECONDS = 5.0
+_MAX_EXPONENT = 1024
+
+
+class _FolderLoader(jinja2.FileSystemLoader):
+    """Loads templates from one folder only: a link to a file outside it is refused."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(str(folder), followlinks=False)
+        self.folder = folder.resolve()
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if not Path(filename).resolve().is_relative_to(self.folder):
+            raise ConfigError(
+                f"{filename}: the template links outside its folder {self.folder}; "
+                "copy the file into the folder instead"
+            )
+        return source, filename, uptodate
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox for user folders, with ``*`` and ``**`` bounded in size."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > _MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is too large")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(seq) * times > MAX_PROMPT_CHARS
+                ):
+                    raise SecurityError("repetition result is too large")
+        return super().call_binop(context, operator, left, right)
+
+
 def environment(folder: Path, *, sandboxed: bool) -> jinja2.Environment:
-    """The one Jinja environment: strict, trimmed; sandboxed for user folders."""
-    cls = SandboxedEnvironment if sandboxed else jinja2.Environment
+    """The one Jinja environment: strict, trimmed; sandboxed and bounded for user folders."""
+    cls = _BoundedSandbox if sandboxed else jinja2.Environment
     env = cls(
-        loader=jinja2.FileSystemLoader(str(folder)),
+        loader=_FolderLoader(folder),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -76,12 +125,34 @@ class PromptTemplate:
         return f"{self.name}@{self.version}"
 
     def render(self, **variables: Any) -> str:
+        """The rendered text; every failure, and output past the bounds, is ConfigError."""
+        started = time.monotonic()
+        parts: list[str] = []
+        size = 0
         try:
-            return self.template.render(**variables)
+            for part in self.template.generate(**variables):
+                parts.append(part)
+                size += len(part)
+                if size > MAX_PROMPT_CHARS:
+                    raise ConfigError(
+                        f"template {self.ref} renders more than {MAX_PROMPT_CHARS:,} characters"
+                    )
+                if time.monotonic() - started > MAX_RENDER_SECONDS:
+                    raise ConfigError(
+                        f"template {self.ref} took longer than {MAX_RENDER_SECONDS:g} s to render"
+                    )
+        except ConfigError:
+            raise
         except jinja2.UndefinedError as exc:
             raise ConfigError(f"template {self.ref}: {exc.message}") from exc
-        except jinja2.TemplateError as exc:
-            raise ConfigError(f"template {self.ref} failed to render: {exc}") from exc
+        except (jinja2.TemplateError, RecursionError, OverflowError, MemoryError) as exc:
+            raise ConfigError(f"template {self.ref} failed to render: {exc!r}") from exc
+        except Exception as exc:  # a user template can raise anything (TypeError, ...)
+            raise ConfigError(f"template {self.ref} failed to render: {exc!r}") from exc
+        text = "".join(parts)
+        if size > MAX_PROMPT_CHARS:  # pragma: no cover - caught while streaming
+            raise ConfigError(f"template {self.ref} renders too much")
+        return text
 
 
 @dataclass(frozen=True)
@@ -117,11 +188,15 @@ class PromptSet:
                 if name in OPTIONAL:
                     continue
                 raise ConfigError(f"{path}: needs {name}.j2 and {name}.yaml")
+            if not meta_path.resolve().is_relative_to(path.resolve()):
+                raise ConfigError(f"{meta_path}: links outside its folder {path.resolve()}")
             try:
                 meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
                 template = env.get_template(f"{name}.j2")
             except (yaml.YAMLError, jinja2.TemplateSyntaxError) as exc:
                 raise ConfigError(f"{meta_path.with_suffix('.j2')}: {exc}") from exc
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{meta_path.with_suffix('.j2')}: cannot read: {exc}") from exc
             if "version" not in meta:
                 raise ConfigError(f"{meta_path}: field 'version' is required")
             templates[name] = PromptTemplate(
