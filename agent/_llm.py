@@ -10,7 +10,9 @@ problems are not this module's business: the reranker re-asks.
 from __future__ import annotations
 
 import json
+import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -70,6 +72,22 @@ class TransportPolicy:
     initial_wait: float = 0.5
     max_wait: float = 20.0
     max_retry_after: float = 30.0
+
+
+_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+_URL_SECRET_PARAM = re.compile(
+    r"(?i)([?&](?:api[_-]?key|key|token|access_token|secret|sig|password)=)[^&\s#\"']+"
+)
+
+
+def redact(text: str, secrets: Sequence[str | None] = ()) -> str:
+    """``text`` with secrets replaced by ``***``: the given keys, ``user:pass@`` in URLs and
+    key-like URL parameters (``?api_key=…``)."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = _URL_USERINFO.sub("***@", text)
+    return _URL_SECRET_PARAM.sub(r"\1***", text)
 
 
 def _convert(exc: Exception) -> LLMError:
@@ -180,6 +198,15 @@ class OpenAIChat:
     transport: TransportPolicy = field(default_factory=TransportPolicy)
     _schema_works: bool = field(default=False, init=False, repr=False)
 
+    def __repr__(self) -> str:
+        key = "'***'" if self.api_key else "None"
+        url = repr(redact(self.base_url, [self.api_key])) if self.base_url else "None"
+        return (
+            f"OpenAIChat(model={self.model!r}, base_url={url}, api_key={key}, "
+            f"timeout={self.timeout!r}, max_tokens={self.max_tokens!r}, "
+            f"json_mode={self.json_mode!r})"
+        )
+
     def __post_init__(self) -> None:
         from langchain_openai import ChatOpenAI
 
@@ -283,7 +310,11 @@ class OpenAIChat:
                 self._schema_works = True
             return message
 
-        message, retries = call_with_transport_retries(call, self.transport, deadline)
+        try:
+            message, retries = call_with_transport_retries(call, self.transport, deadline)
+        except LLMError as exc:  # messages reach traces, captions and logs: no secrets
+            exc.args = (redact(str(exc.args[0]), [self.api_key]), *exc.args[1:])
+            raise
         usage = getattr(message, "usage_metadata", None) or {}
         meta = getattr(message, "response_metadata", None) or {}
         content = (
@@ -308,4 +339,20 @@ def make_openai(
 ) -> OpenAIChat:
     if not arg:
         raise ConfigError("the openai backend needs a model: 'openai:MODEL'")
+    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+    if base_url is None and api_key is None:
+        raise ConfigError(
+            f"openai:{arg} has neither an API key nor a base URL: set OPENAI_API_KEY for "
+            "OpenAI, or OPENAI_BASE_URL for a local server (e.g. http://127.0.0.1:8080/v1)"
+        )
+    if base_url is not None:
+        from urllib.parse import urlparse
+
+        parsed = urlparse(base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError(
+                f"base URL {redact(base_url, [api_key])!r} is not an http(s) URL "
+                "(e.g. http://127.0.0.1:8080/v1)"
+            )
     return OpenAIChat(arg, base_url=base_url, api_key=api_key, **options)

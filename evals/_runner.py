@@ -54,8 +54,8 @@ class RunOptions:
     concurrency: int = 4
     store: str | None = None
     cache: str | None = ".polyrank/cache"
-    base_url: str | None = None
-    api_key: str | None = None
+    base_url: str | None = field(default=None, repr=False)  # may hold a key
+    api_key: str | None = field(default=None, repr=False)
     timeout: float = 60.0
     max_tokens: int | None = None
     prompts: str | None = None  # a folder of the user's own templates
