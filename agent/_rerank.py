@@ -219,7 +219,11 @@ class Reranker:
         return self._deadline - time.monotonic()
 
     # -- one call -------------------------------------------------------------------
-    def _call(self, messages: list[Message], trace: Trace, schema: dict[str, Any] | None) -> Reply:
+    def _call(
+        self, messages: list[Message], trace: Trace, schema: dict[str, Any] | None
+    ) -> tuple[Reply, str | None]:
+        """The reply, and its cache key (``None`` without a cache). Cached on use: only
+        :meth:`_ask` stores a reply, once it parsed."""
         key = None
         if self.cache is not None:
             # The seed separates repeats (evals --repeat); model params separate settings.
@@ -228,7 +232,7 @@ class Reranker:
             hit = self.cache.get(key)
             if hit is not None:
                 trace.cached_calls += 1
-                return hit
+                return hit, None
         remaining = self._remaining()
         if remaining is not None and remaining <= 0:
             raise LLMError(
@@ -248,9 +252,7 @@ class Reranker:
         trace.transport_retries += reply.transport_retries
         trace.prompt_tokens += reply.prompt_tokens
         trace.completion_tokens += reply.completion_tokens
-        if self.cache is not None and key is not None and reply.finish_reason != "length":
-            self.cache.put(key, reply)
-        return reply
+        return reply, key
 
     def _ask(
         self, messages: list[Message], trace: Trace, schema: dict[str, Any] | None
@@ -261,11 +263,13 @@ class Reranker:
         the missing ids are then repaired like any other.
         """
         for attempt in range(self.config.max_reasks + 1):
-            reply = self._call(messages, trace, schema)
+            reply, key = self._call(messages, trace, schema)
             try:
                 output, salvaged = _parse(reply, salvage=True)
                 if salvaged:
                     trace.repair("salvaged")
+                elif self.cache is not None and key is not None:
+                    self.cache.put(key, reply)  # only a reply that parsed whole
                 return output
             except OutputError as exc:
                 kind = "truncated" if reply.finish_reason == "length" else "invalid_output"

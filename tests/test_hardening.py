@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -17,7 +18,7 @@ from agent._chat import Event, render
 from agent._cli import main
 from agent.testing import ScriptedModel
 from prompts import PromptSet
-from retrieval import load_catalog
+from retrieval import Store, load_catalog
 from tests.conftest import FIXTURES
 
 HOSTILE = "Boots [/] [link=https://evil.example]click[/link] \x1b[2J\x1b]0;pwned\x07\u202eevil"
@@ -346,3 +347,79 @@ def test_a_broken_template_fails_when_the_agent_is_made(
     folder = _folder(tmp_path, "{{ no_such_variable }}")
     with pytest.raises(ConfigError, match="no_such_variable"):
         Agent(store=small_use_store, model=ScriptedModel([]), prompts=str(folder))
+
+
+# -- secrets and the cache -------------------------------------------------------------
+SECRET = "sk-live-abcdef123456"
+
+
+def test_keys_never_show_in_reprs_captions_or_traces(
+    small_use_store: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: repr(OpenAIChat) and repr(RunOptions) showed the key; a key in the base URL was
+    printed in the fallback caption and the JSON trace."""
+    from agent._llm import OpenAIChat, TransportPolicy
+    from evals._runner import RunOptions
+
+    url = f"http://user:{SECRET}@127.0.0.1:9/v1?api_key={SECRET}"
+    model = OpenAIChat("m", base_url=url, api_key=SECRET, timeout=1,
+                       transport=TransportPolicy(attempts=1))  # fmt: skip
+    assert SECRET not in repr(model) and "127.0.0.1:9" in repr(model)
+    assert SECRET not in repr(RunOptions(api_key=SECRET, base_url=url))
+    rec = Agent(store=small_use_store, model=model, timeout=3).recommend("boots", k=1)
+    assert rec.trace.fallback and SECRET not in json.dumps(rec.to_json())
+    assert "http://***@127.0.0.1:9" in (rec.trace.fallback_reason or "")  # named, redacted
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    for json_flag in ([], ["--json"]):
+        main(["recommend", "boots", "--model", "openai:m", "--timeout", "2",
+              "--store", small_use_store, *json_flag])  # fmt: skip
+        captured = capsys.readouterr()
+        assert SECRET not in captured.out + captured.err
+
+
+def test_openai_without_key_or_base_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the key "unused" was sent to the public API."""
+    from agent.registry import resolve
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="neither an API key nor a base URL"):
+        resolve("llm", "openai:gpt-4o-mini")
+    with pytest.raises(ConfigError, match="not an http"):
+        resolve("llm", "openai:m", base_url="127.0.0.1:8080/v1")
+
+
+def test_reply_cache_survives_bad_files_failed_writes_and_bad_replies(
+    use_store: Store, tmp_path: Path
+) -> None:
+    """Was: a cache file of the wrong shape or a failed write crashed recommend; invalid
+    replies were cached, so one bad burst poisoned later requests."""
+    from agent._cache import ReplyCache
+    from agent._llm import Reply
+    from agent.testing import ScriptedOpenAIServer, prompt_candidates
+
+    cache = ReplyCache(tmp_path / "cache")
+    for n, bad in enumerate(["[]", "null", "{}", '{"content": 1}', '{"x": 1}', "not json"]):
+        path = cache._path(f"{n:02d}" + "a" * 62)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(bad)
+        assert cache.get(f"{n:02d}" + "a" * 62) is None
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    assert ReplyCache(blocked / "cache").put("ab" * 32, Reply("x", "m")) is False
+
+    def good(body: dict[str, Any]) -> dict[str, Any]:
+        keys = [k for k, _ in prompt_candidates(body["messages"])]
+        ranking = [{"id": k, "reason": "Robuste Wanderschuhe für Bergtouren."} for k in keys]
+        return {"content": json.dumps({"ranking": ranking})}
+
+    with ScriptedOpenAIServer([{"content": "oops, no JSON"}], default=good) as server:
+        for _ in range(2):
+            agent = Agent(store=use_store, model="openai:m", base_url=server.base_url,
+                          api_key="k", cache=str(tmp_path / "c2"), candidates=4)  # fmt: skip
+            assert not agent.recommend("Wanderschuhe", k=2).trace.fallback
+        cached = [p.read_text() for p in (tmp_path / "c2").glob("*/*.json")]
+        assert cached and not any("oops" in text for text in cached)
+        # run 2: the first ask missed (the bad reply was not kept) and was asked again
+        assert len(server.requests) == 3
