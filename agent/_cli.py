@@ -273,6 +273,12 @@ def _ingest(agent: Any, path: str) -> None:
         f"{agent.store.embedder.spec} in {report.seconds:.1f}s"
         + (f" ({rate:.0f} items/s)" if rate else "")
     )
+    if report.truncated:
+        print(
+            f"note: {report.truncated} long passage(s) were cut to the encoder's window "
+            "(512 tokens) before embedding; the full text stays in the store",
+            file=sys.stderr,
+        )
 
 
 def candidate_json(rank: int, c: Candidate) -> dict[str, Any]:

@@ -105,6 +105,8 @@ class IngestReport:
     unchanged: int
     embedded: int
     seconds: float
+    #: Passages cut to the encoder's window before embedding.
+    truncated: int = 0
 
 
 def _settings() -> Any:
@@ -293,6 +295,7 @@ class Store:
         as it was.
         """
         started = time.perf_counter()
+        truncated_before = int(getattr(self.embedder, "truncated", 0))
         digests = [content_hash(item) for item in items]
         stored: dict[str, str] = {}
         ids = [item.id for item in items]
@@ -328,6 +331,7 @@ class Store:
             unchanged=len(items) - len(todo),
             embedded=len(todo),
             seconds=time.perf_counter() - started,
+            truncated=int(getattr(self.embedder, "truncated", 0)) - truncated_before,
         )
 
     def get(self, ids: Sequence[str]) -> list[Item]:

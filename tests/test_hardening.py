@@ -423,3 +423,31 @@ def test_reply_cache_survives_bad_files_failed_writes_and_bad_replies(
         assert cached and not any("oops" in text for text in cached)
         # run 2: the first ask missed (the bad reply was not kept) and was asked again
         assert len(server.requests) == 3
+
+
+# -- input limits ----------------------------------------------------------------------
+def test_long_passages_are_cut_to_the_encoder_window(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: a 5 MB description hung ingest for 31 minutes (e5 does not cut: 240,000
+    characters took it 65 s here); a 50 MB one made use-m3 allocate 47.7 GiB."""
+    from retrieval._embeddings import E5_WINDOW, FusionEmbedder
+
+    embedder = FusionEmbedder()
+    e5, use = embedder.parts
+    for text in (
+        "Wanderschuhe für steile Bergwege. " * 20000,
+        "山道のための革製の登山靴。" * 30000,
+    ):
+        vectors = embedder.embed_passages([text, "short"])
+        assert vectors.shape == (2, 384 + 512)
+        cut = e5._fit([text], False)[0]  # type: ignore[attr-defined]
+        assert E5_WINDOW - 40 <= e5._model.token_count(cut) <= E5_WINDOW  # type: ignore[attr-defined]
+    assert e5.truncated >= 2 and use.truncated >= 2  # type: ignore[attr-defined]
+    rows = [{"id": "long", "title": "Boots", "description": "Leather boots. " * 300000,
+             "language": "en", "domain": "products"}]  # fmt: skip
+    assert main(["ingest", str(_catalog(tmp_path, rows)), "--store", str(tmp_path / "s"),
+                 "--embeddings", "e5-small"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "note: 1 long passage(s) were cut to the encoder's window" in err
+    assert Agent(store=str(tmp_path / "s")).search("leather boots", k=1)[0].id == "long"
