@@ -150,10 +150,30 @@ def _parser() -> argparse.ArgumentParser:
         "ingest",
         help="validate a JSONL catalogue and upsert it into the store",
         description="Validate every line of a JSONL catalogue, then upsert it. A bad file is "
-        "rejected whole, listing each bad line; unchanged items are not re-embedded.",
+        "rejected whole, listing each bad line, and nothing is created or written; unchanged "
+        "items are not re-embedded. One writer at a time: a second ingest waits for the first.",
     )
-    ingest.add_argument("file", help="catalogue file, one JSON item per line")
+    ingest.add_argument("file", nargs="?", help="catalogue file, one JSON item per line")
+    ingest.add_argument(
+        "--sync",
+        action="store_true",
+        help="also delete stored items that are no longer in the file (they are listed)",
+    )
+    ingest.add_argument(
+        "--repair",
+        action="store_true",
+        help="rebuild the store's index from what it holds (after an interrupted or "
+        "overlapping write, or 'Error finding id'); no file needed",
+    )
     _common(ingest)
+
+    delete = sub.add_parser(
+        "delete",
+        help="delete items from the store by id",
+        description="Delete the items with these ids (all their data) from the store.",
+    )
+    delete.add_argument("ids", nargs="+", metavar="ID", help="item id")
+    _common(delete)
 
     search = sub.add_parser(
         "search",
@@ -257,13 +277,51 @@ def _progress_bar(total: int) -> tuple[Callable[[int, int], None] | None, Callab
     return update, bar.stop
 
 
-def _ingest(agent: Any, path: str) -> None:
+def _ingest_command(args: argparse.Namespace) -> int:
+    if args.repair:
+        if args.file or args.sync:
+            raise SystemExit("polyrank ingest: error: --repair takes no file and no --sync")
+        store = _open_store(args)
+        reembedded = store.repair()
+        print(f"repaired {store.folder or args.store}: {store.count()} items re-indexed, "
+              f"{reembedded} embedded again")  # fmt: skip
+        return 0
+    if not args.file:
+        raise SystemExit("polyrank ingest: error: a catalogue file is needed (or --repair)")
     from retrieval import load_catalog
 
-    items = load_catalog(path)
+    items = load_catalog(args.file)  # a rejected file creates nothing
+    _ingest(_make_agent(args, filled=False), args.file, items, sync=args.sync)
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    deleted = store.delete(args.ids)
+    unknown = [i for i in args.ids if i not in set(deleted)]
+    print(f"deleted {len(deleted)} item(s)" + (f"; not in the store: {', '.join(unknown)}"
+                                               if unknown else ""))  # fmt: skip
+    return 0 if deleted or not unknown else 1
+
+
+def _open_store(args: argparse.Namespace) -> Any:
+    """The existing store named by --store (never created here)."""
+    from agent.registry import check
+    from retrieval import Store
+
+    if args.embeddings:
+        check("embeddings", args.embeddings)  # a typo is named before the store is looked at
+
+    return Store.open(args.store, embeddings=args.embeddings, create=False)
+
+
+def _ingest(agent: Any, path: str, items: Any = None, *, sync: bool = False) -> None:
+    from retrieval import load_catalog
+
+    items = load_catalog(path) if items is None else items
     update, stop = _progress_bar(len(items))
     try:
-        report = agent.store.ingest(items, progress=update)
+        report = agent.store.ingest(items, progress=update, sync=sync)
     finally:
         stop()
     rate = report.embedded / report.seconds if report.seconds and report.embedded else 0.0
@@ -273,6 +331,8 @@ def _ingest(agent: Any, path: str) -> None:
         f"{agent.store.embedder.spec} in {report.seconds:.1f}s"
         + (f" ({rate:.0f} items/s)" if rate else "")
     )
+    if report.deleted:
+        print(f"deleted {report.deleted} item(s) no longer in {path}")
     if report.truncated:
         print(
             f"note: {report.truncated} long passage(s) were cut to the encoder's window "
@@ -381,9 +441,11 @@ def _make_agent(args: argparse.Namespace, model: str = "local", *, filled: bool 
     """The agent for this command; ``filled`` requires a store with items in it."""
     from agent._agent import Agent
 
+    # Readers never create a store: a missing one is an error saying how to fill it.
+    store = _open_store(args) if filled else args.store
     agent = Agent(
-        store=args.store,
-        embeddings=args.embeddings,
+        store=store,
+        embeddings=None if filled else args.embeddings,
         model=model,
         base_url=os.environ.get("OPENAI_BASE_URL"),
         api_key=os.environ.get("OPENAI_API_KEY"),
@@ -450,8 +512,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "ingest":
-            _ingest(_make_agent(args, filled=False), args.file)
-            return 0
+            return _ingest_command(args)
+        if args.command == "delete":
+            return _delete(args)
         if args.command == "search":
             return _search(args)
         if args.command == "recommend":

@@ -19,7 +19,7 @@ from typing import Any
 
 from agent.errors import ConfigError
 
-__all__ = ["Factory", "names", "register", "resolve", "split_spec"]
+__all__ = ["Factory", "check", "names", "register", "resolve", "split_spec"]
 
 Factory = Callable[..., Any]
 
@@ -57,8 +57,8 @@ def _load(factory: Factory | str) -> Factory:
     return loaded
 
 
-def resolve(kind: str, spec: str, **kwargs: Any) -> Any:
-    """Build the backend of ``kind`` that ``spec`` names.
+def check(kind: str, spec: str) -> tuple[str, str | None]:
+    """``(name, arg)`` of a registered spec, without building anything.
 
     Raises:
         ConfigError: the name is not registered (with a "did you mean" suggestion).
@@ -71,7 +71,17 @@ def resolve(kind: str, spec: str, **kwargs: Any) -> Any:
         close = difflib.get_close_matches(name, table, n=1)
         suggestion = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"unknown {kind} {spec!r}{suggestion} (known: {', '.join(names(kind))})")
-    return _load(table[name])(arg, **kwargs)
+    return name, arg
+
+
+def resolve(kind: str, spec: str, **kwargs: Any) -> Any:
+    """Build the backend of ``kind`` that ``spec`` names.
+
+    Raises:
+        ConfigError: the name is not registered (with a "did you mean" suggestion).
+    """
+    name, arg = check(kind, spec)
+    return _load(_REGISTRY[kind][name])(arg, **kwargs)
 
 
 # Built-in backends, registered exactly as a plugin would register its own.

@@ -57,6 +57,49 @@ Progress = Callable[[int, int], None]
 
 #: Ids per Chroma lookup: SQLite limits the variables of one statement.
 _ID_BATCH = 500
+#: Seconds a second writer waits for the first to finish before giving up.
+WRITE_LOCK_TIMEOUT = 600.0
+_REPAIR_HINT = "run `polyrank ingest --repair` (add --store PATH) to re-index the store"
+
+
+class _Guarded:
+    """A Chroma collection whose every call maps a failure to :class:`RetrievalError`.
+
+    Chroma raises its own errors (``InternalError: Error finding id`` from a damaged index),
+    sqlite3 and OS errors, and ``httpx.ConnectError`` when a server drops: one mapping here,
+    with a hint, instead of a traceback from wherever the store happened to be called.
+    """
+
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+
+    @property
+    def metadata(self) -> Any:
+        return self._collection.metadata
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._collection, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except (RetrievalError, ConfigError):
+                raise
+            except Exception as exc:
+                kind = type(exc).__name__
+                text = str(exc).splitlines()[0] if str(exc) else kind
+                if "readonly" in text.lower() or "read-only" in text.lower():
+                    raise RetrievalError(
+                        f"the store is read-only: {text}",
+                        hint="searching works; to write, use a store folder you can write to",
+                    ) from exc
+                if "connect" in kind.lower() or "connect" in text.lower():
+                    hint = "check that the Chroma server is running and reachable"
+                else:
+                    hint = _REPAIR_HINT
+                raise RetrievalError(f"store {name} failed ({kind}): {text}", hint=hint) from exc
+
+        return call
 
 
 def _chunks(ids: Sequence[str]) -> list[list[str]]:
@@ -107,6 +150,8 @@ class IngestReport:
     seconds: float
     #: Passages cut to the encoder's window before embedding.
     truncated: int = 0
+    #: Items removed because they left the catalogue (``sync=True``).
+    deleted: int = 0
 
 
 def _settings() -> Any:
@@ -187,9 +232,20 @@ def _item_filter(filters: Filters) -> Callable[[Item], bool]:
 class Store:
     """A Chroma collection of catalogue items, tied to one embedding model."""
 
-    def __init__(self, client: Any, embedder: Embedder, collection: str = DEFAULT_COLLECTION):
+    def __init__(
+        self,
+        client: Any,
+        embedder: Embedder,
+        collection: str = DEFAULT_COLLECTION,
+        *,
+        folder: Path | None = None,
+    ):
         self.embedder = embedder
         self._client = client
+        self._name = collection
+        #: The embedded store's folder (``None`` for a Chroma server): it holds the lock
+        #: that keeps writers one at a time.
+        self.folder = folder
         self._function = ChromaEmbeddingFunction(embedder)
         try:
             existing = {c.name for c in client.list_collections()}
@@ -214,7 +270,7 @@ class Store:
         except Exception as exc:
             self.close()
             raise RetrievalError(f"cannot open collection {collection!r}: {exc}") from exc
-        self._col = col
+        self._col = _Guarded(col)
         self._lexical: tuple[int, LexicalIndex] | None = None
 
     @staticmethod
@@ -231,6 +287,7 @@ class Store:
         *,
         embeddings: str | Embedder | None = None,
         collection: str = DEFAULT_COLLECTION,
+        create: bool = True,
     ) -> Store:
         """Open (or create) a store.
 
@@ -239,12 +296,37 @@ class Store:
                 ``chroma://HOST:PORT`` for a Chroma server.
             embeddings: an embedding spec or :class:`Embedder`. ``None`` means the one the
                 store was built with, or the default for a new store.
+            create: with ``False``, a missing store is a ConfigError saying how to fill it,
+                and nothing is created (what searching does).
         """
+        remote = bool(location and "://" in location)
+        folder = None if remote else Path(location or DEFAULT_STORE)
+        if not create and folder is not None and not (folder / "chroma.sqlite3").is_file():
+            raise ConfigError(
+                f"there is no store at {str(folder)!r}",
+                hint=f"fill it first: polyrank ingest data/catalog.jsonl --store {folder}",
+            )
         client = cls._make_client(location)
+        recorded = cls._recorded(client, collection)
+        if not create and recorded is None and not cls._exists(client, collection):
+            close = getattr(client, "close", None)
+            if callable(close):
+                close()
+            raise ConfigError(
+                f"the store {location or DEFAULT_STORE} has no collection {collection!r}",
+                hint="fill it first: polyrank ingest data/catalog.jsonl",
+            )
         if embeddings is None:
-            embeddings = cls._recorded(client, collection) or DEFAULT_EMBEDDINGS
+            embeddings = recorded or DEFAULT_EMBEDDINGS
         embedder = resolve("embeddings", embeddings) if isinstance(embeddings, str) else embeddings
-        return cls(client, embedder, collection)
+        return cls(client, embedder, collection, folder=folder)
+
+    @staticmethod
+    def _exists(client: Any, collection: str) -> bool:
+        try:
+            return collection in {c.name for c in client.list_collections()}
+        except Exception:
+            return False
 
     @staticmethod
     def _recorded(client: Any, collection: str) -> str | None:
@@ -288,41 +370,78 @@ class Store:
             f"unknown domain {unknown[0]!r}{hint} The store has: {', '.join(sorted(known))}"
         )
 
-    def ingest(self, items: Sequence[Item], progress: Progress | None = None) -> IngestReport:
+    def _writing(self) -> Any:
+        """The store's write lock (one writer at a time), or a no-op for a Chroma server.
+
+        A second writer waits up to :data:`WRITE_LOCK_TIMEOUT` seconds, then gets a
+        ConfigError: two ingests whose writes overlapped corrupted the index for good.
+        """
+        import contextlib
+
+        if self.folder is None:
+            return contextlib.nullcontext()
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.folder / "write.lock"), timeout=WRITE_LOCK_TIMEOUT)
+
+        @contextlib.contextmanager
+        def held() -> Any:
+            try:
+                lock.acquire()
+            except Timeout as exc:
+                raise ConfigError(
+                    f"another polyrank process is writing to the store {self.folder} "
+                    f"(waited {WRITE_LOCK_TIMEOUT:g} s)",
+                    hint="wait for it to finish, then run this again",
+                ) from exc
+            try:
+                yield
+            finally:
+                lock.release()
+
+        return held()
+
+    def ingest(
+        self, items: Sequence[Item], progress: Progress | None = None, *, sync: bool = False
+    ) -> IngestReport:
         """Upsert ``items``; unchanged items (same content hash) are not re-embedded.
 
         Every embedding is computed before the first write, so a failure leaves the store
-        as it was.
+        as it was. One writer at a time (a lock in the store folder); what was written is
+        checked afterwards. With ``sync``, stored items missing from ``items`` are deleted.
         """
         started = time.perf_counter()
         truncated_before = int(getattr(self.embedder, "truncated", 0))
         digests = [content_hash(item) for item in items]
-        stored: dict[str, str] = {}
         ids = [item.id for item in items]
-        for start in range(0, len(ids), _WRITE_BATCH):
-            got = self._col.get(ids=ids[start : start + _WRITE_BATCH], include=["metadatas"])
-            for item_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
-                stored[item_id] = str((meta or {}).get("hash", ""))
-        todo = [i for i, item in enumerate(items) if stored.get(item.id) != digests[i]]
-        vectors: list[np.ndarray] = []
-        for start in range(0, len(todo), _EMBED_BATCH):
-            batch = [items[i].passage() for i in todo[start : start + _EMBED_BATCH]]
-            vectors.extend(self.embedder.embed_passages(batch))
-            if progress:
-                progress(min(start + _EMBED_BATCH, len(todo)), len(todo))
-        try:
-            for start in range(0, len(todo), _WRITE_BATCH):
-                chunk = todo[start : start + _WRITE_BATCH]
-                self._col.upsert(
-                    ids=[items[i].id for i in chunk],
-                    embeddings=[vectors[j] for j in range(start, start + len(chunk))],
-                    documents=[items[i].passage() for i in chunk],
-                    metadatas=[_metadata(items[i], digests[i]) for i in chunk],  # type: ignore[misc]
-                )
-        except Exception as exc:
-            raise RetrievalError(f"writing to the store failed: {exc}") from exc
-        finally:
-            self._lexical = None
+        with self._writing():
+            stored: dict[str, str] = {}
+            for start in range(0, len(ids), _WRITE_BATCH):
+                got = self._col.get(ids=ids[start : start + _WRITE_BATCH], include=["metadatas"])
+                for item_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+                    stored[item_id] = str((meta or {}).get("hash", ""))
+            todo = [i for i, item in enumerate(items) if stored.get(item.id) != digests[i]]
+            vectors: list[np.ndarray] = []
+            for start in range(0, len(todo), _EMBED_BATCH):
+                batch = [items[i].passage() for i in todo[start : start + _EMBED_BATCH]]
+                vectors.extend(self.embedder.embed_passages(batch))
+                if progress:
+                    progress(min(start + _EMBED_BATCH, len(todo)), len(todo))
+            gone = sorted(set(self.ids()) - set(ids)) if sync else []
+            try:
+                for start in range(0, len(todo), _WRITE_BATCH):
+                    chunk = todo[start : start + _WRITE_BATCH]
+                    self._col.upsert(
+                        ids=[items[i].id for i in chunk],
+                        embeddings=[vectors[j] for j in range(start, start + len(chunk))],
+                        documents=[items[i].passage() for i in chunk],
+                        metadatas=[_metadata(items[i], digests[i]) for i in chunk],  # type: ignore[misc]
+                    )
+                for chunk_ids in _chunks(gone):
+                    self._col.delete(ids=chunk_ids)
+            finally:
+                self._lexical = None
+            self._check_written([items[i].id for i in todo], vectors[:1])
         added = sum(1 for i in todo if items[i].id not in stored)
         return IngestReport(
             total=len(items),
@@ -332,7 +451,103 @@ class Store:
             embedded=len(todo),
             seconds=time.perf_counter() - started,
             truncated=int(getattr(self.embedder, "truncated", 0)) - truncated_before,
+            deleted=len(gone),
         )
+
+    def _check_written(self, written: Sequence[str], probe: Sequence[Any]) -> None:
+        """After a write: every written id is stored with its embedding, and the vector
+        index answers a query. Raises RetrievalError (hint: ``--repair``) otherwise."""
+        found = 0
+        for chunk in _chunks(written):
+            got = self._col.get(ids=chunk, include=["embeddings"])
+            embeddings = got["embeddings"] if got["embeddings"] is not None else []
+            found += sum(1 for e in embeddings if e is not None and len(e))
+        if found != len(set(written)):
+            raise RetrievalError(
+                f"the store holds {found} of the {len(set(written))} items just written",
+                hint=_REPAIR_HINT,
+            )
+        total = self.count()
+        if probe and total:
+            query = np.asarray(probe[0], dtype=np.float32)
+            got = self._col.query(query_embeddings=[query], n_results=min(total, 10))
+            if not got["ids"] or not got["ids"][0]:
+                raise RetrievalError("the store's vector index returns nothing", hint=_REPAIR_HINT)
+
+    def ids(self) -> list[str]:
+        """Every stored item id."""
+        out: list[str] = []
+        total = self.count()
+        for offset in range(0, total, _WRITE_BATCH):
+            out.extend(self._col.get(include=[], limit=_WRITE_BATCH, offset=offset)["ids"])
+        return out
+
+    def delete(self, ids: Sequence[str]) -> list[str]:
+        """Delete these items; returns the ids that were stored (unknown ids are ignored)."""
+        with self._writing():
+            present = [item.id for item in self.get(list(dict.fromkeys(ids)))]
+            try:
+                for chunk in _chunks(present):
+                    self._col.delete(ids=chunk)
+            finally:
+                self._lexical = None
+        return present
+
+    def repair(self, progress: Progress | None = None) -> int:
+        """Rebuild the collection from what it stores: every item's metadata and embedding
+        is read, the collection recreated, and all written back (items whose embedding is
+        unreadable are embedded again). Returns how many items were re-embedded."""
+        with self._writing():
+            items: list[tuple[str, str, dict[str, Any]]] = []
+            total = self.count()
+            for offset in range(0, total, _WRITE_BATCH):
+                got = self._col.get(
+                    include=["metadatas", "documents"], limit=_WRITE_BATCH, offset=offset
+                )
+                for item_id, doc, meta in zip(
+                    got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False
+                ):
+                    items.append((item_id, str(doc or ""), dict(meta or {})))
+            vectors: dict[str, Any] = {}
+            for chunk in _chunks([entry[0] for entry in items]):
+                try:
+                    got = self._col.get(ids=chunk, include=["embeddings"])
+                except RetrievalError:
+                    continue  # unreadable here: embedded again below
+                embeddings = got["embeddings"] if got["embeddings"] is not None else []
+                for item_id, vector in zip(got["ids"], embeddings, strict=False):
+                    if vector is not None and len(vector):
+                        vectors[item_id] = np.asarray(vector, dtype=np.float32)
+            missing = [(i, doc) for i, doc, _ in items if i not in vectors]
+            for start in range(0, len(missing), _EMBED_BATCH):
+                batch = missing[start : start + _EMBED_BATCH]
+                for (item_id, _), vector in zip(
+                    batch, self.embedder.embed_passages([d for _, d in batch]), strict=True
+                ):
+                    vectors[item_id] = vector
+                if progress:
+                    progress(min(start + _EMBED_BATCH, len(missing)), len(missing))
+            metadata = dict(self._col.metadata or {})
+            try:
+                self._client.delete_collection(self._name)
+                col = self._client.create_collection(
+                    self._name, embedding_function=self._function, metadata=metadata
+                )
+            except Exception as exc:
+                raise RetrievalError(f"rebuilding the store failed: {exc}") from exc
+            self._col = _Guarded(col)
+            self._lexical = None
+            for start in range(0, len(items), _WRITE_BATCH):
+                rows = items[start : start + _WRITE_BATCH]
+                self._col.add(
+                    ids=[entry[0] for entry in rows],
+                    embeddings=[vectors[entry[0]] for entry in rows],
+                    documents=[entry[1] for entry in rows],
+                    metadatas=[entry[2] for entry in rows],
+                )
+            written = [entry[0] for entry in items]
+            self._check_written(written, [vectors[written[0]]] if written else [])
+        return len(missing)
 
     def get(self, ids: Sequence[str]) -> list[Item]:
         """The stored items with these ids, in the order given (unknown ids are skipped)."""
@@ -447,15 +662,12 @@ class Store:
 
         fetch = min(total, max(3 * k, k + 20))
         while True:
-            try:
-                got = self._col.query(
-                    query_embeddings=[np.asarray(vector, dtype=np.float32)],
-                    n_results=fetch,
-                    where=where,
-                    include=["metadatas", "distances"],
-                )
-            except Exception as exc:
-                raise RetrievalError(f"store query failed: {exc}") from exc
+            got = self._col.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=fetch,
+                where=where,
+                include=["metadatas", "distances"],
+            )
             dense: dict[str, tuple[float, Item]] = {}
             hits = zip(got["metadatas"][0], got["distances"][0], strict=False)  # type: ignore[index]
             for meta, distance in hits:

@@ -119,4 +119,5 @@ def test_empty_store_says_what_to_do(
 ) -> None:
     code = main([*command, "--store", str(tmp_path / "empty"), "--embeddings", "use-m3"])
     err = capsys.readouterr().err
-    assert code == 1 and "is empty" in err and "polyrank ingest" in err
+    assert code == 1 and "there is no store at" in err and "polyrank ingest" in err
+    assert not (tmp_path / "empty").exists()  # searching never creates a store

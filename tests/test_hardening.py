@@ -451,3 +451,107 @@ def test_long_passages_are_cut_to_the_encoder_window(
     err = capsys.readouterr().err
     assert "note: 1 long passage(s) were cut to the encoder's window" in err
     assert Agent(store=str(tmp_path / "s")).search("leather boots", k=1)[0].id == "long"
+
+
+# -- store integrity -------------------------------------------------------------------
+SMALL_CATALOG = str(FIXTURES / "small_catalog.jsonl")
+
+
+def _ingest_small(store: Path, *extra: str) -> int:
+    return main(["ingest", SMALL_CATALOG, "--store", str(store), "--embeddings", "use-m3",
+                 *extra])  # fmt: skip
+
+
+def test_a_rejected_ingest_creates_nothing(tmp_path: Path) -> None:
+    """Was: a rejected ingest still created the store and bound it to fusion."""
+    code = main(["ingest", str(FIXTURES / "bad_catalog.jsonl"), "--store", str(tmp_path / "s")])
+    assert code == 1 and not (tmp_path / "s").exists()
+
+
+def test_a_second_writer_waits_then_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: two ingests whose writes overlapped corrupted the store silently and for good."""
+    import subprocess
+    import sys
+
+    from filelock import FileLock
+
+    import retrieval._store as store_module
+
+    assert _ingest_small(tmp_path / "s") == 0
+    monkeypatch.setattr(store_module, "WRITE_LOCK_TIMEOUT", 0.5)
+    with FileLock(str(tmp_path / "s" / "write.lock")):  # another process is writing
+        assert _ingest_small(tmp_path / "s", "--sync") == 1
+        assert main(["delete", "b1", "--store", str(tmp_path / "s")]) == 1
+    assert "another polyrank process is writing" in capsys.readouterr().err
+    # two real processes at once: the second waits for the first; both land whole
+    rows = [{"id": f"p{n}", "title": f"Item {n}", "description": "Some text.",
+             "language": "en", "domain": "books"} for n in range(150)]  # fmt: skip
+    first = _catalog(tmp_path, rows[:75])
+    second = tmp_path / "second.jsonl"
+    second.write_text("".join(json.dumps(r) + "\n" for r in rows[75:]))
+    runs = [
+        subprocess.Popen([sys.executable, "-m", "agent", "ingest", str(path), "--store",
+                          str(tmp_path / "s")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for path in (first, second)
+    ]  # fmt: skip
+    for run in runs:
+        run.communicate(timeout=300)
+    assert [run.returncode for run in runs] == [0, 0]
+    # checked in a fresh process: Chroma caches a store's index per process
+    check = (
+        "import sys; from retrieval import Filters, Store; s = Store.open(sys.argv[1]); "
+        "print(s.count(), len(s.vectors(s.ids())), "
+        "len(s.search('Item', 5, Filters(domains=('books',)))))"
+    )
+    out = subprocess.run([sys.executable, "-c", check, str(tmp_path / "s")],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert out.split() == ["157", "157", "5"]
+
+
+def test_sync_and_delete_remove_what_left_the_catalogue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: re-ingesting did not remove items that left the file; no way to delete one."""
+    assert _ingest_small(tmp_path / "s") == 0
+    kept = [line for line in Path(SMALL_CATALOG).read_text().splitlines()
+            if '"id": "m1"' not in line and '"id": "f1"' not in line]  # fmt: skip
+    (tmp_path / "fewer.jsonl").write_text("\n".join(kept) + "\n")
+    capsys.readouterr()
+    assert main(["ingest", str(tmp_path / "fewer.jsonl"), "--store", str(tmp_path / "s"),
+                 "--sync"]) == 0  # fmt: skip
+    assert "deleted 2 item(s) no longer in" in capsys.readouterr().out
+    assert main(["delete", "b1", "nope", "--store", str(tmp_path / "s")]) == 0
+    assert "deleted 1 item(s); not in the store: nope" in capsys.readouterr().out
+    store = Store.open(str(tmp_path / "s"))
+    assert sorted(store.ids()) == ["b2", "g1-de", "g1-en", "g1-ja"]
+    assert all(c.id != "b1" for c in store.search("Wanderführer", 4))
+
+
+def test_a_damaged_index_is_named_and_repaired(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: InternalError 'Error finding id' on every filtered search, and re-ingesting
+    said 'unchanged'. Now a RetrievalError naming --repair, and --repair fixes it."""
+    import shutil
+    import sqlite3
+
+    assert _ingest_small(tmp_path / "s") == 0
+    for segment in (tmp_path / "s").iterdir():
+        if segment.is_dir():
+            shutil.rmtree(segment)  # the vector index, as an overlapping write left it
+    with sqlite3.connect(tmp_path / "s" / "chroma.sqlite3") as db:
+        db.execute("delete from embeddings_queue where rowid > 3")
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()  # as a new process would see the store
+    capsys.readouterr()
+    args = ["search", "boots", "--domain", "books", "--store", str(tmp_path / "s")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "Error finding id" in err and "ingest --repair" in err and "Traceback" not in err
+    assert main(["ingest", "--repair", "--store", str(tmp_path / "s")]) == 0
+    assert main([*args, "--json"]) == 0
+    found = json.loads(capsys.readouterr().out.split("\n", 1)[1])["results"]
+    assert {r["id"] for r in found} == {"b1", "b2"}
