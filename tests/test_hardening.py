@@ -555,3 +555,44 @@ def test_a_damaged_index_is_named_and_repaired(
     assert main([*args, "--json"]) == 0
     found = json.loads(capsys.readouterr().out.split("\n", 1)[1])["results"]
     assert {r["id"] for r in found} == {"b1", "b2"}
+
+
+@pytest.mark.parametrize(
+    ("error", "hint"),
+    [
+        ("connect", "Chroma server is running"),
+        ("readonly", "searching works"),
+        ("internal", "ingest --repair"),
+    ],
+)
+def test_every_chroma_failure_becomes_a_retrieval_error(error: str, hint: str) -> None:
+    """Was: raw chromadb InternalError, httpx.ConnectError and sqlite errors as tracebacks
+    from count, get, vectors, variants and query."""
+    import sqlite3
+
+    import httpx
+    from chromadb.errors import InternalError
+
+    from agent import RetrievalError
+    from retrieval._store import _Guarded
+
+    raised: Exception = {
+        "connect": httpx.ConnectError("[Errno 111] Connection refused"),
+        "readonly": sqlite3.OperationalError("attempt to write a readonly database"),
+        "internal": InternalError("Error executing plan: Internal error: Error finding id"),
+    }[error]
+
+    class Broken:
+        metadata = None
+
+        def __getattr__(self, name: str) -> Any:
+            def fail(*args: Any, **kwargs: Any) -> Any:
+                raise raised
+
+            return fail
+
+    guarded = _Guarded(Broken())
+    for call in (guarded.count, guarded.get, guarded.query, guarded.upsert):
+        with pytest.raises(RetrievalError) as info:
+            call()
+        assert hint in str(info.value) and info.value.__cause__ is raised
