@@ -1,4 +1,4 @@
-"""User profiles (BRIEF section 4) and the context the prompt and the local ranker get.
+"""User profiles (format: README) and the context the prompt and the local ranker get.
 
 Usage::
 

@@ -1,4 +1,4 @@
-"""What a recommendation returns (BRIEF section 4): items, and a trace of how."""
+"""What a recommendation returns: items, and a trace of how."""
 
 from __future__ import annotations
 

@@ -107,7 +107,10 @@ class Case(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[\w.-]+$")
-    system: str | None = Field(default=None, description="which BRIEF system it exercises")
+    system: str | None = Field(
+        default=None,
+        description="which system it exercises: cross-lingual, -cultural, -scenario, -domain",
+    )
     user: str | None = None
     variants: dict[str, str] = Field(min_length=1)
     reference: str | None = None

@@ -94,7 +94,7 @@ def region_code(value: str) -> str:
 
 
 class Item(BaseModel):
-    """One catalogue item (BRIEF section 4)."""
+    """One catalogue item (format: README, "Catalogue format")."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
