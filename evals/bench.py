@@ -1,4 +1,4 @@
-"""Benchmarks: ``make bench`` (``python -m evals.bench [embeddings|latency] [--specs ...]``).
+"""Benchmarks: ``make bench`` (``python -m evals.bench [embeddings|agent|requests] ...``).
 
 - ``agent``: orchestration overhead of one ``recommend`` with a zero-latency scripted LLM
   (median ms), against the local ranker, and prompt tokens per candidate.
@@ -6,6 +6,8 @@
   (items/s), then run the cross-lingual fixture (a query in one language whose right answer
   is written in another) and report MRR@10, hit@1, hit@3 and the median search latency.
   This is how the default embedding model is chosen.
+- ``requests``: the first 15 requests of the core suite typed as users type them (no
+  domain filter), each with its top 3 from the local ranker and their graded relevance.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def bench_agent(store_path: str | None, rounds: int = 30) -> dict[str, float]:
     """Median ms per recommend: scripted zero-latency LLM vs local ranker; tokens/candidate."""
     from agent import Agent
     from agent._budget import count_tokens
-    from agent.testing import FunctionModel
+    from agent.testing import FunctionModel, prompt_candidates
 
     requests = [
         ("Quiero aprender a programar", USERS / "ana.yaml"),
@@ -117,10 +119,49 @@ def bench_agent(store_path: str | None, rounds: int = 30) -> dict[str, float]:
     per_candidate = []
     for call in scripted.calls[-len(requests) :]:
         prompt = call[1]["content"]
-        per_candidate.append(count_tokens(prompt) / max(1, prompt.count("\n[c")))
+        per_candidate.append(count_tokens(prompt) / max(1, len(prompt_candidates(call))))
     figures["prompt_tokens_per_candidate"] = round(statistics.mean(per_candidate), 1)
     figures["system_prompt_tokens"] = count_tokens(scripted.calls[-1][0]["content"])
     return figures
+
+
+#: The first case of this name in evals/suites/core.yaml starts the requests as users type
+#: them (no domain filter); ``requests`` shows the first REQUESTS of them.
+FIRST_TYPED_CASE = "holiday-crime-novel"
+REQUESTS = 15
+
+
+def bench_requests(store_path: str, count: int = REQUESTS) -> list[dict[str, Any]]:
+    """Each typed request's top 3 (local ranker) with its graded relevance from the suite.
+
+    ``sensible``: at least two of the three are relevant (grade >= 1) and the first is.
+    """
+    from agent import Agent
+    from evals._suite import load_suite
+
+    loaded = load_suite(Path(__file__).parent / "suites" / "core.yaml")
+    cases = list(loaded.suite.cases)
+    start = next(i for i, c in enumerate(cases) if c.name == FIRST_TYPED_CASE)
+    agent = Agent(store=store_path)
+    rows = []
+    for case in cases[start : start + count]:
+        query = next(iter(case.variants.values()))
+        user = loaded.users.get(case.user) if case.user else None
+        rec = agent.recommend(query, user, k=3)
+        grades = [
+            case.relevant.get(item.id, case.relevant.get(item.group, 0)) for item in rec.items
+        ]
+        rows.append(
+            {
+                "case": case.name,
+                "query": query,
+                "user": case.user,
+                "top3": [item.title for item in rec.items],
+                "grades": grades,
+                "sensible": grades[0] >= 1 and sum(g >= 1 for g in grades) >= 2,
+            }
+        )
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,15 +170,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("what", nargs="*", help="embeddings and/or agent (default: both)")
+    parser.add_argument(
+        "what", nargs="*", help="embeddings, agent and/or requests (default: all three)"
+    )
     parser.add_argument("--store", help="store for the agent bench (default .polyrank/store)")
     parser.add_argument("--specs", nargs="+", default=["e5-small", "use-m3", "fusion"])
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    args.what = args.what or ["embeddings", "agent"]
-    unknown = set(args.what) - {"embeddings", "agent"}
+    args.what = args.what or ["embeddings", "agent", "requests"]
+    unknown = set(args.what) - {"embeddings", "agent", "requests"}
     if unknown:
-        parser.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose embeddings, agent")
+        parser.error(
+            f"unknown benchmark {', '.join(sorted(unknown))}; choose embeddings, agent, requests"
+        )
     report: dict[str, Any] = {}
     if "embeddings" in args.what:
         scores = [score_embeddings(spec) for spec in args.specs]
@@ -159,8 +204,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key, value in figures.items():
             print(f"agent {key}: {value}")
         report["agent"] = figures
+    if "requests" in args.what:
+        store = args.store or ".polyrank/store"
+        if not Path(store).exists():
+            Store.open(store).ingest(load_catalog(CATALOG))
+        rows = bench_requests(store)
+        for row in rows:
+            mark = "ok " if row["sensible"] else "-- "
+            shown = " | ".join(
+                f"{t} ({g})" for t, g in zip(row["top3"], row["grades"], strict=True)
+            )
+            print(f"{mark}{row['query']} [{row['user'] or '-'}]: {shown}")
+        sensible = sum(row["sensible"] for row in rows)
+        print(f"requests: {sensible}/{len(rows)} sensible top-3 (graded in core.yaml)")
+        report["requests"] = rows
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 
 

@@ -22,3 +22,21 @@ def test_unknown_benchmark_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit) as info:
         main(["nonsense"])
     assert info.value.code == 2 and "unknown benchmark nonsense" in capsys.readouterr().err
+
+
+def test_prompt_tokens_are_per_candidate(use_store_path: Path) -> None:
+    """20 candidates a prompt: a figure in the hundreds would be the whole prompt."""
+    figures = bench_agent(str(use_store_path), rounds=1)
+    assert 20 < figures["prompt_tokens_per_candidate"] < 150
+
+
+def test_requests_bench_grades_each_top3(use_store_path: Path) -> None:
+    from evals.bench import bench_requests
+
+    rows = bench_requests(str(use_store_path), count=2)
+    assert [r["case"] for r in rows] == ["holiday-crime-novel", "romantic-paris-film"]
+    assert all(len(r["top3"]) == 3 and len(r["grades"]) == 3 for r in rows)
+    for row in rows:
+        assert row["sensible"] == (
+            row["grades"][0] >= 1 and sum(g >= 1 for g in row["grades"]) >= 2
+        )
