@@ -157,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--sync",
         action="store_true",
-        help="also delete stored items that are no longer in the file (they are listed)",
+        help="also delete stored items that are no longer in the file (says how many)",
     )
     ingest.add_argument(
         "--repair",

@@ -91,7 +91,7 @@ class _Guarded:
                 if "readonly" in text.lower() or "read-only" in text.lower():
                     raise RetrievalError(
                         f"the store is read-only: {text}",
-                        hint="searching works; to write, use a store folder you can write to",
+                        hint="writing (ingest, delete, --repair) needs a folder you can write to",
                     ) from exc
                 if "connect" in kind.lower() or "connect" in text.lower():
                     hint = "check that the Chroma server is running and reachable"

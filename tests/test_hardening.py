@@ -561,7 +561,7 @@ def test_a_damaged_index_is_named_and_repaired(
     ("error", "hint"),
     [
         ("connect", "Chroma server is running"),
-        ("readonly", "searching works"),
+        ("readonly", "needs a folder you can write to"),
         ("internal", "ingest --repair"),
     ],
 )
