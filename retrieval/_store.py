@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -352,16 +352,22 @@ class Store:
     def count(self) -> int:
         return int(self._col.count())
 
+    def _pages(self, include: list[str]) -> Iterator[Any]:
+        """The whole collection, one Chroma ``get`` of :data:`_WRITE_BATCH` items at a time."""
+        for offset in range(0, self.count(), _WRITE_BATCH):
+            yield self._col.get(include=include, limit=_WRITE_BATCH, offset=offset)
+
     def check_domains(self, domains: Sequence[str]) -> tuple[str, ...]:
         """``domains`` lower-cased; ``ConfigError`` naming the stored ones for an unknown one."""
         wanted = tuple(d.strip().lower() for d in domains)
         unknown = [d for d in wanted if not self._col.get(where={"domain": d}, limit=1)["ids"]]
         if not unknown or self.count() == 0:
             return wanted
-        known: set[str] = set()
-        for offset in range(0, self.count(), _WRITE_BATCH):
-            got = self._col.get(include=["metadatas"], limit=_WRITE_BATCH, offset=offset)
-            known.update(str(m.get("domain")) for m in got["metadatas"] or [])
+        known = {
+            str(m.get("domain"))
+            for got in self._pages(["metadatas"])
+            for m in got["metadatas"] or []
+        }
         import difflib
 
         close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
@@ -457,11 +463,7 @@ class Store:
     def _check_written(self, written: Sequence[str], probe: Sequence[Any]) -> None:
         """After a write: every written id is stored with its embedding, and the vector
         index answers a query. Raises RetrievalError (hint: ``--repair``) otherwise."""
-        found = 0
-        for chunk in _chunks(written):
-            got = self._col.get(ids=chunk, include=["embeddings"])
-            embeddings = got["embeddings"] if got["embeddings"] is not None else []
-            found += sum(1 for e in embeddings if e is not None and len(e))
+        found = len(self.vectors(written))
         if found != len(set(written)):
             raise RetrievalError(
                 f"the store holds {found} of the {len(set(written))} items just written",
@@ -476,11 +478,7 @@ class Store:
 
     def ids(self) -> list[str]:
         """Every stored item id."""
-        out: list[str] = []
-        total = self.count()
-        for offset in range(0, total, _WRITE_BATCH):
-            out.extend(self._col.get(include=[], limit=_WRITE_BATCH, offset=offset)["ids"])
-        return out
+        return [item_id for got in self._pages([]) for item_id in got["ids"]]
 
     def delete(self, ids: Sequence[str]) -> list[str]:
         """Delete these items; returns the ids that were stored (unknown ids are ignored)."""
@@ -499,11 +497,7 @@ class Store:
         unreadable are embedded again). Returns how many items were re-embedded."""
         with self._writing():
             items: list[tuple[str, str, dict[str, Any]]] = []
-            total = self.count()
-            for offset in range(0, total, _WRITE_BATCH):
-                got = self._col.get(
-                    include=["metadatas", "documents"], limit=_WRITE_BATCH, offset=offset
-                )
+            for got in self._pages(["metadatas", "documents"]):
                 for item_id, doc, meta in zip(
                     got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False
                 ):
@@ -511,13 +505,9 @@ class Store:
             vectors: dict[str, Any] = {}
             for chunk in _chunks([entry[0] for entry in items]):
                 try:
-                    got = self._col.get(ids=chunk, include=["embeddings"])
+                    vectors.update(self.vectors(chunk))
                 except RetrievalError:
                     continue  # unreadable here: embedded again below
-                embeddings = got["embeddings"] if got["embeddings"] is not None else []
-                for item_id, vector in zip(got["ids"], embeddings, strict=False):
-                    if vector is not None and len(vector):
-                        vectors[item_id] = np.asarray(vector, dtype=np.float32)
             missing = [(i, doc) for i, doc, _ in items if i not in vectors]
             for start in range(0, len(missing), _EMBED_BATCH):
                 batch = missing[start : start + _EMBED_BATCH]
@@ -567,13 +557,14 @@ class Store:
         return preferred_variant(variants, prefer_languages, found[0])
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored embeddings of these ids (unknown ids are skipped)."""
+        """The stored embeddings of these ids (unknown ids, and empty embeddings, skipped)."""
         out: dict[str, np.ndarray] = {}
         for chunk in _chunks(ids):
             got = self._col.get(ids=chunk, include=["embeddings"])
             embeddings = got["embeddings"] if got["embeddings"] is not None else []
             for i, v in zip(got["ids"], embeddings, strict=False):
-                out[i] = np.asarray(v, dtype=np.float32)
+                if v is not None and len(v):
+                    out[i] = np.asarray(v, dtype=np.float32)
         return out
 
     def lexical_index(self) -> LexicalIndex:
@@ -581,8 +572,7 @@ class Store:
         total = self.count()
         if self._lexical is None or self._lexical[0] != total:
             documents: list[tuple[str, str]] = []
-            for offset in range(0, total, _WRITE_BATCH):
-                got = self._col.get(include=["documents"], limit=_WRITE_BATCH, offset=offset)
+            for got in self._pages(["documents"]):
                 documents.extend(zip(got["ids"], got["documents"] or [], strict=False))
             self._lexical = (total, LexicalIndex.build(documents))
         return self._lexical[1]
