@@ -21,7 +21,7 @@ __all__ = ["ReplyCache", "cache_key"]
 
 #: A reply larger than this is not cached (no real answer of ours comes close).
 MAX_REPLY_BYTES = 1_000_000
-_FIELDS = {f.name: f.type for f in dataclasses.fields(Reply)}
+_FIELDS = frozenset(f.name for f in dataclasses.fields(Reply))
 
 
 def cache_key(model: str, messages: Any, schema: Any, params: dict[str, Any]) -> str:
@@ -35,7 +35,7 @@ def cache_key(model: str, messages: Any, schema: Any, params: dict[str, Any]) ->
 
 def _reply_of(data: Any) -> Reply | None:
     """The cached reply, or ``None`` when the file does not hold one (wrong shape)."""
-    if not isinstance(data, dict) or set(data) != set(_FIELDS):
+    if not isinstance(data, dict) or set(data) != _FIELDS:
         return None
     if not isinstance(data["content"], str) or not isinstance(data["model"], str):
         return None

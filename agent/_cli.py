@@ -104,7 +104,6 @@ def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
         except PolyrankError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
-    parse.__name__ = check.__name__.replace("_", " ")
     return parse
 
 

