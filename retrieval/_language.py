@@ -62,8 +62,12 @@ def _detector() -> Any:
     return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
 
 
+@functools.lru_cache(maxsize=4096)
 def detect_language(text: str) -> LanguageGuess | None:
     """Guess the language of ``text``; ``None`` when there is nothing to go on.
+
+    Remembered per text: one request is asked about by the agent (its language), the
+    store (which version of each group to show) and the fusion embedder (which halves).
 
     A confidence below about 0.5 means the text is short or ambiguous ("Pizza", "Tokyo"):
     callers should then prefer what they know of the writer (the profile's language).
