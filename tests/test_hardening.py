@@ -45,13 +45,19 @@ def hostile_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     return store
 
 
+SMALL_CATALOG = str(FIXTURES / "small_catalog.jsonl")
+
+
+def _ingest_small(store: Path, *extra: str) -> int:
+    return main(["ingest", SMALL_CATALOG, "--store", str(store), "--embeddings", "use-m3",
+                 *extra])  # fmt: skip
+
+
 @pytest.fixture
 def small_use_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    store = str(tmp_path / "small")
-    catalog = str(FIXTURES / "small_catalog.jsonl")
-    assert main(["ingest", catalog, "--store", store, "--embeddings", "use-m3"]) == 0
+    assert _ingest_small(tmp_path / "small") == 0
     capsys.readouterr()
-    return store
+    return str(tmp_path / "small")
 
 
 def _no_control(text: str) -> None:
@@ -454,14 +460,6 @@ def test_long_passages_are_cut_to_the_encoder_window(
 
 
 # -- store integrity -------------------------------------------------------------------
-SMALL_CATALOG = str(FIXTURES / "small_catalog.jsonl")
-
-
-def _ingest_small(store: Path, *extra: str) -> int:
-    return main(["ingest", SMALL_CATALOG, "--store", str(store), "--embeddings", "use-m3",
-                 *extra])  # fmt: skip
-
-
 def test_a_rejected_ingest_creates_nothing(tmp_path: Path) -> None:
     """Was: a rejected ingest still created the store and bound it to fusion."""
     code = main(["ingest", str(FIXTURES / "bad_catalog.jsonl"), "--store", str(tmp_path / "s")])

@@ -126,21 +126,21 @@ def test_real_small_model_answers_every_request_without_fallback(
         return step
 
     with ScriptedOpenAIServer(default=record, serial=True) as proxy:
-        agent = Agent(
-            store=use_store,
-            model="openai:smollm2",
-            base_url=proxy.base_url,
-            api_key="none",
-            candidates=10,
-            timeout=120,
-        )
-        _check_answers(agent)
+        check_answers(use_store, proxy.base_url)
     if os.environ.get("POLYRANK_RECORD_LLAMA"):
         RECORDED.write_text(json.dumps(replies, ensure_ascii=False, indent=1) + "\n")
 
 
-def _check_answers(agent: Agent) -> None:
-    """What the real model's answers must give, live or replayed from RECORDED."""
+def check_answers(store: Store, base_url: str) -> None:
+    """What the real model's answers to REQUESTS must give, live or replayed from RECORDED."""
+    agent = Agent(
+        store=store,
+        model="openai:smollm2",
+        base_url=base_url,
+        api_key="none",
+        candidates=10,
+        timeout=120,
+    )
     for query, user in REQUESTS:
         rec = agent.recommend(query, USERS / user if user else None, k=3)
         trace = rec.trace

@@ -241,20 +241,12 @@ def test_recorded_llama_replies_replay_without_fallback(use_store: Store) -> Non
     wrong language: the same requests must take the same path, reply by reply, with no
     fallback and no request left over or missing.
     """
-    from tests.test_llama_server import RECORDED, _check_answers
+    from tests.test_llama_server import RECORDED, check_answers
 
     steps = json.loads(RECORDED.read_text())
     assert steps[0]["status"] == 500  # json_schema refused, as llama-cpp-python does
     with ScriptedOpenAIServer(steps, serial=True) as server:
-        agent = Agent(
-            store=use_store,
-            model="openai:smollm2",
-            base_url=server.base_url,
-            api_key="none",
-            candidates=10,
-            timeout=120,
-        )
-        _check_answers(agent)
+        check_answers(use_store, server.base_url)
     assert len(server.requests) == len(steps)
     assert server.requests[0]["response_format"]["type"] == "json_schema"
     assert all(r["response_format"]["type"] == "json_object" for r in server.requests[1:])
