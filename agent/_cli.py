@@ -311,7 +311,13 @@ def _open_store(args: argparse.Namespace) -> Any:
     if args.embeddings:
         check("embeddings", args.embeddings)  # a typo is named before the store is looked at
 
-    return Store.open(args.store, embeddings=args.embeddings, create=False)
+    store = Store.open(args.store, embeddings=args.embeddings, create=False)
+    if store.read_only_copy is not None:
+        print(
+            f"note: the store {store.folder} is read-only; reading a temporary copy",
+            file=sys.stderr,
+        )
+    return store
 
 
 def _ingest(agent: Any, path: str, items: Any = None, *, sync: bool = False) -> None:

@@ -10,7 +10,10 @@ Usage::
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,15 +163,59 @@ def _settings() -> Any:
     return Settings(anonymized_telemetry=False, allow_reset=False)
 
 
-def _persistent_client(path: str | None) -> Any:
+def _read_only(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "readonly" in text or "read-only" in text or isinstance(exc, PermissionError)
+
+
+def _persistent_client(path: str | None, *, writable: bool = True) -> tuple[Any, Path | None]:
+    """An embedded Chroma client, and the temporary copy it reads when the store folder
+    cannot be written (``None`` otherwise).
+
+    Chroma writes to its database even to open it, so a read-only store (a mounted
+    snapshot, a folder without write permission) cannot be opened in place; a reader
+    (``writable=False``) opens a temporary copy instead, removed on :meth:`Store.close`.
+    """
     import chromadb
 
     location = Path(path or DEFAULT_STORE)
     try:
         location.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(location), settings=_settings())
-    except OSError as exc:
-        raise ConfigError(f"cannot use store path {str(location)!r}: {exc}") from exc
+        return chromadb.PersistentClient(path=str(location), settings=_settings()), None
+    except Exception as exc:
+        _forget(location)
+        if not _read_only(exc):
+            if isinstance(exc, OSError):
+                raise ConfigError(f"cannot use store path {str(location)!r}: {exc}") from exc
+            raise RetrievalError(f"cannot open the store {str(location)!r}: {exc}") from exc
+        if writable:
+            raise ConfigError(
+                f"the store {str(location)!r} is read-only",
+                hint="writing (ingest, delete, --repair) needs a folder you can write to",
+            ) from exc
+    copy = Path(tempfile.mkdtemp(prefix="polyrank-readonly-"))
+    try:
+        shutil.copytree(location, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.lock"))
+        for entry in [copy, *copy.rglob("*")]:  # copies keep the read-only mode bits
+            entry.chmod(entry.stat().st_mode | 0o200)
+        return chromadb.PersistentClient(path=str(copy), settings=_settings()), copy
+    except Exception as exc:
+        shutil.rmtree(copy, ignore_errors=True)
+        raise RetrievalError(
+            f"the store {str(location)!r} is read-only and a temporary copy failed: {exc}"
+        ) from exc
+
+
+def _drop_copy(copy: Path) -> None:
+    _forget(copy)
+    shutil.rmtree(copy, ignore_errors=True)
+
+
+def _forget(location: Path) -> None:
+    """Drop Chroma's cached system for a folder whose opening failed half-way."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(location), None)
 
 
 def _http_client(arg: str | None) -> Any:
@@ -246,6 +293,9 @@ class Store:
         #: The embedded store's folder (``None`` for a Chroma server): it holds the lock
         #: that keeps writers one at a time.
         self.folder = folder
+        #: The temporary copy a read-only store is read from (see ``Store.open``).
+        self.read_only_copy: Path | None = None
+        self._drop_copy: weakref.finalize[Any, Any] | None = None
         self._function = ChromaEmbeddingFunction(embedder)
         try:
             existing = {c.name for c in client.list_collections()}
@@ -274,11 +324,11 @@ class Store:
         self._lexical: tuple[int, LexicalIndex] | None = None
 
     @staticmethod
-    def _make_client(location: str | None) -> Any:
+    def _make_client(location: str | None, writable: bool = True) -> tuple[Any, Path | None]:
         if location and "://" in location:
             scheme, _, rest = location.partition(":")
-            return resolve("store", f"{scheme}:{rest}")
-        return _persistent_client(location)
+            return resolve("store", f"{scheme}:{rest}"), None
+        return _persistent_client(location, writable=writable)
 
     @classmethod
     def open(
@@ -306,12 +356,14 @@ class Store:
                 f"there is no store at {str(folder)!r}",
                 hint=f"fill it first: polyrank ingest data/catalog.jsonl --store {folder}",
             )
-        client = cls._make_client(location)
+        client, copy = cls._make_client(location, writable=create)
         recorded = cls._recorded(client, collection)
         if not create and recorded is None and not cls._exists(client, collection):
             close = getattr(client, "close", None)
             if callable(close):
                 close()
+            if copy is not None:
+                _drop_copy(copy)
             raise ConfigError(
                 f"the store {location or DEFAULT_STORE} has no collection {collection!r}",
                 hint="fill it first: polyrank ingest data/catalog.jsonl",
@@ -319,7 +371,12 @@ class Store:
         if embeddings is None:
             embeddings = recorded or DEFAULT_EMBEDDINGS
         embedder = resolve("embeddings", embeddings) if isinstance(embeddings, str) else embeddings
-        return cls(client, embedder, collection, folder=folder)
+        store = cls(client, embedder, collection, folder=folder)
+        if copy is not None:
+            store.read_only_copy = copy
+            # Removed on close, and at the latest when the process exits.
+            store._drop_copy = weakref.finalize(store, _drop_copy, copy)
+        return store
 
     @staticmethod
     def _exists(client: Any, collection: str) -> bool:
@@ -342,6 +399,8 @@ class Store:
         close = getattr(self._client, "close", None)
         if callable(close):
             close()
+        if self._drop_copy is not None:
+            self._drop_copy()
 
     def __enter__(self) -> Store:
         return self
@@ -384,6 +443,12 @@ class Store:
         """
         import contextlib
 
+        read_only = ConfigError(
+            f"the store {str(self.folder)!r} is read-only",
+            hint="writing (ingest, delete, --repair) needs a folder you can write to",
+        )
+        if self.read_only_copy is not None:  # never write to the temporary copy
+            raise read_only
         if self.folder is None:
             return contextlib.nullcontext()
         from filelock import FileLock, Timeout
@@ -400,6 +465,8 @@ class Store:
                     f"(waited {WRITE_LOCK_TIMEOUT:g} s)",
                     hint="wait for it to finish, then run this again",
                 ) from exc
+            except OSError as exc:
+                raise read_only from exc
             try:
                 yield
             finally:

@@ -594,3 +594,37 @@ def test_every_chroma_failure_becomes_a_retrieval_error(error: str, hint: str) -
         with pytest.raises(RetrievalError) as info:
             call()
         assert hint in str(info.value) and info.value.__cause__ is raised
+
+
+def test_a_read_only_store_still_searches_and_refuses_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: a 40-line traceback (``attempt to write a readonly database``) even for
+    ``search``. Now search reads a temporary copy and says so; writes are refused by name.
+
+    ``chattr +i`` makes files immutable even for root (CI runs as root, where permission
+    bits do not stop writes)."""
+    import shutil
+    import subprocess
+
+    assert _ingest_small(tmp_path / "s") == 0
+    frozen = tmp_path / "frozen"  # a new path: Chroma keeps no open system for it
+    shutil.copytree(tmp_path / "s", frozen)
+    if subprocess.run(["chattr", "-R", "+i", str(frozen)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not permitted here")
+    capsys.readouterr()
+    try:
+        assert main(["search", "Wanderführer", "--store", str(frozen), "--k", "2",
+                     "--json"]) == 0  # fmt: skip
+        out, err = capsys.readouterr()
+        assert json.loads(out)["results"][0]["id"] in {"b1", "b2"}
+        assert "is read-only; reading a temporary copy" in err
+        assert main(["delete", "b1", "--store", str(frozen)]) == 1
+        assert "is read-only" in capsys.readouterr().err
+        assert main(["ingest", SMALL_CATALOG, "--store", str(frozen)]) == 1
+        assert "is read-only" in capsys.readouterr().err
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(frozen)], check=True)
+    assert sorted(Store.open(str(frozen), create=False).ids()) == sorted(
+        Store.open(str(tmp_path / "s")).ids()
+    )  # the delete reached neither the store nor, unseen, a copy
