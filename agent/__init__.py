@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from agent._llm import ChatModel, Message, OpenAIChat, Reply, TransportPolicy
     from agent._local import LocalRanker
     from agent._profile import Event, UserProfile, load_profile
-    from agent._rerank import RerankConfig
+    from agent._ranking import Ranker, Ranking, RankRequest
+    from agent._rerank import LLMRanker, RerankConfig
     from agent._result import RankedItem, Recommendation, Trace
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "ConfigError",
     "Event",
     "LLMError",
+    "LLMRanker",
     "LocalRanker",
     "Message",
     "OpenAIChat",
@@ -44,7 +46,10 @@ __all__ = [
     "PolyrankCompressor",
     "PolyrankError",
     "ProfileError",
+    "RankRequest",
     "RankedItem",
+    "Ranker",
+    "Ranking",
     "Recommendation",
     "Reply",
     "RerankConfig",
@@ -67,7 +72,11 @@ _LAZY = {
     "Message": "agent._llm",
     "OpenAIChat": "agent._llm",
     "PolyrankCompressor": "agent._langchain",
+    "LLMRanker": "agent._rerank",
+    "RankRequest": "agent._ranking",
     "RankedItem": "agent._result",
+    "Ranker": "agent._ranking",
+    "Ranking": "agent._ranking",
     "Recommendation": "agent._result",
     "Reply": "agent._llm",
     "RerankConfig": "agent._rerank",

@@ -26,10 +26,11 @@ from agent._intent import request_text
 from agent._llm import ChatModel
 from agent._local import LocalRanker
 from agent._profile import UserContext, UserProfile, build_context, load_profile
-from agent._rerank import RerankConfig, Reranker
+from agent._ranking import Ranker, RankRequest
+from agent._rerank import LLMRanker, RerankConfig
 from agent._result import RankedItem, Recommendation, Trace
-from agent.errors import ConfigError, LLMError, OutputError
-from agent.registry import resolve
+from agent.errors import ConfigError
+from agent.registry import resolve, split_spec
 from prompts import PromptSet
 from retrieval import (
     Candidate,
@@ -114,28 +115,44 @@ class Agent:
         self.candidates = candidates
         self.feedback = feedback
         self.prices = {**DEFAULT_PRICES, **(prices or {})}
-        options: dict[str, Any] = {"timeout": timeout}
-        if max_tokens is not None:
-            options["max_tokens"] = max_tokens
-        resolved = (
-            resolve("llm", model, base_url=base_url, api_key=api_key, **options)
-            if isinstance(model, str)
-            else model
-        )
         rerank = rerank or RerankConfig()
         if rerank.deadline is None:  # one deadline per request, across retries and re-asks
             rerank = dataclasses.replace(rerank, deadline=timeout)
-        self.llm: ChatModel | None = None if isinstance(resolved, LocalRanker) else resolved
-        self.model = "local" if self.llm is None else self.llm.spec
-        self.reranker = (
-            Reranker(
-                self.llm, self.prompts, config=rerank, cache=ReplyCache(cache) if cache else None
+        chat = self._chat_model(model, base_url, api_key, timeout, max_tokens)
+        #: The ranker that answers: an :class:`LLMRanker`, or the local ranker.
+        self.ranker: Ranker = self.local
+        #: The chat model behind the LLM ranker (``None``: the local ranker only).
+        self.llm: ChatModel | None = chat
+        if chat is not None:
+            llm = LLMRanker(
+                chat,
+                self.prompts,
+                explain=self.local.explain,
+                config=rerank,
+                cache=ReplyCache(cache) if cache else None,
             )
-            if self.llm is not None
-            else None
-        )
-        if self.reranker is not None:
-            self.reranker.check_templates()
+            llm.check_templates()
+            self.ranker = llm
+        self.model = self.ranker.spec
+
+    @staticmethod
+    def _chat_model(
+        model: str | ChatModel,
+        base_url: str | None,
+        api_key: str | None,
+        timeout: float,
+        max_tokens: int | None,
+    ) -> ChatModel | None:
+        """The chat model ``model`` names; ``None`` for ``local`` (no LLM)."""
+        if not isinstance(model, str):
+            return model
+        if split_spec(model) == ("local", None):
+            return None
+        options: dict[str, Any] = {"timeout": timeout}
+        if max_tokens is not None:
+            options["max_tokens"] = max_tokens
+        chat: ChatModel = resolve("llm", model, base_url=base_url, api_key=api_key, **options)
+        return chat
 
     def close(self) -> None:
         self.store.close()
@@ -333,43 +350,37 @@ class Agent:
     ) -> Recommendation:
         lang, source = language
         mark = time.perf_counter()
+        request = RankRequest(query, lang, k, passes=passes, anchor=anchor)
+        tried = self.ranker.rank(request, candidates, context)
+        answer = tried
+        if tried.failure is not None:  # the LLM failed: the local ranker answers
+            answer = self.local.rank(request, candidates, context)
+        latency["rank"] = round((time.perf_counter() - mark) * 1000, 2)
+        latency["total"] = round((time.perf_counter() - started) * 1000, 2)
+        usage = tried.usage
         trace = Trace(
             request_language=lang,
             language_source=source,
-            ranker="local" if self.reranker is None else self.model,
+            ranker=answer.ranker,
             model=self.model,
+            fallback=tried.failure is not None,
+            fallback_reason=tried.failure,
+            prompt_template=tried.prompt_template,
+            system_template=tried.system_template,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            latency_ms=latency,
+            repairs=dict(tried.repairs),
+            reasks=usage.reasks,
+            transport_retries=usage.transport_retries,
+            llm_calls=usage.llm_calls,
+            cached_calls=usage.cached_calls,
+            passes=usage.passes,
+            windows=usage.windows,
             candidate_ids=[c.id for c in candidates],
+            last_prompt=tried.last_prompt,
+            errors=list(tried.errors),
         )
-        ranked: list[tuple[Candidate, float, str]] = []
-        if self.reranker is not None and candidates:
-            try:
-                order, reasons, scores = self.reranker.rerank(
-                    query, lang, candidates, context, trace, passes=passes
-                )
-                top = order[:k]
-                reasons = self.reranker.fix_reason_languages(
-                    query,
-                    lang,
-                    top,
-                    reasons,
-                    context,
-                    trace,
-                    lambda c: self.local.rank(query, [c], context, lang, anchor=anchor)[0].reason,
-                )
-                best = max(scores.values()) or 1.0
-                ranked = [(c, round(scores[c.id] / best, 6), reasons[c.id]) for c in top]
-            except (LLMError, OutputError) as exc:
-                trace.fallback = True
-                trace.fallback_reason = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-                trace.ranker = "local"
-        if not ranked:
-            ranked = [
-                (s.candidate, s.score, s.reason)
-                for s in self.local.rank(query, candidates, context, lang, k, anchor=anchor)
-            ]
-        latency["rank"] = round((time.perf_counter() - mark) * 1000, 2)
-        latency["total"] = round((time.perf_counter() - started) * 1000, 2)
-        trace.latency_ms = latency
         trace.cost = self._cost(trace)
         items = [
             RankedItem(
@@ -384,7 +395,7 @@ class Agent:
                 retrieval_score=c.score,
                 attributes=dict(c.attributes),
             )
-            for i, (c, score, reason) in enumerate(ranked, start=1)
+            for i, (c, score, reason) in enumerate(answer.rows(), start=1)
         ]
         return Recommendation(
             query=query, user_id=profile.id if profile else None, items=items, trace=trace

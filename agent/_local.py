@@ -24,10 +24,11 @@ import yaml
 
 from agent._intent import Intent, read_intent
 from agent._profile import LANGUAGE_SENSITIVE_DOMAINS, Interest, UserContext
+from agent._ranking import Ranking, RankRequest
 from retrieval import Candidate, Store, to_eur
 from retrieval._lexical import spaceless, tokenize
 
-__all__ = ["LocalRanker", "Scored", "localized_reason", "reason_languages"]
+__all__ = ["LocalRanker", "localized_reason", "reason_languages"]
 
 W_REQUEST = 0.6
 W_HISTORY = 0.35
@@ -179,10 +180,10 @@ def localized_reason(
 
 
 @dataclass(frozen=True)
-class Scored:
-    candidate: Candidate
-    score: float
-    reason: str
+class _Scores:
+    base: list[float]
+    reasons: list[str]
+    vectors: np.ndarray | None
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -191,7 +192,11 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 class LocalRanker:
-    """Ranks candidates with embeddings and rules; explains with localized templates."""
+    """Ranks candidates with embeddings and rules; explains with localized templates.
+
+    A :class:`~agent._ranking.Ranker`; it answers when no LLM is configured and whenever
+    the LLM fails.
+    """
 
     spec = "local"
 
@@ -230,26 +235,41 @@ class LocalRanker:
         return out
 
     def rank(
-        self,
-        query: str,
-        candidates: Sequence[Candidate],
-        context: UserContext,
-        language: str,
-        k: int | None = None,
-        anchor: str | None = None,
-    ) -> list[Scored]:
-        """Order ``candidates`` for the user; every one is returned unless ``k`` cuts.
-
-        ``anchor``: the title of the item the request asks for more of, named in reasons.
-        """
+        self, request: RankRequest, candidates: Sequence[Candidate], context: UserContext
+    ) -> Ranking:
+        """Order ``candidates`` for the user: the best ``request.k``, diversified (MMR)."""
         if not candidates:
-            return []
+            return Ranking(ranker=self.spec)
+        scored = self._score(request, candidates, context)
+        if scored.vectors is None:
+            order = sorted(range(len(candidates)), key=lambda i: -scored.base[i])[: request.k]
+        else:
+            order = self._mmr(scored.base, scored.vectors, request.k)
+        return Ranking(
+            ranker=self.spec,
+            items=tuple(candidates[i] for i in order),
+            scores=tuple(round(scored.base[i], 6) for i in order),
+            reasons=tuple(scored.reasons[i] for i in order),
+        )
+
+    def explain(
+        self, request: RankRequest, candidates: Sequence[Candidate], context: UserContext
+    ) -> dict[str, str]:
+        """This ranker's reason for each candidate, by item id, from one scoring of them
+        all (what fills in for an LLM reason that is missing or in the wrong language)."""
+        if not candidates:
+            return {}
+        scored = self._score(request, candidates, context)
+        return {c.id: reason for c, reason in zip(candidates, scored.reasons, strict=True)}
+
+    def _score(
+        self, request: RankRequest, candidates: Sequence[Candidate], context: UserContext
+    ) -> _Scores:
+        """Every candidate's score and reason (in input order), and their unit vectors."""
+        query, language, anchor = request.query, request.language, request.anchor
         if self.store is None:
-            scored = [
-                Scored(c, c.score, self.reason(c, None, query, language, anchor))
-                for c in candidates
-            ]
-            return sorted(scored, key=lambda s: -s.score)[:k]
+            plain = [self.reason(c, None, query, language, anchor) for c in candidates]
+            return _Scores([c.score for c in candidates], plain, None)
         vectors = self.vectors(candidates)
         interests = self._interest_vectors(context)
         region = context.hints.region if context.hints else None
@@ -274,9 +294,13 @@ class LocalRanker:
             # as the request does.
             spread = sims.std(axis=0) + 1e-6
             specific = (sims - sims.mean(axis=0)) / spread >= LINK_SPECIFICITY
-            request = np.array([c.score for c in candidates])[:, None]
+            request_sim = np.array([c.score for c in candidates])[:, None]
             eligible = (
-                specific & same & (sims >= LINK_MIN) & (weights > 0)[None, :] & (sims >= request)
+                specific
+                & same
+                & (sims >= LINK_MIN)
+                & (weights > 0)[None, :]
+                & (sims >= request_sim)
             )
         else:
             personal = np.zeros(n)
@@ -284,7 +308,7 @@ class LocalRanker:
             sims = np.zeros((n, 0))
         boosts = self._intent_boosts(intent, candidates)
         base: list[float] = []
-        links: list[Interest | None] = []
+        reasons: list[str] = []
         for i, c in enumerate(candidates):
             score = W_REQUEST * c.score + W_HISTORY * float(personal[i]) + boosts[i]
             if c.domain in LANGUAGE_SENSITIVE_DOMAINS and context.languages:
@@ -294,19 +318,11 @@ class LocalRanker:
             if region and c.regions and region not in c.regions:
                 score -= REGION_PENALTY
             base.append(score)
+            link = None
             if eligible[i].any():
-                links.append(interests[int(np.where(eligible[i], sims[i], -np.inf).argmax())][0])
-            else:
-                links.append(None)
-        order = self._mmr(base, vectors, k or n)
-        return [
-            Scored(
-                candidates[i],
-                round(base[i], 6),
-                self.reason(candidates[i], links[i], query, language, anchor),
-            )
-            for i in order
-        ]
+                link = interests[int(np.where(eligible[i], sims[i], -np.inf).argmax())][0]
+            reasons.append(self.reason(c, link, query, language, anchor))
+        return _Scores(base, reasons, vectors)
 
     @staticmethod
     def _intent_boosts(intent: Intent, candidates: Sequence[Candidate]) -> list[float]:
@@ -367,7 +383,3 @@ class LocalRanker:
             word = matched_word(query, candidate)
             link = localized_reason(language, query="", tag=word)
         return f"{link} · {facts(candidate, language)}"
-
-
-def make_local(arg: str | None = None, **_: Any) -> LocalRanker:
-    return LocalRanker()

@@ -12,10 +12,9 @@ import copy
 import inspect
 import json
 import random
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -24,12 +23,12 @@ from agent._budget import count_tokens, fair_truncate, truncate_tokens
 from agent._cache import ReplyCache, cache_key
 from agent._llm import ChatModel, Message, Reply
 from agent._profile import LANGUAGE_SENSITIVE_DOMAINS, TITLE_TOKENS, UserContext
-from agent._result import Trace
+from agent._ranking import Ranking, RankRequest, Usage
 from agent.errors import LLMError, OutputError
 from prompts import PromptSet, data
 from retrieval import Candidate, is_in_language
 
-__all__ = ["LANGUAGE_NAMES", "RerankConfig", "Reranker"]
+__all__ = ["LANGUAGE_NAMES", "LLMRanker", "RerankConfig"]
 
 LANGUAGE_NAMES = {
     "ar": "Arabic", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
@@ -77,6 +76,52 @@ class RerankConfig:
     #: Seconds the whole LLM part of one request may take, retries and re-asks included;
     #: ``None``: no overall deadline (each HTTP call still has the model's own timeout).
     deadline: float | None = None
+
+
+@dataclass
+class _Tally:
+    """What one ranking has spent and repaired so far (internal to one ``rank`` call)."""
+
+    deadline: float | None = None  # time.monotonic() by which the LLM part must end
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_calls: int = 0
+    cached_calls: int = 0
+    transport_retries: int = 0
+    reasks: int = 0
+    windows: int = 0
+    passes: int = 1
+    repairs: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    prompt_template: str | None = None
+    system_template: str | None = None
+    last_prompt: str | None = None
+
+    def repair(self, kind: str, count: int = 1) -> None:
+        if count:
+            self.repairs[kind] = self.repairs.get(kind, 0) + count
+
+    def ranking(self, spec: str, **answer: Any) -> Ranking:
+        usage = Usage(
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            llm_calls=self.llm_calls,
+            cached_calls=self.cached_calls,
+            transport_retries=self.transport_retries,
+            reasks=self.reasks,
+            windows=self.windows,
+            passes=self.passes,
+        )
+        return Ranking(
+            ranker=spec,
+            usage=usage,
+            repairs=dict(self.repairs),
+            errors=tuple(self.errors),
+            prompt_template=self.prompt_template,
+            system_template=self.system_template,
+            last_prompt=self.last_prompt,
+            **answer,
+        )
 
 
 def _strip_fences(text: str) -> str:
@@ -164,24 +209,34 @@ def _parse(reply: Reply, salvage: bool) -> tuple[RerankOutput, bool]:
         raise OutputError(f"the JSON does not match the schema: {where}: {first['msg']}") from exc
 
 
-class Reranker:
-    """Listwise LLM reranking with repair; one instance per agent."""
+#: The local reasons for candidates, by item id (``LocalRanker.explain``).
+Explain = Callable[[RankRequest, Sequence[Candidate], UserContext], dict[str, str]]
+
+
+class LLMRanker:
+    """Listwise LLM reranking with repair: a :class:`~agent._ranking.Ranker`.
+
+    ``explain`` gives the reasons that fill in where the model's are missing or stay in
+    the wrong language (the local ranker's, computed once per request when needed).
+    """
 
     def __init__(
         self,
         model: ChatModel,
         prompts: PromptSet,
         *,
+        explain: Explain,
         config: RerankConfig | None = None,
         cache: ReplyCache | None = None,
     ) -> None:
         self.model = model
+        self.spec = model.spec
+        self.explain = explain
         self.prompts = prompts
         self.config = config or RerankConfig()
         self.cache = cache
         self.schema = prompts["rerank"].output_schema
         self._deadline_kw = "deadline" in inspect.signature(model.complete).parameters
-        self._local = threading.local()  # one deadline per request; requests run in threads
 
     def check_templates(self) -> None:
         """Render the templates once with a sample request, so a broken template fails when
@@ -204,23 +259,19 @@ class Reranker:
             scenes={"shop": 1},
             recent=("Sample title",),
         )
-        trace = Trace(request_language="en", language_source="explicit", ranker="", model="")
-        self._messages("sample request", "en", [sample], context, trace)
+        tally = _Tally()
+        self._messages("sample request", "en", [sample], context, tally)
 
-    @property
-    def _deadline(self) -> float | None:
-        value: float | None = getattr(self._local, "deadline", None)
-        return value
-
-    def _remaining(self) -> float | None:
+    @staticmethod
+    def _remaining(tally: _Tally) -> float | None:
         """Seconds left before this request's deadline (``None``: no deadline)."""
-        if self._deadline is None:
+        if tally.deadline is None:
             return None
-        return self._deadline - time.monotonic()
+        return tally.deadline - time.monotonic()
 
     # -- one call -------------------------------------------------------------------
     def _call(
-        self, messages: list[Message], trace: Trace, schema: dict[str, Any] | None
+        self, messages: list[Message], tally: _Tally, schema: dict[str, Any] | None
     ) -> tuple[Reply, str | None]:
         """The reply, and its cache key (``None`` without a cache). Cached on use: only
         :meth:`_ask` stores a reply, once it parsed."""
@@ -231,9 +282,9 @@ class Reranker:
             key = cache_key(self.model.spec, messages, schema, params)
             hit = self.cache.get(key)
             if hit is not None:
-                trace.cached_calls += 1
+                tally.cached_calls += 1
                 return hit, None
-        remaining = self._remaining()
+        remaining = self._remaining(tally)
         if remaining is not None and remaining <= 0:
             raise LLMError(
                 f"the request's deadline ({self.config.deadline:g} s) passed",
@@ -242,20 +293,20 @@ class Reranker:
             )
         try:
             if self._deadline_kw:
-                reply = self.model.complete(messages, schema, deadline=self._deadline)  # type: ignore[call-arg]
+                reply = self.model.complete(messages, schema, deadline=tally.deadline)  # type: ignore[call-arg]
             else:
                 reply = self.model.complete(messages, schema)
         except LLMError as exc:
-            trace.transport_retries += exc.retries
+            tally.transport_retries += exc.retries
             raise
-        trace.llm_calls += 1
-        trace.transport_retries += reply.transport_retries
-        trace.prompt_tokens += reply.prompt_tokens
-        trace.completion_tokens += reply.completion_tokens
+        tally.llm_calls += 1
+        tally.transport_retries += reply.transport_retries
+        tally.prompt_tokens += reply.prompt_tokens
+        tally.completion_tokens += reply.completion_tokens
         return reply, key
 
     def _ask(
-        self, messages: list[Message], trace: Trace, schema: dict[str, Any] | None
+        self, messages: list[Message], tally: _Tally, schema: dict[str, Any] | None
     ) -> RerankOutput:
         """Ask, and re-ask with the error quoted while the reply is unusable.
 
@@ -263,21 +314,21 @@ class Reranker:
         the missing ids are then repaired like any other.
         """
         for attempt in range(self.config.max_reasks + 1):
-            reply, key = self._call(messages, trace, schema)
+            reply, key = self._call(messages, tally, schema)
             try:
                 output, salvaged = _parse(reply, salvage=True)
                 if salvaged:
-                    trace.repair("salvaged")
+                    tally.repair("salvaged")
                 elif self.cache is not None and key is not None:
                     self.cache.put(key, reply)  # only a reply that parsed whole
                 return output
             except OutputError as exc:
                 kind = "truncated" if reply.finish_reason == "length" else "invalid_output"
-                trace.repair(kind)
-                trace.errors.append(str(exc).splitlines()[0])
+                tally.repair(kind)
+                tally.errors.append(str(exc).splitlines()[0])
                 if attempt == self.config.max_reasks:
                     raise
-                trace.reasks += 1
+                tally.reasks += 1
                 messages = [
                     *messages,
                     {"role": "assistant", "content": reply.content[:2000]},
@@ -296,7 +347,7 @@ class Reranker:
         language: str,
         window: Sequence[Candidate],
         context: UserContext,
-        trace: Trace,
+        tally: _Tally,
     ) -> list[Message]:
         name = LANGUAGE_NAMES.get(language, language)
         system = self.prompts["system"].render(
@@ -317,9 +368,9 @@ class Reranker:
         texts = fair_truncate([c.description for c in window], budget)
         rows = [self._row(i, c, t) for i, (c, t) in enumerate(zip(window, texts, strict=True))]
         user = self.prompts["rerank"].render(**base, candidates=rows)
-        trace.prompt_template = self.prompts["rerank"].ref
-        trace.system_template = self.prompts["system"].ref
-        trace.last_prompt = user
+        tally.prompt_template = self.prompts["rerank"].ref
+        tally.system_template = self.prompts["system"].ref
+        tally.last_prompt = user
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     @staticmethod
@@ -345,30 +396,30 @@ class Reranker:
         language: str,
         window: Sequence[Candidate],
         context: UserContext,
-        trace: Trace,
+        tally: _Tally,
     ) -> tuple[list[Candidate], dict[str, str]]:
-        trace.windows += 1
-        messages = self._messages(query, language, window, context, trace)
+        tally.windows += 1
+        messages = self._messages(query, language, window, context, tally)
         by_key = {f"c{i + 1}": c for i, c in enumerate(window)}
         schema = bound_schema(self.schema, list(by_key), self.config.max_reason_chars)
-        output = self._ask(messages, trace, schema)
+        output = self._ask(messages, tally, schema)
         seen: set[str] = set()
         ordered: list[Candidate] = []
         reasons: dict[str, str] = {}
         for entry in output.ranking:
             key = entry.id.strip().strip("[]")
             if key not in by_key:
-                trace.repair("invented_id")
+                tally.repair("invented_id")
                 continue
             if key in seen:
-                trace.repair("duplicate_id")
+                tally.repair("duplicate_id")
                 continue
             seen.add(key)
             ordered.append(by_key[key])
             if entry.reason.strip():
                 reasons[by_key[key].id] = entry.reason.strip()
         missing = [c for key, c in by_key.items() if key not in seen]
-        trace.repair("missing_id", len(missing))
+        tally.repair("missing_id", len(missing))
         return ordered + missing, reasons
 
     def _sliding(
@@ -377,7 +428,7 @@ class Reranker:
         language: str,
         order: list[Candidate],
         context: UserContext,
-        trace: Trace,
+        tally: _Tally,
     ) -> tuple[list[Candidate], dict[str, str]]:
         """RankGPT sliding windows, from the back of the list to the front."""
         ranking = list(order)
@@ -386,7 +437,7 @@ class Reranker:
         end = len(ranking)
         start = max(0, end - size)
         while True:
-            ranked, found = self._rank_window(query, language, ranking[start:end], context, trace)
+            ranked, found = self._rank_window(query, language, ranking[start:end], context, tally)
             ranking[start:end] = ranked
             reasons.update(found)
             if start == 0:
@@ -395,32 +446,49 @@ class Reranker:
             start = max(0, start - step)
 
     # -- public ---------------------------------------------------------------------
-    def rerank(
+    def rank(
+        self, request: RankRequest, candidates: Sequence[Candidate], context: UserContext
+    ) -> Ranking:
+        """The best ``request.k`` candidates with the model's reasons in the request's
+        language; a model that fails or never answers usably gives a ranking whose
+        ``failure`` says why (and what was spent until then)."""
+        deadline = self.config.deadline
+        tally = _Tally(deadline=time.monotonic() + deadline if deadline is not None else None)
+        if not candidates:
+            return tally.ranking(self.spec)
+        try:
+            order, reasons, scores = self._rerank(request, candidates, context, tally)
+            top = order[: request.k]
+            reasons = self._fix_reason_languages(request, top, reasons, candidates, context, tally)
+        except (LLMError, OutputError) as exc:
+            failure = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            return tally.ranking(self.spec, failure=failure)
+        best = max(scores.values()) or 1.0
+        return tally.ranking(
+            self.spec,
+            items=tuple(top),
+            scores=tuple(round(scores[c.id] / best, 6) for c in top),
+            reasons=tuple(reasons[c.id] for c in top),
+        )
+
+    def _rerank(
         self,
-        query: str,
-        language: str,
+        request: RankRequest,
         candidates: Sequence[Candidate],
         context: UserContext,
-        trace: Trace,
-        passes: int | None = None,
+        tally: _Tally,
     ) -> tuple[list[Candidate], dict[str, str], dict[str, float]]:
-        """Ranked candidates, reasons by item id, and merged scores by item id.
-
-        Starts this request's deadline (``config.deadline``), which the reason re-ask
-        shares.
-        """
-        self._local.deadline = (
-            time.monotonic() + self.config.deadline if self.config.deadline is not None else None
-        )
-        passes = passes or self.config.passes
-        trace.passes = passes
+        """Ranked candidates, reasons by item id, and merged scores by item id."""
+        query, language = request.query, request.language
+        passes = request.passes or self.config.passes
+        tally.passes = passes
         rankings: list[list[Candidate]] = []
         reasons_by_pass: list[dict[str, str]] = []  # per pass: reason by item id
         for p in range(passes):
             order = list(candidates)
             if p:
                 random.Random(self.config.seed + p).shuffle(order)
-            ranked, found = self._sliding(query, language, order, context, trace)
+            ranked, found = self._sliding(query, language, order, context, tally)
             rankings.append(ranked)
             reasons_by_pass.append(found)
         scores = merge_rankings(rankings, self.config.merge)
@@ -435,26 +503,34 @@ class Reranker:
                     break
         return final, reasons, scores
 
-    def fix_reason_languages(
+    def _fix_reason_languages(
         self,
-        query: str,
-        language: str,
+        request: RankRequest,
         ranked: Sequence[Candidate],
         reasons: dict[str, str],
+        candidates: Sequence[Candidate],
         context: UserContext,
-        trace: Trace,
-        fallback_reason: Callable[[Candidate], str],
+        tally: _Tally,
     ) -> dict[str, str]:
-        """Re-ask once for reasons not in ``language``; the local reason replaces the rest."""
+        """Re-ask once for reasons not in the request's language; the local reason
+        replaces the rest (all local reasons come from one scoring of the candidates)."""
+        query, language = request.query, request.language
+        local: dict[str, str] = {}
+
+        def fallback_reason(c: Candidate) -> str:
+            if not local:
+                local.update(self.explain(request, candidates, context))
+            return local[c.id]
+
         fixed = dict(reasons)
         absent = [c for c in ranked if not fixed.get(c.id, "").strip()]
-        trace.repair("reason_missing", len(absent))
+        tally.repair("reason_missing", len(absent))
         for c in absent:  # appended missing ids, or empty reasons: nothing to re-ask about
             fixed[c.id] = fallback_reason(c)
         titles = [t for c in ranked for t in (c.title, *(v.title for v in c.variants))]
         wrong = [c for c in ranked if not is_in_language(fixed[c.id], language, titles)]
         if wrong and self.config.reason_reasks:
-            trace.repair("reason_language", len(wrong))
+            tally.repair("reason_language", len(wrong))
             name = LANGUAGE_NAMES.get(language, language)
             keys = {f"c{i + 1}": c for i, c in enumerate(wrong)}
             listing = "\n".join(
@@ -480,18 +556,18 @@ class Reranker:
                     f" Rewrite each in {name}, one sentence, same ids:\n{listing}",
                 },
             ]
-            trace.reasks += 1
+            tally.reasks += 1
             schema = bound_schema(self.schema, list(keys), self.config.max_reason_chars)
             try:
-                output = self._ask(messages, trace, schema)
+                output = self._ask(messages, tally, schema)
                 for entry in output.ranking:
                     target = keys.get(entry.id.strip().strip("[]"))
                     if target is not None and entry.reason.strip():
                         fixed[target.id] = entry.reason.strip()
             except (OutputError, LLMError) as exc:  # the ranking stands; local reasons fill in
-                trace.errors.append(str(exc).splitlines()[0])
+                tally.errors.append(str(exc).splitlines()[0])
         still = [c for c in ranked if not is_in_language(fixed.get(c.id, ""), language, titles)]
-        trace.repair("reason_fallback", len(still))
+        tally.repair("reason_fallback", len(still))
         for c in still:
             fixed[c.id] = fallback_reason(c)
         return fixed

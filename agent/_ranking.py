@@ -1,0 +1,95 @@
+"""The ranker seam: one request in, one :class:`Ranking` out.
+
+Two rankers implement :class:`Ranker`: the LLM ranker (:class:`agent._rerank.LLMRanker`,
+a chat model behind the prompts, with validation, repair and re-asks) and the local ranker
+(:class:`agent._local.LocalRanker`, embeddings and rules). A ranker returns what it did —
+the order, the scores, the reasons, what it spent and what it repaired — and never touches
+the :class:`~agent._result.Trace`: the Agent builds the trace once from the rankings.
+
+Usage::
+
+    ranking = ranker.rank(RankRequest("ramen in Tokyo", "en", k=5), candidates, context)
+    for c, score, reason in ranking.rows():
+        print(c.title, score, reason)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from agent._profile import UserContext
+from retrieval import Candidate
+
+__all__ = ["RankRequest", "Ranker", "Ranking", "Usage"]
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    """What a ranker is asked: the request text, the answer language, how many items.
+
+    ``anchor`` is the title of the item the user asked for more of ("more like 2");
+    ``passes`` overrides the LLM ranker's shuffled passes.
+    """
+
+    query: str
+    language: str
+    k: int
+    passes: int | None = None
+    anchor: str | None = None
+
+
+@dataclass
+class Usage:
+    """What one ranking spent on the model (all zero for the local ranker)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_calls: int = 0
+    cached_calls: int = 0
+    transport_retries: int = 0
+    reasks: int = 0
+    windows: int = 0
+    passes: int = 1
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One ranker's answer: ``items`` best first (at most ``k``), with a score and a
+    reason each; what it spent and repaired; and, for an LLM, the prompts it rendered.
+
+    ``failure`` is set (and ``items`` empty) when the ranker could not answer: the
+    model failed or never gave a usable reply. What it spent until then is still here.
+    """
+
+    ranker: str
+    items: tuple[Candidate, ...] = ()
+    scores: tuple[float, ...] = ()
+    reasons: tuple[str, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    repairs: dict[str, int] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
+    prompt_template: str | None = None
+    system_template: str | None = None
+    last_prompt: str | None = None
+    failure: str | None = None
+
+    def rows(self) -> Iterator[tuple[Candidate, float, str]]:
+        """``(candidate, score, reason)`` per item, best first."""
+        return zip(self.items, self.scores, self.reasons, strict=True)
+
+
+@runtime_checkable
+class Ranker(Protocol):
+    """Orders candidates for a user and explains each choice in the request's language."""
+
+    #: ``local``, or the spec of the model that ranks (``openai:gpt-4o-mini``).
+    spec: str
+
+    def rank(
+        self, request: RankRequest, candidates: Sequence[Candidate], context: UserContext
+    ) -> Ranking:
+        """The best ``request.k`` candidates. Never raises because a model misbehaved: a
+        ranking that could not be made says so in :attr:`Ranking.failure`."""
+        ...

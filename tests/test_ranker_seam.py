@@ -1,0 +1,83 @@
+"""The ranker seam: both rankers answer one request with one Ranking; the Agent alone
+builds the trace from them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent import Agent, LLMError
+from agent._local import LocalRanker
+from agent._ranking import Ranker, RankRequest
+from agent._rerank import LLMRanker, RerankConfig
+from agent.testing import FunctionModel, ScriptedModel, prompt_candidates
+from retrieval import Store
+
+
+def test_both_rankers_are_rankers_and_local_is_not_an_llm(use_store: Store) -> None:
+    local = Agent(store=use_store)
+    assert isinstance(local.ranker, LocalRanker) and local.llm is None
+    assert isinstance(local.ranker, Ranker) and local.model == "local"
+    scripted = Agent(store=use_store, model=ScriptedModel([]))
+    assert isinstance(scripted.ranker, LLMRanker) and isinstance(scripted.ranker, Ranker)
+    assert scripted.model == "scripted"
+
+
+def test_wrong_language_reasons_are_filled_from_one_local_scoring(
+    use_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: the local ranker ran once per item needing a reason (vectors, history,
+    intent, MMR each time). Now one scoring of the candidates serves every reason."""
+
+    def english(messages, schema):  # every reason in English for a Japanese request
+        keys = [k for k, _ in prompt_candidates(messages)] or ["c1", "c2", "c3", "c4", "c5"]
+        return json.dumps({"ranking": [{"id": k, "reason": "A fine pick."} for k in keys]})
+
+    agent = Agent(
+        store=use_store, model=FunctionModel(english), rerank=RerankConfig(reason_reasks=0)
+    )
+    scorings = []
+    real = LocalRanker._score
+    monkeypatch.setattr(
+        LocalRanker, "_score", lambda self, *a: scorings.append(1) or real(self, *a)
+    )
+    rec = agent.recommend("東京で食べたいラーメン", k=5)
+    assert rec.trace.ranker == "function" and not rec.trace.fallback
+    assert rec.trace.repairs.get("reason_fallback") == 5
+    assert all("A fine pick" not in item.reason for item in rec.items)
+    assert len(scorings) == 1
+
+
+def test_a_failed_llm_ranking_keeps_what_it_spent(use_store: Store) -> None:
+    """The model answered twice with garbage, then the transport failed: the local ranker
+    answers, and the trace still counts the calls, tokens and repairs of the failed try."""
+    garbage = _reply("not json", tokens=40)
+    model = ScriptedModel([garbage, garbage, LLMError("connection refused", retryable=False)])
+    agent = Agent(store=use_store, model=model, rerank=RerankConfig(max_reasks=2))
+    rec = agent.recommend("a gift for a friend who loves hiking", k=3)
+    t = rec.trace
+    assert t.fallback and t.ranker == "local" and t.model == "scripted"
+    assert t.fallback_reason is not None and "connection refused" in t.fallback_reason
+    assert t.llm_calls == 2 and t.prompt_tokens == 80 and t.reasks == 2
+    assert t.repairs.get("invalid_output") == 2 and t.last_prompt
+    assert len(rec.items) == 3
+
+
+def test_the_local_ranker_answers_a_request_on_its_own(use_store: Store) -> None:
+    from agent._profile import build_context
+
+    candidates = use_store.search("ramen", 10)
+    context = build_context(None, use_store, "en")
+    ranking = LocalRanker(use_store).rank(RankRequest("ramen", "en", 4), candidates, context)
+    assert ranking.failure is None and len(ranking.items) == 4
+    assert len({c.id for c in ranking.items}) == 4
+    assert {c.id for c in ranking.items} <= {c.id for c in candidates}
+    assert all(r for r in ranking.reasons) and ranking.usage.llm_calls == 0
+
+
+def _reply(content: str, tokens: int):
+    from agent._llm import Reply
+
+    return Reply(content=content, model="scripted", prompt_tokens=tokens, completion_tokens=0,
+                 finish_reason="stop")  # fmt: skip
