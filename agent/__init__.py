@@ -23,6 +23,7 @@ from agent.registry import register, resolve
 
 if TYPE_CHECKING:
     from agent._agent import Agent
+    from agent._config import Settings
     from agent._langchain import PolyrankCompressor
     from agent._llm import ChatModel, Message, OpenAIChat, Reply, TransportPolicy
     from agent._local import LocalRanker
@@ -55,6 +56,7 @@ __all__ = [
     "RerankConfig",
     "RetrievalError",
     "RuntimeFault",
+    "Settings",
     "Trace",
     "TransportPolicy",
     "UserError",
@@ -80,6 +82,7 @@ _LAZY = {
     "Recommendation": "agent._result",
     "Reply": "agent._llm",
     "RerankConfig": "agent._rerank",
+    "Settings": "agent._config",
     "Trace": "agent._result",
     "TransportPolicy": "agent._llm",
     "UserProfile": "agent._profile",

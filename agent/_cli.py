@@ -1,7 +1,12 @@
 """The ``polyrank`` command line.
 
-Environment variables are read here and nowhere else: ``POLYRANK_STORE`` (store folder or
-``chroma://HOST:PORT``), ``POLYRANK_EMBEDDINGS`` (embedding spec), ``POLYRANK_MODEL``.
+The environment is read in one place, :class:`agent._config.Settings`, built once per
+command from the options (options win): ``POLYRANK_STORE``, ``POLYRANK_EMBEDDINGS``,
+``POLYRANK_MODEL``, ``POLYRANK_TIMEOUT``, ``POLYRANK_CACHE``, ``OPENAI_BASE_URL``,
+``OPENAI_API_KEY``.
+
+Exit codes: 0 ok; 1 error (bad input, configuration, store); 2 usage; 3 the LLM failed and
+the local ranker answered (``--allow-fallback`` makes that 0); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from agent.errors import PolyrankError
 
 if TYPE_CHECKING:
-    from retrieval import Candidate
+    from agent._config import Settings
+    from retrieval import Candidate, Store
 
 __all__ = ["main"]
 
@@ -43,47 +49,38 @@ def _prompts_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _env_float(name: str) -> float | None:
-    value = os.environ.get(name)
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise SystemExit(f"polyrank: error: {name}={value!r} is not a number of seconds") from None
+EXIT_OK, EXIT_ERROR, EXIT_FALLBACK, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
 def llm_options(parser: argparse.ArgumentParser) -> None:
-    """``--timeout`` and ``--max-tokens`` for commands that may call an LLM."""
+    """``--timeout``, ``--max-tokens`` and ``--allow-fallback`` for commands that may call
+    an LLM."""
     parser.add_argument(
         "--timeout",
         type=float,
-        default=_env_float("POLYRANK_TIMEOUT"),
         help="seconds one request may spend on the LLM, retries and re-asks included; then "
         "the local ranker answers (env POLYRANK_TIMEOUT; default 60)",
     )
     parser.add_argument(
         "--max-tokens",
         type=int,
-        default=None,
         help="answer budget of one LLM call in tokens (default 1500)",
+    )
+    parser.add_argument(
+        "--allow-fallback",
+        action="store_true",
+        help=f"exit 0 when the LLM fails and the local ranker answers (default: a warning "
+        f"on stderr and exit {EXIT_FALLBACK})",
     )
 
 
-def llm_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Agent keyword arguments from ``--timeout``/``--max-tokens`` (validated)."""
-    settings: dict[str, Any] = {}
-    timeout = getattr(args, "timeout", None)
-    if timeout is not None:
-        if timeout <= 0:
-            raise SystemExit(f"polyrank: error: --timeout must be positive, got {timeout:g}")
-        settings["timeout"] = timeout
-    max_tokens = getattr(args, "max_tokens", None)
-    if max_tokens is not None:
-        if max_tokens < 16:
-            raise SystemExit(f"polyrank: error: --max-tokens must be at least 16, got {max_tokens}")
-        settings["max_tokens"] = max_tokens
-    return settings
+def settings_of(args: argparse.Namespace, **given: Any) -> Settings:
+    """The run's settings: these options, then the environment (checked, nothing loaded)."""
+    from agent._config import Settings
+
+    for name in ("model", "store", "embeddings", "timeout", "max_tokens", "prompts"):
+        given.setdefault(name, getattr(args, name, None))
+    return Settings.load(**given)
 
 
 def positive_int(value: str) -> int:
@@ -126,12 +123,10 @@ REGION = _checked(_region)
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
-        default=os.environ.get("POLYRANK_STORE"),
         help="store folder or chroma://HOST:PORT (env POLYRANK_STORE; default .polyrank/store)",
     )
     parser.add_argument(
         "--embeddings",
-        default=os.environ.get("POLYRANK_EMBEDDINGS"),
         help="embedding spec: fusion, e5-small, use-m3, openai:MODEL (env POLYRANK_EMBEDDINGS;"
         " default: the one the store was built with, else fusion)",
     )
@@ -205,7 +200,6 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--k", type=positive_int, default=5, help="how many items (default 5)")
     rec.add_argument(
         "--model",
-        default=os.environ.get("POLYRANK_MODEL", "local"),
         help="local or openai:MODEL (env POLYRANK_MODEL; base URL and key from "
         "OPENAI_BASE_URL / OPENAI_API_KEY)",
     )
@@ -231,7 +225,6 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--user", help="user profile (YAML or JSON, see data/users/)")
     chat.add_argument(
         "--model",
-        default=os.environ.get("POLYRANK_MODEL", "local"),
         help="local or openai:MODEL (env POLYRANK_MODEL)",
     )
     chat.add_argument("--k", type=positive_int, default=5, help="items per answer (default 5)")
@@ -253,9 +246,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--k", type=positive_int, default=3, help="results per request (default 3)")
     demo.add_argument(
         "--model",
-        default=os.environ.get("POLYRANK_MODEL", "local"),
         help="local or openai:MODEL (env POLYRANK_MODEL)",
     )
+    llm_options(demo)
     _common(demo)
     return parser
 
@@ -277,41 +270,40 @@ def _progress_bar(total: int) -> tuple[Callable[[int, int], None] | None, Callab
 
 
 def _ingest_command(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
     if args.repair:
         if args.file or args.sync:
             raise SystemExit("polyrank ingest: error: --repair takes no file and no --sync")
-        store = _open_store(args)
+        store = _open_store(settings)
         reembedded = store.repair()
-        print(f"repaired {store.folder or args.store}: {store.count()} items re-indexed, "
+        print(f"repaired {store.folder or settings.store}: {store.count()} items re-indexed, "
               f"{reembedded} embedded again")  # fmt: skip
-        return 0
+        return EXIT_OK
     if not args.file:
         raise SystemExit("polyrank ingest: error: a catalogue file is needed (or --repair)")
     from retrieval import load_catalog
 
     items = load_catalog(args.file)  # a rejected file creates nothing
-    _ingest(_make_agent(args, filled=False), args.file, items, sync=args.sync)
-    return 0
+    _ingest(settings.open_store(create=True), args.file, items, sync=args.sync)
+    return EXIT_OK
 
 
 def _delete(args: argparse.Namespace) -> int:
-    store = _open_store(args)
+    store = _open_store(settings_of(args))
     deleted = store.delete(args.ids)
     unknown = [i for i in args.ids if i not in set(deleted)]
     print(f"deleted {len(deleted)} item(s)" + (f"; not in the store: {', '.join(unknown)}"
                                                if unknown else ""))  # fmt: skip
-    return 0 if deleted or not unknown else 1
+    return EXIT_OK if deleted or not unknown else EXIT_ERROR
 
 
-def _open_store(args: argparse.Namespace) -> Any:
-    """The existing store named by --store (never created here)."""
+def _open_store(settings: Settings) -> Store:
+    """The existing store the settings name (never created here)."""
     from agent.registry import check
-    from retrieval import Store
 
-    if args.embeddings:
-        check("embeddings", args.embeddings)  # a typo is named before the store is looked at
-
-    store = Store.open(args.store, embeddings=args.embeddings, create=False)
+    if settings.embeddings:
+        check("embeddings", settings.embeddings)  # a typo is named before the store is opened
+    store = settings.open_store(create=False)
     if store.read_only_copy is not None:
         print(
             f"note: the store {store.folder} is read-only; reading a temporary copy",
@@ -320,20 +312,20 @@ def _open_store(args: argparse.Namespace) -> Any:
     return store
 
 
-def _ingest(agent: Any, path: str, items: Any = None, *, sync: bool = False) -> None:
+def _ingest(store: Store, path: str, items: Any = None, *, sync: bool = False) -> None:
     from retrieval import load_catalog
 
     items = load_catalog(path) if items is None else items
     update, stop = _progress_bar(len(items))
     try:
-        report = agent.store.ingest(items, progress=update, sync=sync)
+        report = store.ingest(items, progress=update, sync=sync)
     finally:
         stop()
     rate = report.embedded / report.seconds if report.seconds and report.embedded else 0.0
     print(
         f"ingested {report.total} items from {path}: {report.added} added, {report.updated} "
         f"updated, {report.unchanged} unchanged; embedded {report.embedded} with "
-        f"{agent.store.embedder.spec} in {report.seconds:.1f}s"
+        f"{store.embedder.spec} in {report.seconds:.1f}s"
         + (f" ({rate:.0f} items/s)" if rate else "")
     )
     if report.deleted:
@@ -385,7 +377,7 @@ def _print_results(query: str, results: Sequence[Candidate], seconds: float) -> 
 def _search(args: argparse.Namespace) -> int:
     from retrieval import detect_language
 
-    agent = _make_agent(args)
+    agent = _make_agent(settings_of(args, model="local"))  # search needs no model
     started = time.perf_counter()
     results = agent.search(
         args.query,
@@ -408,7 +400,7 @@ def _search(args: argparse.Namespace) -> int:
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         _print_results(args.query, results, seconds)
-    return 0
+    return EXIT_OK
 
 
 def _print_recommendation(rec: Any) -> None:
@@ -442,38 +434,45 @@ def _print_recommendation(rec: Any) -> None:
     Console(width=max(110, Console().width)).print(table)
 
 
-def _make_agent(args: argparse.Namespace, model: str = "local", *, filled: bool = True) -> Any:
-    """The agent for this command; ``filled`` requires a store with items in it."""
-    from agent._agent import Agent
-
-    # Readers never create a store: a missing one is an error saying how to fill it.
-    store = _open_store(args) if filled else args.store
-    agent = Agent(
-        store=store,
-        embeddings=None if filled else args.embeddings,
-        model=model,
-        base_url=os.environ.get("OPENAI_BASE_URL"),
-        api_key=os.environ.get("OPENAI_API_KEY"),
-        cache=".polyrank/cache",
-        prompts=getattr(args, "prompts", None),
-        **llm_settings(args),
-    )
-    if filled and agent.store.count() == 0:
+def _filled_store(settings: Settings) -> Store:
+    """The existing, non-empty store the settings name (readers never create one)."""
+    store = _open_store(settings)
+    if store.count() == 0:
         from agent.errors import ConfigError
 
-        where = args.store or ".polyrank/store"
         raise ConfigError(
-            f"the store {where} is empty",
+            f"the store {settings.store or '.polyrank/store'} is empty",
             hint="ingest a catalogue first: polyrank ingest data/catalog.jsonl",
         )
-    return agent
+    return store
+
+
+def _make_agent(settings: Settings, store: Store | None = None) -> Any:
+    """The agent of this command, on ``store`` or on the store the settings name."""
+    return settings.agent(store if store is not None else _filled_store(settings))
+
+
+def _fell_back(recs: Sequence[Any], args: argparse.Namespace) -> int:
+    """A one-line warning per distinct LLM failure; the exit code that tells the truth."""
+    reasons = list(dict.fromkeys(r.trace.fallback_reason for r in recs if r.trace.fallback))
+    if not reasons:
+        return EXIT_OK
+    from agent._terminal import clean
+
+    for reason in reasons:
+        print(
+            f"polyrank: warning: the LLM failed ({clean(reason or '')}); the local ranker answered",
+            file=sys.stderr,
+        )
+    return EXIT_OK if getattr(args, "allow_fallback", False) else EXIT_FALLBACK
 
 
 def _recommend(args: argparse.Namespace) -> int:
     from agent._profile import load_profile
 
-    user = load_profile(args.user) if args.user else None  # cheap checks first
-    agent = _make_agent(args, args.model)
+    settings = settings_of(args)  # cheap checks first
+    user = load_profile(args.user) if args.user else None
+    agent = _make_agent(settings)
     rec = agent.recommend(
         args.query,
         user,
@@ -486,7 +485,7 @@ def _recommend(args: argparse.Namespace) -> int:
         print(json.dumps(rec.to_json(), ensure_ascii=False, indent=2))
     else:
         _print_recommendation(rec)
-    return 0
+    return _fell_back([rec], args)
 
 
 def _chat(args: argparse.Namespace) -> int:
@@ -495,25 +494,36 @@ def _chat(args: argparse.Namespace) -> int:
     from agent._chat import ChatSession, run_repl
     from agent._profile import load_profile
 
+    settings = settings_of(args)
     user = load_profile(args.user) if args.user else None
+    store = _filled_store(settings)
     session = ChatSession(
-        make_agent=lambda model: _make_agent(args, model), model=args.model, user=user, k=args.k
+        make_agent=lambda model: _make_agent(settings.model_copy(update={"model": model}), store),
+        model=settings.model,
+        user=user,
+        k=args.k,
     )
-    session.agent  # noqa: B018 - open the store now, so a bad --store fails before the prompt
+    session.agent  # noqa: B018 - build the model now, so a bad --model fails before the prompt
     return run_repl(session, Path(".polyrank") / "chat_history")
 
 
 def _demo(args: argparse.Namespace) -> int:
-    agent = _make_agent(args, args.model, filled=not args.catalog)
+    settings = settings_of(args)
     if args.catalog:
-        _ingest(agent, args.catalog)
+        store = settings.open_store(create=True)
+        _ingest(store, args.catalog)
+        agent = _make_agent(settings, store)
+    else:
+        agent = _make_agent(settings)
+    recs = []
     for query, user, domain in DEMO_REQUESTS:
-        _print_recommendation(agent.recommend(query, user, k=args.k, domains=domain))
-    return 0
+        recs.append(agent.recommend(query, user, k=args.k, domains=domain))
+        _print_recommendation(recs[-1])
+    return _fell_back(recs, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 error, 2 usage)."""
+    """Run the CLI; returns the exit code (module docstring)."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "ingest":
@@ -536,10 +546,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from agent._terminal import clean
 
         print(f"polyrank: error: {clean(str(exc))}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("polyrank: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

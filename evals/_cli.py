@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent._cli import llm_options, llm_settings, positive_int
+from agent._cli import llm_options, positive_int, settings_of
 from agent.errors import PolyrankError
 
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_OK", "add_parser", "main", "run"]
@@ -34,8 +33,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("suite", nargs="?", help="suite YAML (e.g. evals/suites/core.yaml)")
     p.add_argument(
         "--model",
-        default=os.environ.get("POLYRANK_MODEL"),
-        help="override the suite's model (local, openai:MODEL)",
+        help="override the suite's model: local, openai:MODEL (env POLYRANK_MODEL)",
     )
     p.add_argument("--passes", type=positive_int, help="override the suite's shuffled passes")
     p.add_argument(
@@ -90,17 +88,15 @@ def run(args: argparse.Namespace) -> int:
         print("polyrank eval: error: --update-baseline needs --baseline FILE", file=sys.stderr)
         return EXIT_ERROR
     loaded = load_suite(args.suite)
+    settings = settings_of(args, store=None)  # --store here is the suite's own store
+    if args.no_cache:
+        settings = settings.model_copy(update={"cache": None})
     options = RunOptions(
-        model=args.model,
+        settings=settings,
         passes=args.passes,
         repeat=args.repeat,
-        prompts=args.prompts,
         concurrency=args.concurrency,
         store=args.store,
-        cache=None if args.no_cache else ".polyrank/cache",
-        base_url=os.environ.get("OPENAI_BASE_URL"),
-        api_key=os.environ.get("OPENAI_API_KEY"),
-        **llm_settings(args),
     )
     console = Console(stderr=True)
     total = sum(len(c.variants) for c in loaded.suite.cases) * max(1, args.repeat)

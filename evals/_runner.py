@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from agent._agent import Agent
+from agent._config import Settings
 from agent._llm import ChatModel
 from agent._rerank import RerankConfig
 from agent._result import Recommendation
@@ -46,19 +46,19 @@ STRUCTURAL_REPAIRS = (
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run a suite. ``None`` means the suite's default."""
+    """How to run a suite. ``None`` means the suite's default.
 
+    ``settings`` (:class:`agent.Settings`: server, key, timeout, cache, prompts) are the
+    run's; their model replaces the suite's only when it was given (an option or
+    ``POLYRANK_MODEL``). ``model`` replaces both, and may be a :class:`ChatModel` object.
+    """
+
+    settings: Settings = field(default_factory=Settings.load)
     model: str | ChatModel | None = None
     passes: int | None = None
     repeat: int = 1
     concurrency: int = 4
     store: str | None = None
-    cache: str | None = ".polyrank/cache"
-    base_url: str | None = field(default=None, repr=False)  # may hold a key
-    api_key: str | None = field(default=None, repr=False)
-    timeout: float = 60.0
-    max_tokens: int | None = None
-    prompts: str | None = None  # a folder of the user's own templates
 
 
 @dataclass
@@ -344,7 +344,9 @@ def run_suite(
     defaults = suite.defaults
     k = defaults.k
     passes = options.passes or defaults.passes
-    model = options.model or defaults.model
+    settings = options.settings
+    given = settings.model if "model" in settings.model_fields_set else None
+    model = options.model or given or defaults.model
     started = time.perf_counter()
     store_path = options.store or str(Path(".polyrank") / "eval" / suite.name)
     items = load_catalog(loaded.catalog)
@@ -363,16 +365,10 @@ def run_suite(
     store = Store.open(store_path)
     store.ingest(items)
     agents = [
-        Agent(
-            store=store,
+        settings.agent(
+            store,
             model=model,
-            base_url=options.base_url,
-            api_key=options.api_key,
-            cache=options.cache,
             candidates=defaults.candidates,
-            timeout=options.timeout,
-            max_tokens=options.max_tokens,
-            prompts=options.prompts,
             rerank=RerankConfig(passes=passes, seed=repeat),
         )
         for repeat in range(max(1, options.repeat))

@@ -94,8 +94,8 @@ def _identity_answer(messages: Sequence[Any], schema: Any) -> str:
 
 def bench_agent(store_path: str | None, rounds: int = 30) -> dict[str, float]:
     """Median ms per recommend: scripted zero-latency LLM vs local ranker; tokens/candidate."""
-    from agent import Agent
     from agent._budget import count_tokens
+    from agent._config import Settings
     from agent.testing import FunctionModel, prompt_candidates
 
     requests = [
@@ -104,8 +104,9 @@ def bench_agent(store_path: str | None, rounds: int = 30) -> dict[str, float]:
         ("Libros de cocina mediterránea", USERS / "ana.yaml"),
     ]
     scripted = FunctionModel(_identity_answer)
-    llm_agent = Agent(store=store_path, model=scripted, candidates=20)
-    local_agent = Agent(store=llm_agent.store)
+    settings = Settings.load(store=store_path, model="local").model_copy(update={"cache": None})
+    local_agent = settings.agent()
+    llm_agent = settings.agent(local_agent.store, model=scripted, candidates=20)
     figures: dict[str, float] = {}
     for name, agent in (("scripted_llm", llm_agent), ("local", local_agent)):
         agent.recommend(*requests[0])  # warm-up: models loaded, lingua languages loaded
@@ -136,13 +137,13 @@ def bench_requests(store_path: str, count: int = REQUESTS) -> list[dict[str, Any
 
     ``sensible``: at least two of the three are relevant (grade >= 1) and the first is.
     """
-    from agent import Agent
+    from agent._config import Settings
     from evals._suite import load_suite
 
     loaded = load_suite(Path(__file__).parent / "suites" / "core.yaml")
     cases = list(loaded.suite.cases)
     start = next(i for i, c in enumerate(cases) if c.name == FIRST_TYPED_CASE)
-    agent = Agent(store=store_path)
+    agent = Settings.load(store=store_path, model="local").agent()
     rows = []
     for case in cases[start : start + count]:
         query = next(iter(case.variants.values()))

@@ -237,7 +237,7 @@ class OpenAIEmbedder:
         kwargs: dict[str, Any] = {"model": model, "check_embedding_ctx_length": False}
         if base_url:
             kwargs["base_url"] = base_url
-        kwargs["api_key"] = api_key or "unused"
+        kwargs["api_key"] = api_key or "unused"  # a local server (base URL) needs no key
         self._client = OpenAIEmbeddings(**kwargs)
 
     def _call(self, texts: Sequence[str]) -> Matrix:
@@ -255,23 +255,33 @@ class OpenAIEmbedder:
         return self._call(texts)
 
 
-def make_e5(arg: str | None = None) -> E5Embedder:
+def make_e5(arg: str | None = None, **_: Any) -> E5Embedder:
     return E5Embedder()
 
 
-def make_use(arg: str | None = None) -> USEEmbedder:
+def make_use(arg: str | None = None, **_: Any) -> USEEmbedder:
     return USEEmbedder()
 
 
-def make_fusion(arg: str | None = None) -> FusionEmbedder:
+def make_fusion(arg: str | None = None, **_: Any) -> FusionEmbedder:
     return FusionEmbedder()
 
 
 def make_openai(
     arg: str | None = None, *, base_url: str | None = None, api_key: str | None = None
 ) -> OpenAIEmbedder:
+    """``openai:MODEL`` embeddings; the key and base URL default to ``OPENAI_API_KEY`` and
+    ``OPENAI_BASE_URL``, as in the OpenAI SDK. Neither is refused: no placeholder key is
+    ever sent to the public API."""
     if not arg:
         raise ConfigError("openai embeddings need a model: 'openai:MODEL'")
+    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+    if base_url is None and api_key is None:
+        raise ConfigError(
+            f"openai:{arg} embeddings have neither an API key nor a base URL: set "
+            "OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for a local server"
+        )
     return OpenAIEmbedder(arg, base_url=base_url, api_key=api_key)
 
 

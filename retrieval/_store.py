@@ -338,6 +338,7 @@ class Store:
         embeddings: str | Embedder | None = None,
         collection: str = DEFAULT_COLLECTION,
         create: bool = True,
+        credentials: dict[str, Any] | None = None,
     ) -> Store:
         """Open (or create) a store.
 
@@ -348,6 +349,7 @@ class Store:
                 store was built with, or the default for a new store.
             create: with ``False``, a missing store is a ConfigError saying how to fill it,
                 and nothing is created (what searching does).
+            credentials: ``base_url``/``api_key`` for an ``openai:`` embedding spec.
         """
         remote = bool(location and "://" in location)
         folder = None if remote else Path(location or DEFAULT_STORE)
@@ -370,7 +372,11 @@ class Store:
             )
         if embeddings is None:
             embeddings = recorded or DEFAULT_EMBEDDINGS
-        embedder = resolve("embeddings", embeddings) if isinstance(embeddings, str) else embeddings
+        embedder = (
+            resolve("embeddings", embeddings, **(credentials or {}))
+            if isinstance(embeddings, str)
+            else embeddings
+        )
         store = cls(client, embedder, collection, folder=folder)
         if copy is not None:
             store.read_only_copy = copy

@@ -64,3 +64,21 @@ def use_store(use_store_path: Path, tmp_path: Path) -> Store:
     copy = tmp_path / "store"
     shutil.copytree(use_store_path, copy)
     return Store.open(str(copy), embeddings="use-m3")
+
+
+SMALL_CATALOG = str(FIXTURES / "small_catalog.jsonl")
+
+
+def ingest_small(store: Path, *extra: str) -> int:
+    """``polyrank ingest`` of the 7-item fixture catalogue with use-m3 (fast)."""
+    from agent._cli import main
+
+    return main(["ingest", SMALL_CATALOG, "--store", str(store), "--embeddings", "use-m3",
+                 *extra])  # fmt: skip
+
+
+@pytest.fixture
+def small_use_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    assert ingest_small(tmp_path / "small") == 0
+    capsys.readouterr()
+    return str(tmp_path / "small")

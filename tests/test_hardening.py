@@ -19,7 +19,7 @@ from agent._cli import main
 from agent.testing import ScriptedModel
 from prompts import PromptSet
 from retrieval import Store, load_catalog
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, SMALL_CATALOG, ingest_small
 
 HOSTILE = "Boots [/] [link=https://evil.example]click[/link] \x1b[2J\x1b]0;pwned\x07\u202eevil"
 
@@ -43,21 +43,6 @@ def hostile_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
                  "--embeddings", "use-m3"]) == 0  # fmt: skip
     capsys.readouterr()
     return store
-
-
-SMALL_CATALOG = str(FIXTURES / "small_catalog.jsonl")
-
-
-def _ingest_small(store: Path, *extra: str) -> int:
-    return main(["ingest", SMALL_CATALOG, "--store", str(store), "--embeddings", "use-m3",
-                 *extra])  # fmt: skip
-
-
-@pytest.fixture
-def small_use_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    assert _ingest_small(tmp_path / "small") == 0
-    capsys.readouterr()
-    return str(tmp_path / "small")
 
 
 def _no_control(text: str) -> None:
@@ -364,6 +349,7 @@ def test_keys_never_show_in_reprs_captions_or_traces(
 ) -> None:
     """Was: repr(OpenAIChat) and repr(RunOptions) showed the key; a key in the base URL was
     printed in the fallback caption and the JSON trace."""
+    from agent._config import Settings
     from agent._llm import OpenAIChat, TransportPolicy
     from evals._runner import RunOptions
 
@@ -371,7 +357,9 @@ def test_keys_never_show_in_reprs_captions_or_traces(
     model = OpenAIChat("m", base_url=url, api_key=SECRET, timeout=1,
                        transport=TransportPolicy(attempts=1))  # fmt: skip
     assert SECRET not in repr(model) and "127.0.0.1:9" in repr(model)
-    assert SECRET not in repr(RunOptions(api_key=SECRET, base_url=url))
+    settings = Settings.load(api_key=SECRET, base_url=url)
+    assert SECRET not in repr(RunOptions(settings=settings)) + repr(settings) + str(settings)
+    assert settings.key() == SECRET
     rec = Agent(store=small_use_store, model=model, timeout=3).recommend("boots", k=1)
     assert rec.trace.fallback and SECRET not in json.dumps(rec.to_json())
     assert "http://***@127.0.0.1:9" in (rec.trace.fallback_reason or "")  # named, redacted
@@ -477,10 +465,10 @@ def test_a_second_writer_waits_then_says_so(
 
     import retrieval._store as store_module
 
-    assert _ingest_small(tmp_path / "s") == 0
+    assert ingest_small(tmp_path / "s") == 0
     monkeypatch.setattr(store_module, "WRITE_LOCK_TIMEOUT", 0.5)
     with FileLock(str(tmp_path / "s" / "write.lock")):  # another process is writing
-        assert _ingest_small(tmp_path / "s", "--sync") == 1
+        assert ingest_small(tmp_path / "s", "--sync") == 1
         assert main(["delete", "b1", "--store", str(tmp_path / "s")]) == 1
     assert "another polyrank process is writing" in capsys.readouterr().err
     # two real processes at once: the second waits for the first; both land whole
@@ -512,7 +500,7 @@ def test_sync_and_delete_remove_what_left_the_catalogue(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Was: re-ingesting did not remove items that left the file; no way to delete one."""
-    assert _ingest_small(tmp_path / "s") == 0
+    assert ingest_small(tmp_path / "s") == 0
     kept = [line for line in Path(SMALL_CATALOG).read_text().splitlines()
             if '"id": "m1"' not in line and '"id": "f1"' not in line]  # fmt: skip
     (tmp_path / "fewer.jsonl").write_text("\n".join(kept) + "\n")
@@ -535,7 +523,7 @@ def test_a_damaged_index_is_named_and_repaired(
     import shutil
     import sqlite3
 
-    assert _ingest_small(tmp_path / "s") == 0
+    assert ingest_small(tmp_path / "s") == 0
     for segment in (tmp_path / "s").iterdir():
         if segment.is_dir():
             shutil.rmtree(segment)  # the vector index, as an overlapping write left it
@@ -607,7 +595,7 @@ def test_a_read_only_store_still_searches_and_refuses_writes(
     import shutil
     import subprocess
 
-    assert _ingest_small(tmp_path / "s") == 0
+    assert ingest_small(tmp_path / "s") == 0
     frozen = tmp_path / "frozen"  # a new path: Chroma keeps no open system for it
     shutil.copytree(tmp_path / "s", frozen)
     if subprocess.run(["chattr", "-R", "+i", str(frozen)], capture_output=True).returncode:

@@ -230,8 +230,12 @@ def test_cli_timeout_and_max_tokens_reach_the_server(
     assert server.requests[0]["max_tokens"] == 321
     out = json.loads(capsys.readouterr().out)
     assert out["trace"]["fallback"] is False
-    with pytest.raises(SystemExit, match="--timeout must be positive"):
-        main(["recommend", QUERY, "--timeout", "0", "--store", str(store)])
+    capsys.readouterr()
+    assert main(["recommend", QUERY, "--timeout", "0", "--store", str(store)]) == 1
+    assert "--timeout=0.0: Input should be greater than 0" in capsys.readouterr().err
+    monkeypatch.setenv("POLYRANK_TIMEOUT", "soon")
+    assert main(["recommend", QUERY, "--store", str(store)]) == 1
+    assert "POLYRANK_TIMEOUT='soon'" in capsys.readouterr().err
 
 
 def test_recorded_llama_replies_replay_without_fallback(use_store: Store) -> None:

@@ -1,0 +1,132 @@
+"""One configuration for a run: built once at the edge (the CLI, a script), used everywhere.
+
+Usage::
+
+    from agent import Settings
+    settings = Settings.load(model="openai:gpt-4o-mini", timeout=30)   # + environment
+    agent = settings.agent()                                           # recommend, chat
+    store = settings.open_store(create=False)                          # search
+
+The environment is read here and nowhere else in the CLI (pydantic-settings):
+
+==========================  =====================================================
+``POLYRANK_MODEL``          ``local`` (default) or ``openai:MODEL``
+``POLYRANK_STORE``          store folder or ``chroma://HOST:PORT``
+``POLYRANK_EMBEDDINGS``     embedding spec (default: what the store was built with)
+``POLYRANK_TIMEOUT``        seconds per request on the LLM (default 60)
+``POLYRANK_CACHE``          LLM reply cache folder (default ``.polyrank/cache``)
+``OPENAI_BASE_URL``         any OpenAI-compatible server (``http://127.0.0.1:8080/v1``)
+``OPENAI_API_KEY``          its key (kept secret: never in a repr, log or trace)
+==========================  =====================================================
+
+Arguments given to :meth:`Settings.load` win over the environment; ``None`` means "not
+given".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent.errors import ConfigError
+
+if TYPE_CHECKING:
+    from agent._agent import Agent
+    from retrieval import Store
+
+__all__ = ["DEFAULT_CACHE", "Settings"]
+
+DEFAULT_CACHE = Path(".polyrank") / "cache"
+
+#: Where each setting comes from in the environment, to name it in errors.
+_ENV = {
+    "model": "POLYRANK_MODEL",
+    "store": "POLYRANK_STORE",
+    "embeddings": "POLYRANK_EMBEDDINGS",
+    "timeout": "POLYRANK_TIMEOUT",
+    "cache": "POLYRANK_CACHE",
+    "base_url": "OPENAI_BASE_URL",
+    "api_key": "OPENAI_API_KEY",
+}
+#: The option that sets each setting on the command line.
+_OPTION = {"max_tokens": "--max-tokens", "prompts": "--prompts"}
+
+
+class Settings(BaseSettings):
+    """Model, server, key, limits, cache, store and embeddings of one run."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    model: str = Field("local", validation_alias=AliasChoices("model", _ENV["model"]))
+    base_url: str | None = Field(
+        None, validation_alias=AliasChoices("base_url", _ENV["base_url"]), repr=False
+    )
+    api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("api_key", _ENV["api_key"]), repr=False
+    )
+    timeout: float = Field(60.0, gt=0, validation_alias=AliasChoices("timeout", _ENV["timeout"]))
+    max_tokens: int | None = Field(None, ge=16)
+    cache: Path | None = Field(DEFAULT_CACHE, validation_alias=AliasChoices("cache", _ENV["cache"]))
+    store: str | None = Field(None, validation_alias=AliasChoices("store", _ENV["store"]))
+    embeddings: str | None = Field(
+        None, validation_alias=AliasChoices("embeddings", _ENV["embeddings"])
+    )
+    prompts: Path | None = None
+
+    @classmethod
+    def load(cls, **given: Any) -> Settings:
+        """Settings from ``given`` (``None`` values are ignored), then the environment.
+
+        Raises:
+            ConfigError: naming the option or environment variable that is wrong.
+        """
+        try:
+            return cls(**{k: v for k, v in given.items() if v is not None})
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors():
+                field = str(error["loc"][0]) if error["loc"] else "settings"
+                name = next((f for f in cls.model_fields if field in (f, _ENV.get(f))), field)
+                source = (
+                    f"--{name.replace('_', '-')}"
+                    if name in given and given[name] is not None
+                    else _ENV.get(name, _OPTION.get(name, name))
+                )
+                problems.append(f"{source}={error.get('input')!r}: {error['msg']}")
+            raise ConfigError("; ".join(problems)) from None
+
+    def key(self) -> str | None:
+        """The API key in clear, for the client that sends it."""
+        return self.api_key.get_secret_value() if self.api_key else None
+
+    def credentials(self) -> dict[str, Any]:
+        """``base_url`` and ``api_key`` for an OpenAI-compatible backend."""
+        return {"base_url": self.base_url, "api_key": self.key()}
+
+    def open_store(self, *, create: bool = False) -> Store:
+        """The store these settings name; ``create=False`` never creates one (readers)."""
+        from retrieval import Store
+
+        return Store.open(
+            self.store, embeddings=self.embeddings, create=create, credentials=self.credentials()
+        )
+
+    def agent(self, store: Store | None = None, **options: Any) -> Agent:
+        """An :class:`~agent.Agent` with these settings, on ``store`` (default: the store
+        they name, which must exist); ``options`` go to the Agent (``rerank``, ...)."""
+        from agent._agent import Agent
+
+        settings: dict[str, Any] = {
+            "model": self.model,
+            "base_url": self.base_url,
+            "api_key": self.key(),
+            "cache": self.cache,
+            "timeout": self.timeout,
+            "max_tokens": self.max_tokens,
+            "prompts": self.prompts,
+        }
+        opened = store if store is not None else self.open_store(create=False)
+        return Agent(store=opened, **{**settings, **options})
