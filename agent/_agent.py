@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -54,14 +54,6 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 #: Below this detector confidence, or for requests this short, the profile language decides.
 MIN_CONFIDENCE = 0.5
 MIN_LETTERS = 12
-
-
-def _tuple(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)
 
 
 class Agent:
@@ -168,32 +160,17 @@ class Agent:
         """
         return self.store.ingest(load_catalog(path), progress=progress)
 
-    def search(
-        self,
-        query: str,
-        k: int = 10,
-        *,
-        domains: str | Iterable[str] | None = None,
-        languages: str | Iterable[str] | None = None,
-        region: str | None = None,
-        exclude_ids: Iterable[str] | None = None,
-        prefer_languages: str | Iterable[str] | None = None,
-    ) -> list[Candidate]:
+    def search(self, query: str, k: int = 10, *, filters: Filters | None = None) -> list[Candidate]:
         """The ``k`` best catalogue items for ``query``, one per group.
 
-        Each group is shown in the first of ``prefer_languages`` it exists in; by default
-        that is the detected language of the query (:meth:`retrieval.Store.search`).
+        Each group is shown in the first of ``filters.prefer_languages`` it exists in; by
+        default that is the detected language of the query (:meth:`retrieval.Store.search`).
         """
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
         query = request_text(query)
-        filters = Filters(
-            domains=self.store.check_domains(_tuple(domains)),
-            languages=_tuple(languages),
-            region=region,
-            exclude_ids=_tuple(exclude_ids),
-            prefer_languages=_tuple(prefer_languages),
-        )
+        filters = filters or Filters()
+        filters = filters.model_copy(update={"domains": self.store.check_domains(filters.domains)})
         return self.store.search(query, k, filters)
 
     # -- recommendation -------------------------------------------------------------
@@ -229,19 +206,17 @@ class Agent:
         user: str | Path | UserProfile | None = None,
         k: int = 5,
         *,
+        filters: Filters | None = None,
         language: str | None = None,
         passes: int | None = None,
-        domains: str | Iterable[str] | None = None,
-        languages: str | Iterable[str] | None = None,
-        region: str | None = None,
-        exclude_ids: Iterable[str] | None = None,
-        exclude_languages: str | Iterable[str] | None = None,
-        max_price_eur: float | None = None,
         like: str | None = None,
     ) -> Recommendation:
         """Recommend ``k`` items for ``query``, explained in the user's language.
 
-        ``like``: an item id; recommend items similar to it instead ("more like #2").
+        ``filters``: what may be recommended (:class:`~retrieval.Filters`: domains,
+        languages, region, price, exclusions); the items in the user's history are always
+        excluded. ``like``: an item id; recommend items similar to it instead ("more like
+        #2").
 
         Never raises because the model misbehaved: the local ranker answers instead and the
         trace says so. Raises only for the caller's mistakes (``ConfigError``,
@@ -265,14 +240,13 @@ class Agent:
         context = build_context(profile, self.store, lang)
         mark = lap("context", mark)
         preferred = tuple(dict.fromkeys([lang, *(profile.languages if profile else ())]))
-        filters = Filters(
-            domains=self.store.check_domains(_tuple(domains)),
-            languages=_tuple(languages),
-            region=region,
-            exclude_ids=tuple(dict.fromkeys([*context.exclude_ids, *_tuple(exclude_ids)])),
-            exclude_languages=_tuple(exclude_languages),
-            max_price_eur=max_price_eur,
-            prefer_languages=preferred,
+        given = filters or Filters()
+        filters = given.model_copy(
+            update={
+                "domains": self.store.check_domains(given.domains),
+                "exclude_ids": tuple(dict.fromkeys([*context.exclude_ids, *given.exclude_ids])),
+                "prefer_languages": given.prefer_languages or preferred,
+            }
         )
         anchor = None
         search_text = query

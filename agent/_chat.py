@@ -21,7 +21,7 @@ from agent._followup import FollowUp, interpret, interpret_with_llm
 from agent._profile import UserProfile, load_profile, locale_hints
 from agent._result import Recommendation
 from agent.errors import ConfigError, PolyrankError
-from retrieval import to_eur
+from retrieval import Filters, to_eur
 from retrieval._prices import convert
 
 __all__ = ["ChatSession", "Event", "Request", "run_repl"]
@@ -45,11 +45,7 @@ class Request:
     """The request as it stands after the follow-ups so far."""
 
     query: str
-    domains: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-    exclude_languages: tuple[str, ...] = ()
-    exclude_ids: tuple[str, ...] = ()
-    max_price_eur: float | None = None
+    filters: Filters = field(default_factory=Filters)
     like: str | None = None  # an item id: "more like this"
 
 
@@ -139,7 +135,8 @@ class ChatSession:
     def _apply(self, follow: FollowUp) -> Request:
         assert self.request is not None and self.last is not None
         request = self.request
-        excluded = list(request.exclude_ids)
+        filters = request.filters
+        excluded = list(filters.exclude_ids)
         if follow.query:
             request = replace(request, query=follow.query)
         if follow.more_like:
@@ -157,22 +154,20 @@ class ChatSession:
             ]
             if not prices:
                 raise ConfigError("the last answer has no prices to undercut")
-            request = replace(request, max_price_eur=statistics.median(prices) * 0.99)
-        if follow.only_domains and tuple(follow.only_domains) != request.domains:
+            filters = filters.model_copy(update={"max_price_eur": statistics.median(prices) * 0.99})
+        if follow.only_domains and tuple(follow.only_domains) != filters.domains:
             # Another domain: "more like #N" and a price ceiling from the old one no longer fit.
-            request = replace(
-                request, domains=tuple(follow.only_domains), like=None, max_price_eur=None
+            request = replace(request, like=None)
+            filters = filters.model_copy(
+                update={"domains": tuple(follow.only_domains), "max_price_eur": None}
             )
         if follow.only_languages:
-            request = replace(request, languages=tuple(follow.only_languages))
+            filters = filters.model_copy(update={"languages": tuple(follow.only_languages)})
         if follow.exclude_languages:
-            request = replace(
-                request,
-                exclude_languages=tuple(
-                    dict.fromkeys([*request.exclude_languages, *follow.exclude_languages])
-                ),
-            )
-        return replace(request, exclude_ids=tuple(dict.fromkeys(excluded)))
+            merged = dict.fromkeys([*filters.exclude_languages, *follow.exclude_languages])
+            filters = filters.model_copy(update={"exclude_languages": tuple(merged)})
+        filters = filters.model_copy(update={"exclude_ids": tuple(dict.fromkeys(excluded))})
+        return replace(request, filters=filters)
 
     def _run(self, request: Request, follow: FollowUp | None) -> list[Event]:
         epoch = self._epoch
@@ -181,11 +176,7 @@ class ChatSession:
             self.user,
             self.k,
             language=self.language,
-            domains=request.domains or None,
-            languages=request.languages or None,
-            exclude_ids=request.exclude_ids,
-            exclude_languages=request.exclude_languages,
-            max_price_eur=request.max_price_eur,
+            filters=request.filters,
             like=request.like,
         )
         with self._lock:

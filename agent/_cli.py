@@ -94,6 +94,19 @@ def positive_int(value: str) -> int:
     return number
 
 
+def price(value: str) -> float:
+    """argparse type: a finite amount of at least 0."""
+    import math
+
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite amount of at least 0, got {value}")
+    return number
+
+
 def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
     def parse(value: str) -> str:
         try:
@@ -130,6 +143,32 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="embedding spec: fusion, e5-small, use-m3, openai:MODEL (env POLYRANK_EMBEDDINGS;"
         " default: the one the store was built with, else fusion)",
     )
+
+
+def _filter_options(parser: argparse.ArgumentParser, *, language_flag: str) -> None:
+    """The filters (:class:`retrieval.Filters`), the same for search and recommend."""
+    group = parser.add_argument_group("filters")
+    group.add_argument("--domain", action="append", help="only this domain (repeatable)")
+    group.add_argument(
+        language_flag,
+        dest="only_language",
+        action="append",
+        type=LANGUAGE,
+        help="only items in this language (repeatable)",
+    )
+    group.add_argument(
+        "--exclude-language",
+        action="append",
+        type=LANGUAGE,
+        help="no items in this language (repeatable)",
+    )
+    group.add_argument(
+        "--region", type=REGION, help="only items available in this region (e.g. DE)"
+    )
+    group.add_argument(
+        "--max-price", type=price, metavar="EUR", help="only items priced at most this (euros)"
+    )
+    group.add_argument("--exclude", action="append", help="leave out this item id (repeatable)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -177,14 +216,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     search.add_argument("query", help="the request, in any language")
     search.add_argument("--k", type=positive_int, default=10, help="how many results (default 10)")
-    search.add_argument("--domain", action="append", help="only this domain (repeatable)")
-    search.add_argument(
-        "--language", action="append", type=LANGUAGE, help="only items in this language"
-    )
-    search.add_argument(
-        "--region", type=REGION, help="only items available in this region (e.g. DE)"
-    )
-    search.add_argument("--exclude", action="append", help="leave out this item id")
+    _filter_options(search, language_flag="--language")
     search.add_argument("--json", action="store_true", help="print JSON (see README)")
     _common(search)
 
@@ -209,7 +241,7 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument(
         "--language", type=LANGUAGE, help="answer in this language instead of detecting it"
     )
-    rec.add_argument("--domain", action="append", help="only this domain (repeatable)")
+    _filter_options(rec, language_flag="--only-language")
     rec.add_argument("--json", action="store_true", help="print the result and trace as JSON")
     _prompts_option(rec)
     llm_options(rec)
@@ -375,18 +407,19 @@ def _print_results(query: str, results: Sequence[Candidate], seconds: float) -> 
 
 
 def _search(args: argparse.Namespace) -> int:
-    from retrieval import detect_language
+    from retrieval import Filters, detect_language
 
     agent = _make_agent(settings_of(args, model="local"))  # search needs no model
     started = time.perf_counter()
-    results = agent.search(
-        args.query,
-        k=args.k,
+    filters = Filters(
         domains=args.domain,
-        languages=args.language,
+        languages=args.only_language,
         region=args.region,
         exclude_ids=args.exclude,
+        exclude_languages=args.exclude_language,
+        max_price_eur=args.max_price,
     )
+    results = agent.search(args.query, k=args.k, filters=filters)
     seconds = time.perf_counter() - started
     if args.json:
         guess = detect_language(args.query)
@@ -469,6 +502,7 @@ def _fell_back(recs: Sequence[Any], args: argparse.Namespace) -> int:
 
 def _recommend(args: argparse.Namespace) -> int:
     from agent._profile import load_profile
+    from retrieval import Filters
 
     settings = settings_of(args)  # cheap checks first
     user = load_profile(args.user) if args.user else None
@@ -479,7 +513,14 @@ def _recommend(args: argparse.Namespace) -> int:
         k=args.k,
         passes=args.passes,
         language=args.language,
-        domains=args.domain,
+        filters=Filters(
+            domains=args.domain,
+            languages=args.only_language,
+            region=args.region,
+            exclude_ids=args.exclude,
+            exclude_languages=args.exclude_language,
+            max_price_eur=args.max_price,
+        ),
     )
     if args.json:
         print(json.dumps(rec.to_json(), ensure_ascii=False, indent=2))
@@ -508,6 +549,8 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from retrieval import Filters
+
     settings = settings_of(args)
     if args.catalog:
         store = settings.open_store(create=True)
@@ -517,7 +560,11 @@ def _demo(args: argparse.Namespace) -> int:
         agent = _make_agent(settings)
     recs = []
     for query, user, domain in DEMO_REQUESTS:
-        recs.append(agent.recommend(query, user, k=args.k, domains=domain))
+        recs.append(
+            agent.recommend(
+                query, user, k=args.k, filters=Filters(domains=(domain,) if domain else ())
+            )
+        )
         _print_recommendation(recs[-1])
     return _fell_back(recs, args)
 

@@ -390,9 +390,7 @@ def run_suite(
             k,
             language=lang,
             passes=passes,
-            domains=case.filters.domains or None,
-            languages=case.filters.languages or None,
-            region=case.filters.region,
+            filters=case.filters,
         )
 
     recs: dict[tuple[str, str], list[Recommendation]] = defaultdict(list)

@@ -39,6 +39,7 @@ from pydantic import (
 
 from agent._profile import UserProfile, load_profile
 from agent.errors import ConfigError
+from retrieval import Filters
 
 __all__ = ["Case", "Defaults", "Expectation", "Suite", "load_suite", "suite_schema"]
 
@@ -93,14 +94,6 @@ class Expectation(BaseModel):
         return f"{self.type} {self.op} {self.threshold:g}"
 
 
-class CaseFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    domains: list[str] = Field(default_factory=list)
-    languages: list[str] = Field(default_factory=list)
-    region: str | None = None
-
-
 class Case(BaseModel):
     """One request in several languages, with graded labels and expectations."""
 
@@ -115,7 +108,7 @@ class Case(BaseModel):
     variants: dict[str, str] = Field(min_length=1)
     reference: str | None = None
     relevant: dict[str, int] = Field(default_factory=dict)
-    filters: CaseFilters = Field(default_factory=CaseFilters)
+    filters: Filters = Field(default_factory=Filters)
     expect: list[Expectation] = Field(default_factory=list)
 
     @field_validator("variants")

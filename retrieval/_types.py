@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["Candidate", "Filters", "Retriever", "Variant"]
 
@@ -12,9 +12,12 @@ AttributeValue = str | int | float | bool
 
 
 class Filters(BaseModel):
-    """What a search may return.
+    """What a search or a recommendation may return: the one filter vocabulary of polyrank
+    (``Agent.search``, ``Agent.recommend``, the chat's follow-ups, an eval case's
+    ``filters``).
 
-    Usage: ``Filters(domains=["books"], region="DE", exclude_ids=["bk-001-en"])``.
+    Usage: ``Filters(domains="books", region="DE", exclude_ids=["bk-001-en"])``; a single
+    string stands for a one-element list.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -25,9 +28,19 @@ class Filters(BaseModel):
     exclude_ids: tuple[str, ...] = ()
     exclude_languages: tuple[str, ...] = ()
     #: Only items with a known price at most this, in euros (approximate conversion).
-    max_price_eur: float | None = None
+    max_price_eur: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     #: Languages to show a group in, best first (the user's languages).
     prefer_languages: tuple[str, ...] = ()
+
+    @field_validator(
+        "domains", "languages", "exclude_ids", "exclude_languages", "prefer_languages",
+        mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        if value is None:
+            return ()
+        return (value,) if isinstance(value, str) else value
 
 
 class Variant(BaseModel):

@@ -13,7 +13,7 @@ from agent._profile import Interest, load_profile
 from agent._rerank import RerankConfig
 from agent.testing import FunctionModel, ScriptedModel, prompt_candidates
 from prompts import PromptSet
-from retrieval import Store, detect_language
+from retrieval import Filters, Store, detect_language
 from tests.conftest import ROOT
 
 USERS = ROOT / "data" / "users"
@@ -65,7 +65,7 @@ def test_sliding_windows_bubble_the_best_to_the_top(use_store: Store) -> None:
     agent = Agent(
         store=use_store, model=model, candidates=10, rerank=RerankConfig(window=4, step=2)
     )
-    rec = agent.recommend("libros de cocina", k=3, domains="books")
+    rec = agent.recommend("libros de cocina", k=3, filters=Filters(domains="books"))
     assert rec.trace.windows == 4 == len(model.calls)  # (10 - 4) / 2 + 1 windows
     assert all(len(_keys(call)) <= 4 for call in model.calls)
     shown = {i.id: i.title for i in use_store.get(rec.trace.candidate_ids)}
@@ -76,11 +76,11 @@ def test_sliding_windows_bubble_the_best_to_the_top(use_store: Store) -> None:
 def test_shuffled_passes_cancel_position_bias(use_store: Store) -> None:
     model = FunctionModel(lambda m, s: _true_order(m, bias=True))
     agent = Agent(store=use_store, model=model, candidates=8)
-    one = agent.recommend("novelas", k=1, domains="books")
+    one = agent.recommend("novelas", k=1, filters=Filters(domains="books"))
     first_shown = one.trace.candidate_ids[0]
     titles = {c.id: c.title for c in agent.store.search("novelas", 8) if c.domain == "books"}
     assert one.items[0].id == first_shown  # a single pass copies the input order
-    many = agent.recommend("novelas", k=1, domains="books", passes=7)
+    many = agent.recommend("novelas", k=1, filters=Filters(domains="books"), passes=7)
     best = min(many.trace.candidate_ids, key=lambda i: titles.get(i, "~"))
     assert many.items[0].id == best != first_shown
     assert many.trace.passes == 7

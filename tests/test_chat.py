@@ -81,7 +81,7 @@ def test_a_new_request_starts_over(use_store: Store) -> None:
     answer(chat.handle("cheaper"))
     fresh = answer(chat.handle("東京で食べたいラーメン"))
     assert fresh.trace.request_language == "ja"
-    assert chat.request is not None and chat.request.max_price_eur is None
+    assert chat.request is not None and chat.request.filters.max_price_eur is None
 
 
 def test_slash_commands(use_store: Store, tmp_path: Path) -> None:

@@ -121,3 +121,30 @@ def test_empty_store_says_what_to_do(
     err = capsys.readouterr().err
     assert code == 1 and "there is no store at" in err and "polyrank ingest" in err
     assert not (tmp_path / "empty").exists()  # searching never creates a store
+
+
+def test_search_and_recommend_take_the_same_filters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: search lacked --exclude-language and --max-price (four restatements of the
+    filter vocabulary). Both commands now build one ``Filters``."""
+    store = ingest_small(tmp_path, capsys)
+    for command in ("search", "recommend"):
+        assert main([command, "hiking boots", "--max-price", "115", "--json",
+                     "--store", store]) == 0  # fmt: skip
+        payload = json.loads(capsys.readouterr().out)
+        ids = [r["id"] for r in payload.get("results", payload.get("items", []))]
+        assert ids and set(ids) <= {"g1-en", "g1-de"}  # 120 USD ≈ 110 EUR, 110 EUR
+        assert main([command, "hiking boots", "--max-price", "100", "--json",
+                     "--store", store]) == 0  # fmt: skip
+        payload = json.loads(capsys.readouterr().out)
+        assert payload.get("results", payload.get("items")) == []  # no other item is priced
+        assert main([command, "hiking", "--exclude-language", "en", "--exclude", "b1",
+                     "--json", "--store", store]) == 0  # fmt: skip
+        payload = json.loads(capsys.readouterr().out)
+        rows = payload.get("results", payload.get("items", []))
+        assert rows and all(r["language"] != "en" and r["id"] != "b1" for r in rows)
+    with pytest.raises(SystemExit) as usage:
+        main(["search", "hiking", "--max-price", "nan", "--store", store])
+    assert usage.value.code == 2
+    assert "finite amount of at least 0" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from agent._chat import Event, render
 from agent._cli import main
 from agent.testing import ScriptedModel
 from prompts import PromptSet
-from retrieval import Store, load_catalog
+from retrieval import Filters, Store, load_catalog
 from tests.conftest import FIXTURES, SMALL_CATALOG, ingest_small
 
 HOSTILE = "Boots [/] [link=https://evil.example]click[/link] \x1b[2J\x1b]0;pwned\x07\u202eevil"
@@ -242,7 +242,7 @@ def test_unknown_domain_lists_the_stored_ones(
         assert "unknown domain 'film'" in err
         assert "books, food, music, products" in err
     with pytest.raises(ConfigError, match="unknown domain 'bok'; did you mean 'books'"):
-        Agent(store=small_use_store).recommend("boots", domains="bok")
+        Agent(store=small_use_store).recommend("boots", filters=Filters(domains="bok"))
 
 
 # -- prompt injection ------------------------------------------------------------------
