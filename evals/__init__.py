@@ -1,1 +1,104 @@
-"""evals package."""
+"""polyrank evals: prompt regression suites scored for relevance and cross-language
+consistency, with baselines and reports.
+
+Usage::
+
+    from evals import RunOptions, load_suite, run_suite, to_markdown
+    from agent import Settings
+
+    run = run_suite(load_suite("evals/suites/core.yaml"),
+                    RunOptions(settings=Settings.load(model="local")))
+    print(to_markdown(run), run.passed)
+
+Metrics are registered by name (:func:`register_metric`, :func:`metric_names`); a suite
+whose expectation names an unknown metric, or a ``@K`` its ``k`` does not compute, is
+refused when loaded. Modules load on first use, so ``import evals`` is cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evals._baseline import Comparison, compare, update_baseline
+    from evals._metrics import (
+        Metric,
+        jaccard_at_k,
+        kendall_tau,
+        metric_names,
+        metrics,
+        rank_c,
+        rbo,
+        register_metric,
+        relevance_metrics,
+        top1_agreement,
+    )
+    from evals._report import to_html, to_json, to_markdown
+    from evals._runner import CaseResult, EvalRun, LanguageResult, RunOptions, run_suite
+    from evals._suite import Case, Expectation, LoadedSuite, Suite, load_suite, suite_schema
+
+__all__ = [
+    "Case",
+    "CaseResult",
+    "Comparison",
+    "EvalRun",
+    "Expectation",
+    "LanguageResult",
+    "LoadedSuite",
+    "Metric",
+    "RunOptions",
+    "Suite",
+    "compare",
+    "jaccard_at_k",
+    "kendall_tau",
+    "load_suite",
+    "metric_names",
+    "metrics",
+    "rank_c",
+    "rbo",
+    "register_metric",
+    "relevance_metrics",
+    "run_suite",
+    "suite_schema",
+    "to_html",
+    "to_json",
+    "to_markdown",
+    "top1_agreement",
+    "update_baseline",
+]
+
+_LAZY = {
+    **dict.fromkeys(["Comparison", "compare", "update_baseline"], "evals._baseline"),
+    **dict.fromkeys(
+        [
+            "Metric",
+            "jaccard_at_k",
+            "kendall_tau",
+            "metric_names",
+            "metrics",
+            "rank_c",
+            "rbo",
+            "register_metric",
+            "relevance_metrics",
+            "top1_agreement",
+        ],
+        "evals._metrics",
+    ),
+    **dict.fromkeys(["to_html", "to_json", "to_markdown"], "evals._report"),
+    **dict.fromkeys(
+        ["CaseResult", "EvalRun", "LanguageResult", "RunOptions", "run_suite"], "evals._runner"
+    ),
+    **dict.fromkeys(
+        ["Case", "Expectation", "LoadedSuite", "Suite", "load_suite", "suite_schema"],
+        "evals._suite",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'evals' has no attribute {name!r}")

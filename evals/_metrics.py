@@ -16,17 +16,25 @@ same book in Spanish and in English counts as the same item:
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations
+from typing import Literal
 
 import numpy as np
 
 __all__ = [
+    "Metric",
+    "check_metric",
     "jaccard_at_k",
     "kendall_tau",
+    "metric_names",
+    "metrics",
     "rank_c",
     "rbo",
+    "register_metric",
     "relevance_metrics",
     "top1_agreement",
 ]
@@ -116,3 +124,87 @@ def intra_list_distance(vectors: np.ndarray) -> float:
     sims = vectors @ vectors.T
     mean_sim = (sims.sum() - np.trace(sims)) / (n * (n - 1))
     return float(1.0 - mean_sim)
+
+
+# -- the metric registry -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric an expectation may name.
+
+    ``name`` ends in ``@k`` when it is computed at the suite's ``k`` only (``ndcg@k`` is
+    ``ndcg@5`` in a suite with ``k: 5``). ``scope``: ``language`` metrics are means over a
+    case's languages; ``consistency`` ones compare each language with the reference.
+    """
+
+    name: str
+    description: str
+    scope: Literal["language", "consistency"] = "language"
+
+    def at(self, k: int) -> str:
+        """The name an expectation uses in a suite with this ``k``."""
+        return f"{self.name[:-2]}@{k}" if self.name.endswith("@k") else self.name
+
+
+_METRICS: dict[str, Metric] = {}
+
+
+def register_metric(
+    name: str, description: str, scope: Literal["language", "consistency"] = "language"
+) -> Metric:
+    """Register a metric name (what ``polyrank eval`` computes and expectations check)."""
+    metric = Metric(name, description, scope)
+    _METRICS[name] = metric
+    return metric
+
+
+def metrics() -> list[Metric]:
+    """Every registered metric, by name."""
+    return [_METRICS[name] for name in sorted(_METRICS)]
+
+
+def metric_names(k: int) -> list[str]:
+    """The metric names an expectation may use in a suite with this ``k``."""
+    return sorted(m.at(k) for m in _METRICS.values())
+
+
+def check_metric(name: str, k: int) -> None:
+    """Raise ValueError when ``name`` is not a metric a suite with this ``k`` computes."""
+    known = metric_names(k)
+    if name in known:
+        return
+    base, at, depth = name.partition("@")
+    if at and f"{base}@k" in _METRICS:
+        raise ValueError(
+            f"{name!r} is not computed: the suite's k is {k}, so write '{base}@{k}' "
+            f"(or raise defaults.k to {depth})"
+        )
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"unknown metric {name!r}{hint} (known: {', '.join(known)})")
+
+
+for _name, _text in (
+    ("ndcg@k", "nDCG at the suite's k, linear gains (trec_eval)"),
+    ("mrr", "reciprocal rank of the first relevant item"),
+    ("recall@k", "share of the relevant items in the top k"),
+    ("reason_language", "share of reasons written in the request's language"),
+    ("validity", "1 when the model's reply was usable as answered (no structural repair)"),
+    ("fallback_rate", "1 when the local ranker had to answer for the LLM"),
+    ("latency_ms", "milliseconds per request, retrieval to answer"),
+    ("tokens", "prompt + completion tokens per request"),
+    ("cost", "USD per request at the configured prices"),
+    ("position_tau", "Kendall tau of output vs retrieval order (1: the order was copied)"),
+    ("intra_list_distance", "mean cosine distance between the recommended items"),
+    ("language_spread", "distinct item languages / items"),
+    ("domain_spread", "distinct domains / items"),
+):
+    register_metric(_name, _text)
+for _name, _text in (
+    ("consistency.rbo", "rank-biased overlap with the reference language's ranking"),
+    ("consistency.rankc", "RankC agreement with the reference language's ranking"),
+    ("consistency.jaccard", "Jaccard@k with the reference language's ranking"),
+    ("consistency.top1", "same first item as the reference language"),
+):
+    register_metric(_name, _text, "consistency")

@@ -220,6 +220,14 @@ def load_suite(path: str | Path) -> LoadedSuite:
     except ValidationError as exc:
         lines = [f"  {path}: {_where(data, e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ConfigError(f"{path}: invalid suite\n" + "\n".join(lines)) from exc
+    problems = [
+        f"  {path}: {where}: {expect}: {exc}"
+        for where, expect in _expectations(suite)
+        if expect.type != "not_in_top"
+        for exc in _metric_problem(expect.type, suite.defaults.k)
+    ]
+    if problems:
+        raise ConfigError(f"{path}: invalid suite\n" + "\n".join(problems))
     base = path.parent
     catalog = (base / suite.catalog).resolve()
     if not catalog.is_file():
@@ -228,6 +236,24 @@ def load_suite(path: str | Path) -> LoadedSuite:
     for name, value in suite.users.items():
         users[name] = value if isinstance(value, UserProfile) else load_profile(base / value)
     return LoadedSuite(path=path, suite=suite, catalog=catalog, users=users)
+
+
+def _expectations(suite: Suite) -> list[tuple[str, Expectation]]:
+    found = [("defaults.expect", e) for e in suite.defaults.expect]
+    for n, case in enumerate(suite.cases):
+        found += [(f"cases[{n}] ({case.name}).expect", e) for e in case.expect]
+    return found
+
+
+def _metric_problem(name: str, k: int) -> list[ValueError]:
+    """The expectation's metric is registered and computed at this k (or the error)."""
+    from evals._metrics import check_metric
+
+    try:
+        check_metric(name, k)
+    except ValueError as exc:
+        return [exc]
+    return []
 
 
 def write_schema(path: str | Path) -> None:

@@ -130,6 +130,38 @@ def _write_suite(tmp_path: Path, mutate: Any) -> Path:
     return path
 
 
+def test_an_unknown_metric_or_k_is_a_suite_error_not_a_failed_expectation(
+    mini_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: 'ndgc@3 >= 0.5' or 'ndcg@10' in a k=3 suite failed as an expectation (exit
+    100, observed None), after the whole run."""
+
+    def typos(data: dict[str, Any]) -> None:
+        data["cases"][0]["expect"] += ["ndgc@3 >= 0.5", "ndcg@10 >= 0.5"]
+        data["defaults"]["expect"] = ["consistency.rb0 >= 0.1"]
+
+    path = _write_suite(tmp_path, typos)
+    assert run_eval(str(path), "--store", mini_store) == 1
+    err = capsys.readouterr().err
+    assert "cases[0] (boots).expect: ndgc@3 >= 0.5: unknown metric 'ndgc@3'; did you mean " \
+        "'ndcg@3'?" in err  # fmt: skip
+    assert "'ndcg@10' is not computed: the suite's k is 3, so write 'ndcg@3'" in err
+    assert "defaults.expect: consistency.rb0 >= 0.1: unknown metric" in err
+    assert not Path(mini_store).exists()  # refused before any work
+
+
+def test_every_computed_metric_is_registered(mini_store: str, tmp_path: Path) -> None:
+    from evals._metrics import metric_names
+
+    assert run_eval(str(MINI), "--store", mini_store, "--json", str(tmp_path / "m.json")) == 0
+    report = json.loads((tmp_path / "m.json").read_text())
+    computed = {m for c in report["cases"] for lang in c["languages"].values()
+                for m in lang["metrics"]}  # fmt: skip
+    computed |= {f"consistency.{m}" for c in report["cases"]
+                 for v in c["consistency"].values() for m in v}  # fmt: skip
+    assert computed and computed <= set(metric_names(3))
+
+
 def test_failed_expectation_exits_100(
     mini_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("package", ["agent", "retrieval"])
+@pytest.mark.parametrize("package", ["agent", "retrieval", "evals"])
 def test_all_names_exist_and_are_public(package: str) -> None:
     module = importlib.import_module(package)
     assert module.__all__ == sorted(module.__all__, key=lambda n: (not n.isupper(), n))
