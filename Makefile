@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/polyrank demo --catalog data/catalog.jsonl
+	$(BIN)/polyrank demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -27,16 +27,18 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+#: Requests in 8 languages, by sample user (``agent/sample/users``), with a domain filter.
 DEMO_REQUESTS: tuple[tuple[str, str, str | None], ...] = (
-    ("Quiero aprender a programar", "data/users/ana.yaml", "books"),
-    ("送给喜欢徒步的朋友的礼物", "data/users/wei.yaml", "products"),
-    ("Ein spannender Krimi für den Urlaub", "data/users/lena.yaml", "books"),
-    ("東京で食べたいラーメン", "data/users/kenji.yaml", None),
-    ("un film romantique à Paris", "data/users/claire.yaml", "films"),
-    ("хочу фильм о космосе", "data/users/olga.yaml", "films"),
-    ("조용한 피아노 음악 추천해 주세요", "data/users/minjun.yaml", "music"),
-    ("a gift for a friend who loves hiking", "data/users/john.yaml", "products"),
+    ("Quiero aprender a programar", "ana", "books"),
+    ("送给喜欢徒步的朋友的礼物", "wei", "products"),
+    ("Ein spannender Krimi für den Urlaub", "lena", "books"),
+    ("東京で食べたいラーメン", "kenji", None),
+    ("un film romantique à Paris", "claire", "films"),
+    ("хочу фильм о космосе", "olga", "films"),
+    ("조용한 피아노 음악 추천해 주세요", "minjun", "music"),
+    ("a gift for a friend who loves hiking", "john", "products"),
 )
+USER_HELP = "user profile: a YAML or JSON file, or a sample user's name (ana, kenji, lena...)"
 
 PROGRESS_THRESHOLD = 200
 
@@ -105,6 +107,12 @@ def price(value: str) -> float:
     if not math.isfinite(number) or number < 0:
         raise argparse.ArgumentTypeError(f"must be a finite amount of at least 0, got {value}")
     return number
+
+
+def _user(value: str) -> str:
+    from agent._sample import profile_path
+
+    return profile_path(value)
 
 
 def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
@@ -228,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
         "local ranker answers and the output says so.",
     )
     rec.add_argument("query", help="the request, in any language")
-    rec.add_argument("--user", help="user profile (YAML or JSON, see data/users/)")
+    rec.add_argument("--user", type=_user, help=USER_HELP)
     rec.add_argument("--k", type=positive_int, default=5, help="how many items (default 5)")
     rec.add_argument(
         "--model",
@@ -254,7 +262,7 @@ def _parser() -> argparse.ArgumentParser:
         'with follow-ups ("more like 2", "cheaper", "only films", "not in Spanish")'
         ", and use /help for the commands. History is kept in .polyrank/chat_history.",
     )
-    chat.add_argument("--user", help="user profile (YAML or JSON, see data/users/)")
+    chat.add_argument("--user", type=_user, help=USER_HELP)
     chat.add_argument(
         "--model",
         help="local or openai:MODEL (env POLYRANK_MODEL)",
@@ -271,10 +279,14 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="ingest the sample catalogue and recommend for sample users in 8 languages",
-        description="Ingest the sample catalogue (if given), then show recommendations for "
-        "sample users with requests in 8 languages, each explained in the user's language.",
+        description="Ingest the sample catalogue shipped with polyrank (466 items in 16 "
+        "languages) into the store, then show recommendations for sample users with "
+        "requests in 8 languages, each explained in the user's language. Works from any "
+        "folder; the store goes to .polyrank/store there (or --store).",
     )
-    demo.add_argument("--catalog", default="data/catalog.jsonl", help="catalogue to ingest")
+    demo.add_argument(
+        "--catalog", help="catalogue to ingest instead of the sample (default: the sample)"
+    )
     demo.add_argument("--k", type=positive_int, default=3, help="results per request (default 3)")
     demo.add_argument(
         "--model",
@@ -475,7 +487,7 @@ def _filled_store(settings: Settings) -> Store:
 
         raise ConfigError(
             f"the store {settings.store or '.polyrank/store'} is empty",
-            hint="ingest a catalogue first: polyrank ingest data/catalog.jsonl",
+            hint="ingest a catalogue first (polyrank ingest FILE), or run polyrank demo",
         )
     return store
 
@@ -549,23 +561,41 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from agent._sample import CATALOG, user
     from retrieval import Filters
 
     settings = settings_of(args)
-    if args.catalog:
-        store = settings.open_store(create=True)
-        _ingest(store, args.catalog)
-        agent = _make_agent(settings, store)
-    else:
-        agent = _make_agent(settings)
+    catalog = args.catalog or str(CATALOG)
+    store = settings.open_store(create=True)
+    where = store.folder or settings.store
+    print(
+        f"polyrank demo: ingesting {'the sample catalogue' if not args.catalog else catalog} "
+        f"into {where} (the first run embeds every item: about a minute; later runs skip "
+        "unchanged items)",
+        file=sys.stderr,
+    )
+    _ingest(store, catalog)
+    agent = _make_agent(settings, store)
+    print(
+        f"polyrank demo: {len(DEMO_REQUESTS)} requests in 8 languages, ranked by "
+        f"{agent.model}, each explained in the request's language",
+        file=sys.stderr,
+    )
     recs = []
-    for query, user, domain in DEMO_REQUESTS:
-        recs.append(
-            agent.recommend(
-                query, user, k=args.k, filters=Filters(domains=(domain,) if domain else ())
-            )
-        )
+    for query, name, domain in DEMO_REQUESTS:
+        filters = Filters(domains=(domain,) if domain else ())
+        recs.append(agent.recommend(query, user(name), k=args.k, filters=filters))
         _print_recommendation(recs[-1])
+    store_option = f" --store {where}" if settings.store else ""
+    print(
+        "\nTry next:\n"
+        f"  polyrank chat --user ana{store_option}          "
+        "# chat in any language; follow-ups like 'more like 2', 'cheaper'\n"
+        f"  polyrank recommend '东京的拉面' --user kenji{store_option}\n"
+        f"  polyrank search 'regalo para un amante del café'{store_option}\n"
+        "  polyrank recommend ... --model openai:MODEL   "
+        "# with OPENAI_BASE_URL (any OpenAI-compatible server) or OPENAI_API_KEY"
+    )
     return _fell_back(recs, args)
 
 

@@ -100,7 +100,7 @@ class CatalogError(UserError):
 class ProfileError(UserError):
     """A user profile that cannot be read or does not validate."""
 
-    hint = "see the profile format under 'Catalogue format' in the README, and data/users/"
+    hint = "see the profile format under 'Catalogue format' in the README, and the sample users"
 
 
 class RuntimeFault(PolyrankError):

@@ -356,7 +356,8 @@ class Store:
         if not create and folder is not None and not (folder / "chroma.sqlite3").is_file():
             raise ConfigError(
                 f"there is no store at {str(folder)!r}",
-                hint=f"fill it first: polyrank ingest data/catalog.jsonl --store {folder}",
+                hint=f"fill it first: polyrank ingest FILE --store {folder} (or polyrank demo "
+                f"--store {folder} for the sample catalogue)",
             )
         client, copy = cls._make_client(location, writable=create)
         recorded = cls._recorded(client, collection)
@@ -368,7 +369,7 @@ class Store:
                 _drop_copy(copy)
             raise ConfigError(
                 f"the store {location or DEFAULT_STORE} has no collection {collection!r}",
-                hint="fill it first: polyrank ingest data/catalog.jsonl",
+                hint="fill it first: polyrank ingest FILE (or polyrank demo for the sample)",
             )
         if embeddings is None:
             embeddings = recorded or DEFAULT_EMBEDDINGS

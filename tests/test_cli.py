@@ -148,3 +148,29 @@ def test_search_and_recommend_take_the_same_filters(
         main(["search", "hiking", "--max-price", "nan", "--store", store])
     assert usage.value.code == 2
     assert "finite amount of at least 0" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_works_from_any_folder_and_says_what_next(
+    tmp_path: Path, sample_store_path: Path
+) -> None:
+    """Was: `polyrank demo` outside a clone failed (data/catalog.jsonl, data/users/*.yaml
+    are relative to the repo). The sample ships in the package; sample users go by name."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(sample_store_path, tmp_path / ".polyrank" / "store")  # ingest: a no-op
+    polyrank = str(Path(sys.executable).parent / "polyrank")
+    demo = subprocess.run([polyrank, "demo", "--k", "1"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    assert "ingesting the sample catalogue into .polyrank/store" in demo.stderr
+    assert "466 items from" in demo.stdout and "466 unchanged" in demo.stdout
+    assert demo.stdout.count("ranker local") == 8
+    assert "Try next:" in demo.stdout and "polyrank chat --user ana" in demo.stdout
+    rec = subprocess.run([polyrank, "recommend", "東京で食べたいラーメン", "--user", "kenji",
+                          "--json"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=600)  # fmt: skip
+    assert rec.returncode == 0, rec.stderr
+    assert '"user_id": "kenji"' in rec.stdout
