@@ -76,11 +76,14 @@ def test_sliding_windows_bubble_the_best_to_the_top(use_store: Store) -> None:
 def test_shuffled_passes_cancel_position_bias(use_store: Store) -> None:
     model = FunctionModel(lambda m, s: _true_order(m, bias=True))
     agent = Agent(store=use_store, model=model, candidates=8)
-    one = agent.recommend("novelas", k=1, filters=Filters(domains="books"))
+    one = agent.recommend("novelas", k=1, filters=Filters(domains="books"), language="es")
     first_shown = one.trace.candidate_ids[0]
-    titles = {c.id: c.title for c in agent.store.search("novelas", 8) if c.domain == "books"}
+    shown = agent.store.search("novelas", 8, Filters(prefer_languages=("es",)))
+    titles = {c.id: c.title for c in shown if c.domain == "books"}
     assert one.items[0].id == first_shown  # a single pass copies the input order
-    many = agent.recommend("novelas", k=1, filters=Filters(domains="books"), passes=7)
+    many = agent.recommend(
+        "novelas", k=1, filters=Filters(domains="books"), passes=7, language="es"
+    )
     best = min(many.trace.candidate_ids, key=lambda i: titles.get(i, "~"))
     assert many.items[0].id == best != first_shown
     assert many.trace.passes == 7
