@@ -33,6 +33,8 @@ def truncate_tokens(text: str, limit: int) -> str:
     Only the first ``32 * limit`` characters are encoded: a 50 MB title costs no more
     than a short one.
     """
+    if len(text) <= limit and len(text.encode("utf-8")) <= limit:
+        return text  # a token is at least one byte: no need to load the tokenizer
     head = text[: max(limit, 1) * 32]
     tokens = _encoding().encode(head, disallowed_special=())
     if len(tokens) <= limit and len(head) == len(text):

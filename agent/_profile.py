@@ -235,7 +235,9 @@ def build_context(
         user_id=profile.id,
         languages=profile.languages,
         hints=locale_hints(profile.locale, language or profile.languages[0]),
-        preferences=truncate_tokens(profile.preferences, PREFERENCE_TOKENS),
+        # Cut to PREFERENCE_TOKENS where a prompt is rendered (the LLM ranker): the local
+        # ranker never reads them, and counting tokens costs loading the tokenizer.
+        preferences=profile.preferences[: PREFERENCE_TOKENS * 32],
         interests=tuple(interests),
         top_by_domain={
             d: [t for _, t in sorted(v, key=lambda wt: -wt[0])[:3]] for d, v in by_domain.items()

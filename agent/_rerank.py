@@ -22,7 +22,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from agent._budget import count_tokens, fair_truncate, truncate_tokens
 from agent._cache import ReplyCache, cache_key
 from agent._llm import ChatModel, Message, Reply
-from agent._profile import LANGUAGE_SENSITIVE_DOMAINS, TITLE_TOKENS, UserContext
+from agent._profile import (
+    LANGUAGE_SENSITIVE_DOMAINS,
+    PREFERENCE_TOKENS,
+    TITLE_TOKENS,
+    UserContext,
+)
 from agent._ranking import Ranking, RankRequest, Usage
 from agent.errors import LLMError, OutputError
 from prompts import PromptSet, data
@@ -353,11 +358,14 @@ class LLMRanker:
         system = self.prompts["system"].render(
             language=language, language_name=name, hints=context.hints
         )
+        prompt_context = context.model_copy(
+            update={"preferences": truncate_tokens(context.preferences, PREFERENCE_TOKENS)}
+        )
         base = dict(
             query=query,
             language=language,
             language_name=name,
-            user=context,
+            user=prompt_context,
             sensitive_domains=sorted(LANGUAGE_SENSITIVE_DOMAINS),
         )
         rows = [self._row(i, c, "") for i, c in enumerate(window)]

@@ -8,6 +8,11 @@
   This is how the default embedding model is chosen.
 - ``requests``: the first 15 requests of the core suite typed as users type them (no
   domain filter), each with its top 3 from the local ranker and their graded relevance.
+- ``cli``: whole-process wall time of ``polyrank recommend`` and ``polyrank search`` on
+  the sample store (median of 5), beside the goals (recommend <= 1.5 s, search <= 1 s) and
+  ``python -c pass`` as the floor.
+- ``ingest``: items/s of ``Store.ingest`` into a fresh store against the raw encoder on the
+  same passages, in the same run (the ratio is the store's overhead).
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from typing import Any
 from retrieval import Store, load_catalog
 
 FIXTURE = Path(__file__).parent / "fixtures" / "crosslingual.jsonl"
-CATALOG = Path(__file__).resolve().parent.parent / "data" / "catalog.jsonl"
+CATALOG = Path(__file__).resolve().parent.parent / "agent" / "sample" / "catalog.jsonl"
 USERS = CATALOG.parent / "users"
+SECTIONS = ("embeddings", "agent", "requests", "cli", "ingest")
+CLI_GOALS = {"recommend": 1.5, "search": 1.0}
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ def bench_agent(store_path: str | None, rounds: int = 30) -> dict[str, float]:
     llm_agent = settings.agent(local_agent.store, model=scripted, candidates=20)
     figures: dict[str, float] = {}
     for name, agent in (("scripted_llm", llm_agent), ("local", local_agent)):
-        agent.recommend(*requests[0])  # warm-up: models loaded, lingua languages loaded
+        agent.recommend(*requests[0])  # warm-up: models and the language identifier loaded
         times = []
         for n in range(rounds):
             query, user = requests[n % len(requests)]
@@ -165,24 +172,75 @@ def bench_requests(store_path: str, count: int = REQUESTS) -> list[dict[str, Any
     return rows
 
 
+def _wall(command: Sequence[str], runs: int) -> float:
+    """Median seconds of ``runs`` whole-process runs of ``command``."""
+    import subprocess
+
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times), 3)
+
+
+def bench_cli(store_path: str, runs: int = 5) -> dict[str, float]:
+    """Median wall seconds of a CLI recommend and search, and of an empty Python."""
+    import sys
+
+    polyrank = str(Path(sys.executable).parent / "polyrank")
+    store = ["--store", store_path, "--json"]
+    return {
+        "python_floor_s": _wall([sys.executable, "-c", "pass"], runs),
+        "recommend_s": _wall(
+            [polyrank, "recommend", "Quiero aprender a programar", "--user", "ana", *store], runs
+        ),
+        "search_s": _wall([polyrank, "search", "ramen", *store], runs),
+    }
+
+
+def bench_ingest(spec: str = "fusion", catalog: Path = CATALOG) -> dict[str, float]:
+    """Items/s of a fresh ingest against the raw encoder on the same passages."""
+    from agent.registry import resolve
+
+    items = load_catalog(catalog)
+    embedder = resolve("embeddings", spec)
+    passages = [item.passage() for item in items]
+    embedder.embed_passages(passages[:8])  # models loaded before either clock starts
+    started = time.perf_counter()
+    for start in range(0, len(passages), 64):
+        embedder.embed_passages(passages[start : start + 64])
+    raw = len(passages) / (time.perf_counter() - started)
+    with tempfile.TemporaryDirectory(prefix="polyrank-bench-") as tmp:
+        store = Store.open(tmp, embeddings=embedder)
+        started = time.perf_counter()
+        store.ingest(items)
+        ingest = len(items) / (time.perf_counter() - started)
+        store.close()
+    return {
+        "items": float(len(items)),
+        "raw_items_per_s": round(raw, 1),
+        "ingest_items_per_s": round(ingest, 1),
+        "ingest_vs_raw": round(ingest / raw, 3),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m evals.bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "what", nargs="*", help="embeddings, agent and/or requests (default: all three)"
-    )
+    parser.add_argument("what", nargs="*", help=f"any of {', '.join(SECTIONS)} (default: all)")
     parser.add_argument("--store", help="store for the agent bench (default .polyrank/store)")
     parser.add_argument("--specs", nargs="+", default=["e5-small", "use-m3", "fusion"])
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    args.what = args.what or ["embeddings", "agent", "requests"]
-    unknown = set(args.what) - {"embeddings", "agent", "requests"}
+    args.what = args.what or list(SECTIONS)
+    unknown = set(args.what) - set(SECTIONS)
     if unknown:
         parser.error(
-            f"unknown benchmark {', '.join(sorted(unknown))}; choose embeddings, agent, requests"
+            f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}"
         )
     report: dict[str, Any] = {}
     if "embeddings" in args.what:
@@ -219,6 +277,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         sensible = sum(row["sensible"] for row in rows)
         print(f"requests: {sensible}/{len(rows)} sensible top-3 (graded in core.yaml)")
         report["requests"] = rows
+    if "cli" in args.what:
+        store = args.store or ".polyrank/store"
+        if not Path(store).exists():
+            Store.open(store).ingest(load_catalog(CATALOG))
+        figures = bench_cli(store)
+        print(f"cli python floor: {figures['python_floor_s']:.2f} s")
+        for name, goal in CLI_GOALS.items():
+            value = figures[f"{name}_s"]
+            verdict = "meets" if value <= goal else "misses"
+            print(f"cli {name}: median {value:.2f} s whole process ({verdict} goal <= {goal} s)")
+        report["cli"] = figures
+    if "ingest" in args.what:
+        figures = bench_ingest()
+        print(
+            f"ingest fusion: {figures['ingest_items_per_s']:.1f} items/s vs raw encoder "
+            f"{figures['raw_items_per_s']:.1f} items/s on the same {figures['items']:.0f} "
+            f"passages (ratio {figures['ingest_vs_raw']:.2f})"
+        )
+        report["ingest"] = figures
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return 0

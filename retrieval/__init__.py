@@ -1,11 +1,15 @@
-"""Multilingual retrieval for polyrank: embeddings, the Chroma store, catalogue files."""
+"""Multilingual retrieval for polyrank: embeddings, the Chroma store, catalogue files.
+
+``import retrieval`` does not import chromadb; opening a :class:`Store` does.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from retrieval._catalog import Item, content_hash, language_code, load_catalog, region_code
 from retrieval._embeddings import (
     DEFAULT_EMBEDDINGS,
-    ChromaEmbeddingFunction,
     E5Embedder,
     Embedder,
     FusionEmbedder,
@@ -29,6 +33,9 @@ from retrieval._store import (
     preferred_variant,
 )
 from retrieval._types import Candidate, Filters, Retriever, Variant
+
+if TYPE_CHECKING:
+    from retrieval._chroma import ChromaEmbeddingFunction
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -61,3 +68,11 @@ __all__ = [
     "to_eur",
     "without_quotes",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ChromaEmbeddingFunction":
+        from retrieval._chroma import ChromaEmbeddingFunction
+
+        return ChromaEmbeddingFunction
+    raise AttributeError(f"module 'retrieval' has no attribute {name!r}")

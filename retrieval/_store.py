@@ -25,7 +25,7 @@ import numpy as np
 from agent.errors import ConfigError, RetrievalError
 from agent.registry import register, resolve
 from retrieval._catalog import Item, content_hash
-from retrieval._embeddings import DEFAULT_EMBEDDINGS, ChromaEmbeddingFunction, Embedder
+from retrieval._embeddings import DEFAULT_EMBEDDINGS, Embedder
 from retrieval._language import detect_language
 from retrieval._lexical import LexicalIndex
 from retrieval._prices import to_eur
@@ -296,6 +296,8 @@ class Store:
         #: The temporary copy a read-only store is read from (see ``Store.open``).
         self.read_only_copy: Path | None = None
         self._drop_copy: weakref.finalize[Any, Any] | None = None
+        from retrieval._chroma import ChromaEmbeddingFunction
+
         self._function = ChromaEmbeddingFunction(embedder)
         try:
             existing = {c.name for c in client.list_collections()}

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from evals.bench import bench_agent, main
+from tests.conftest import FIXTURES
 
 
 def test_agent_bench_reports_its_figures(use_store_path: Path) -> None:
@@ -40,3 +41,23 @@ def test_requests_bench_grades_each_top3(use_store_path: Path) -> None:
         assert row["sensible"] == (
             row["grades"][0] >= 1 and sum(g >= 1 for g in row["grades"]) >= 2
         )
+
+
+def test_cli_and_ingest_benches_report_their_figures(use_store_path: Path, tmp_path: Path) -> None:
+    """The figures exist and are consistent (timing goals live in the bench output only)."""
+    import shutil
+
+    from evals.bench import bench_cli, bench_ingest
+
+    store = tmp_path / "s"
+    shutil.copytree(use_store_path, store)
+    cli = bench_cli(str(store), runs=1)
+    assert set(cli) == {"python_floor_s", "recommend_s", "search_s"}
+    assert 0 < cli["python_floor_s"] < cli["search_s"]  # a whole process, not a stub
+    tiny = tmp_path / "tiny.jsonl"
+    tiny.write_text("".join(Path(FIXTURES / "small_catalog.jsonl").read_text()))
+    ingest = bench_ingest("use-m3", tiny)
+    assert ingest["items"] == 7.0 and ingest["raw_items_per_s"] > 0
+    assert ingest["ingest_vs_raw"] == round(
+        ingest["ingest_items_per_s"] / ingest["raw_items_per_s"], 3
+    )

@@ -20,6 +20,6 @@ def test_agent_import_is_light() -> None:
     import subprocess
     import sys
 
-    code = "import sys, agent; print('chromadb' in sys.modules)"
+    code = "import sys, agent, retrieval, evals; print('chromadb' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

