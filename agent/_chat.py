@@ -19,6 +19,8 @@ from typing import Any
 from agent._agent import Agent
 from agent._followup import FollowUp, interpret, interpret_with_llm
 from agent._profile import UserProfile, load_profile, locale_hints
+from agent._ranking import Ranking
+from agent._rerank import LLMRanker
 from agent._result import Recommendation
 from agent.errors import ConfigError, PolyrankError
 from retrieval import Filters, to_eur
@@ -70,6 +72,8 @@ class ChatSession:
     request: Request | None = None
     last: Recommendation | None = None
     shown: list[str] = field(default_factory=list)
+    #: How the model read the last follow-up (cost, prompt, or why it could not).
+    followup: Ranking | None = None
     _agent: Agent | None = None
     _epoch: int = 0  # bumped by cancel(): answers of cancelled requests are dropped
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -110,12 +114,14 @@ class ChatSession:
         return self._run(self._apply(follow), follow)
 
     def _interpret(self, text: str) -> FollowUp:
+        self.followup = None
         language = self.last.trace.request_language if self.last else None
         agent = self.agent
         template = agent.prompts.get("followup")
-        if agent.llm is not None and template is not None and self.request and self.last:
-            found = interpret_with_llm(
-                agent.llm,
+        llm = agent.ranker if isinstance(agent.ranker, LLMRanker) else None
+        if llm is not None and template is not None and self.request and self.last:
+            found, self.followup = interpret_with_llm(
+                llm,
                 text,
                 last_query=self.request.query,
                 last_titles=[i.title for i in self.last.items],
@@ -264,6 +270,19 @@ class ChatSession:
             f"  repairs: {repairs}; re-asks {trace.reasks}; "
             f"transport retries {trace.transport_retries}"
         )
+        read = self.followup
+        if read is not None:
+            usage = read.usage
+            lines.append(
+                f"  the follow-up was read by {read.ranker}: "
+                + (
+                    f"failed ({read.failure.splitlines()[0]}), the phrase table answered"
+                    if read.failure
+                    else f"{usage.llm_calls} call(s), {usage.cached_calls} cached, "
+                    f"{usage.prompt_tokens + usage.completion_tokens} tokens, "
+                    f"re-asks {usage.reasks}"
+                )
+            )
         return [Event("text", "\n".join(lines))]
 
     def _cmd_prompt(self, arg: str) -> list[Event]:

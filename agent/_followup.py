@@ -8,16 +8,20 @@ pydantic), and the phrase table answers when the model does not.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent._llm import ChatModel, Message
+from agent._llm import Message
+from agent._ranking import Ranking
+from agent.errors import LLMError, OutputError
+
+if TYPE_CHECKING:
+    from agent._rerank import LLMRanker
 
 __all__ = ["FollowUp", "followup_languages", "interpret", "interpret_with_llm"]
 
@@ -138,22 +142,25 @@ def interpret(text: str, language: str | None = None) -> FollowUp:
 
 
 def interpret_with_llm(
-    model: ChatModel,
+    ranker: LLMRanker,
     text: str,
     *,
     last_query: str,
     last_titles: Sequence[str],
     language: str,
     template: Any,
-) -> FollowUp | None:
-    """Ask the model to turn the message into a :class:`FollowUp`; ``None`` if it cannot."""
+) -> tuple[FollowUp | None, Ranking]:
+    """Ask the model to turn the message into a :class:`FollowUp`, through the LLM ranker's
+    loop (cache, deadline, retries, re-asks with the error quoted); ``None`` if it cannot
+    (the phrase table answers then). The :class:`Ranking` (empty) records what it cost and
+    the prompt, or the failure."""
     prompt = template.render(
         text=text, last_query=last_query, titles=list(last_titles), language=language
     )
     messages: list[Message] = [{"role": "user", "content": prompt}]
     try:
-        reply = model.complete(messages, FollowUp.model_json_schema())
-        data = json.loads(reply.content.strip().removeprefix("```json").strip("`\n "))
-        return FollowUp.model_validate(data)
-    except Exception:  # LLMError, bad JSON, a schema violation: the phrase table answers
-        return None
+        found, tally = ranker.ask(messages, FollowUp)
+    except (LLMError, OutputError) as exc:
+        return None, Ranking(ranker=ranker.spec, failure=f"{type(exc).__name__}: {exc}")
+    tally.last_prompt = prompt
+    return found, tally.ranking(ranker.spec)

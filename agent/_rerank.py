@@ -15,9 +15,9 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent._budget import count_tokens, fair_truncate, truncate_tokens
 from agent._cache import ReplyCache, cache_key
@@ -29,11 +29,14 @@ from agent._profile import (
     UserContext,
 )
 from agent._ranking import Ranking, RankRequest, Usage
+from agent._reply import output_schema, parse_reply, strip_fences
 from agent.errors import LLMError, OutputError
 from prompts import PromptSet, data
 from retrieval import Candidate, is_in_language
 
 __all__ = ["LANGUAGE_NAMES", "LLMRanker", "RerankConfig"]
+
+M = TypeVar("M", bound=BaseModel)
 
 LANGUAGE_NAMES = {
     "ar": "Arabic", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
@@ -45,16 +48,17 @@ LANGUAGE_NAMES = {
 
 
 class RankEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
-    id: str
-    reason: str = ""
+    id: str = Field(description="a candidate id from the data block, e.g. c3")
+    reason: str = Field(default="", description="one sentence in the user's language")
 
 
 class RerankOutput(BaseModel):
-    """The reply the rerank template asks for."""
+    """The reply the rerank template asks for; its JSON Schema is what the model is sent
+    (:func:`agent._reply.output_schema`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
     ranking: list[RankEntry]
 
@@ -129,14 +133,6 @@ class _Tally:
         )
 
 
-def _strip_fences(text: str) -> str:
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0]
-    return text.strip()
-
-
 def bound_schema(
     schema: dict[str, Any] | None, keys: Sequence[str], max_reason: int
 ) -> dict[str, Any] | None:
@@ -168,7 +164,7 @@ def _salvage(text: str) -> RerankOutput | None:
     from langchain_core.utils.json import parse_partial_json
 
     try:
-        data = parse_partial_json(_strip_fences(text))
+        data = parse_partial_json(strip_fences(text))
     except (json.JSONDecodeError, ValueError, TypeError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("ranking"), list):
@@ -184,34 +180,11 @@ def _salvage(text: str) -> RerankOutput | None:
 
 
 def parse_output(reply: Reply, salvage: bool = False) -> RerankOutput:
-    """Parse a reply; raises OutputError saying what is wrong (quoted in the re-ask).
+    """Parse a rerank reply; raises OutputError saying what is wrong (quoted in the re-ask).
 
-    With ``salvage``, the complete entries of a cut-off reply are kept instead (servers
-    do not always say ``finish_reason="length"``: a reply that is not valid JSON counts).
+    With ``salvage``, the complete entries of a cut-off reply are kept instead.
     """
-    return _parse(reply, salvage)[0]
-
-
-def _parse(reply: Reply, salvage: bool) -> tuple[RerankOutput, bool]:
-    """:func:`parse_output`, and whether the output was salvaged from a broken reply."""
-    truncated = reply.finish_reason == "length"
-    try:
-        data = json.loads(_strip_fences(reply.content))
-    except json.JSONDecodeError as exc:
-        kept = _salvage(reply.content) if salvage else None
-        if kept is not None:
-            return kept, True
-        if truncated:
-            raise OutputError(
-                "the answer was cut off (too long); answer shorter, one sentence each"
-            ) from exc
-        raise OutputError(f"the answer is not valid JSON: {exc.msg} at char {exc.pos}") from exc
-    try:
-        return RerankOutput.model_validate(data), False
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise OutputError(f"the JSON does not match the schema: {where}: {first['msg']}") from exc
+    return parse_reply(reply, RerankOutput, _salvage if salvage else None)[0]
 
 
 #: The local reasons for candidates, by item id (``LocalRanker.explain``).
@@ -240,7 +213,7 @@ class LLMRanker:
         self.prompts = prompts
         self.config = config or RerankConfig()
         self.cache = cache
-        self.schema = prompts["rerank"].output_schema
+        self.schema = output_schema(RerankOutput)
         self._deadline_kw = "deadline" in inspect.signature(model.complete).parameters
 
     def check_templates(self) -> None:
@@ -310,23 +283,44 @@ class LLMRanker:
         tally.completion_tokens += reply.completion_tokens
         return reply, key
 
+    def ask(
+        self,
+        messages: list[Message],
+        output: type[M],
+        schema: dict[str, Any] | None = None,
+        tally: _Tally | None = None,
+    ) -> tuple[M, _Tally]:
+        """Any structured question (the follow-up prompt's, say) through the same loop as a
+        ranking: cache, deadline, transport retries, re-asks with the error quoted. Returns
+        the answer and what it cost; raises LLMError or OutputError when there is none."""
+        if tally is None:
+            deadline = self.config.deadline
+            tally = _Tally(deadline=time.monotonic() + deadline if deadline is not None else None)
+        answer = self._ask(messages, tally, schema or output_schema(output), output)
+        return answer, tally
+
     def _ask(
-        self, messages: list[Message], tally: _Tally, schema: dict[str, Any] | None
-    ) -> RerankOutput:
+        self,
+        messages: list[Message],
+        tally: _Tally,
+        schema: dict[str, Any] | None,
+        output: type[M],
+    ) -> M:
         """Ask, and re-ask with the error quoted while the reply is unusable.
 
-        A cut-off reply that holds complete entries is salvaged (counted as ``salvaged``);
-        the missing ids are then repaired like any other.
+        A cut-off rerank reply that holds complete entries is salvaged (counted as
+        ``salvaged``); the missing ids are then repaired like any other.
         """
+        salvage: Any = _salvage if output is RerankOutput else None
         for attempt in range(self.config.max_reasks + 1):
             reply, key = self._call(messages, tally, schema)
             try:
-                output, salvaged = _parse(reply, salvage=True)
+                answer, salvaged = parse_reply(reply, output, salvage)
                 if salvaged:
                     tally.repair("salvaged")
                 elif self.cache is not None and key is not None:
                     self.cache.put(key, reply)  # only a reply that parsed whole
-                return output
+                return answer
             except OutputError as exc:
                 kind = "truncated" if reply.finish_reason == "length" else "invalid_output"
                 tally.repair(kind)
@@ -410,7 +404,7 @@ class LLMRanker:
         messages = self._messages(query, language, window, context, tally)
         by_key = {f"c{i + 1}": c for i, c in enumerate(window)}
         schema = bound_schema(self.schema, list(by_key), self.config.max_reason_chars)
-        output = self._ask(messages, tally, schema)
+        output = self._ask(messages, tally, schema, RerankOutput)
         seen: set[str] = set()
         ordered: list[Candidate] = []
         reasons: dict[str, str] = {}
@@ -567,7 +561,7 @@ class LLMRanker:
             tally.reasks += 1
             schema = bound_schema(self.schema, list(keys), self.config.max_reason_chars)
             try:
-                output = self._ask(messages, tally, schema)
+                output = self._ask(messages, tally, schema, RerankOutput)
                 for entry in output.ranking:
                     target = keys.get(entry.id.strip().strip("[]"))
                     if target is not None and entry.reason.strip():

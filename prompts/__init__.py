@@ -116,7 +116,6 @@ class PromptTemplate:
     version: str
     purpose: str
     template: jinja2.Template
-    output_schema: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -192,16 +191,19 @@ class PromptSet:
                 raise ConfigError(f"{meta_path.with_suffix('.j2')}: {exc}") from exc
             except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"{meta_path.with_suffix('.j2')}: cannot read: {exc}") from exc
-            if "version" not in meta:
+            if not isinstance(meta, dict) or "version" not in meta:
                 raise ConfigError(f"{meta_path}: field 'version' is required")
+            if "output_schema" in meta:
+                raise ConfigError(
+                    f"{meta_path}: output_schema is not a template setting: the reply's shape "
+                    "is fixed by the code that parses it (its JSON Schema is derived from that "
+                    "model and sent with every request); remove the field"
+                )
             templates[name] = PromptTemplate(
                 name=str(meta.get("name", name)),
                 version=str(meta["version"]),
                 purpose=str(meta.get("purpose", "")),
                 template=template,
-                output_schema=meta.get("output_schema")
-                if isinstance(meta.get("output_schema"), dict)
-                else None,
                 meta=meta,
             )
         return cls(folder=path, templates=templates)

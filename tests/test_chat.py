@@ -152,6 +152,41 @@ def test_llm_interprets_follow_ups_into_structured_changes(use_store: Store) -> 
     assert refined.trace.ranker == "function"
 
 
+def test_a_follow_up_reply_is_re_asked_cached_and_shown_like_a_ranking(
+    use_store: Store, tmp_path: Path
+) -> None:
+    """Was: the follow-up called the model once and `except Exception: return None` — no
+    re-ask, no cache, no record. Now it takes the LLM ranker's loop (agent._reply's parser)."""
+    good = json.dumps({"kind": "refine", "only_domains": ["books"]})
+    follow_replies = iter(['{"kind": "refine", "only_domains": "books"}', good, good])
+    follow_calls: list[Any] = []
+
+    def model(messages: Any, schema: Any) -> str:
+        if "Turn their message into JSON" in messages[0]["content"]:
+            follow_calls.append(schema)
+            return next(follow_replies)
+        keys = [key for key, _ in prompt_candidates(messages)]
+        return json.dumps({"ranking": [{"id": k, "reason": "Muy buena opción."} for k in keys]})
+
+    fake = FunctionModel(model)
+    chat = ChatSession(
+        make_agent=lambda spec: Agent(store=use_store, model=fake, cache=tmp_path / "c")
+    )
+    answer(chat.handle("quiero aprender algo nuevo"))
+    refined = answer(chat.handle("mejor algo para leer, por favor"))
+    assert {i.domain for i in refined.items} == {"books"}
+    assert len(follow_calls) == 2  # the first reply was re-asked with the error quoted
+    assert follow_calls[0]["properties"]["only_domains"]["type"] == "array"  # from FollowUp
+    why = chat.handle("/why 1")[0].text
+    assert "the follow-up was read by function: 2 call(s), 0 cached" in why and "re-asks 1" in why
+    for calls in (3, 3):  # a bad reply is never cached: asked once more, then cached
+        chat.handle("/reset")
+        answer(chat.handle("quiero aprender algo nuevo"))
+        answer(chat.handle("mejor algo para leer, por favor"))
+        assert len(follow_calls) == calls
+    assert "0 call(s), 1 cached" in chat.handle("/why 1")[0].text
+
+
 def test_ctrl_c_drops_the_answer_of_a_cancelled_request(use_store: Store) -> None:
     started = threading.Event()
 

@@ -81,3 +81,41 @@ def _reply(content: str, tokens: int):
 
     return Reply(content=content, model="scripted", prompt_tokens=tokens, completion_tokens=0,
                  finish_reason="stop")  # fmt: skip
+
+
+def test_the_output_schema_comes_from_the_pydantic_model_alone(use_store: Store, tmp_path) -> None:
+    """Was: rerank.yaml restated RerankOutput's schema by hand. Now the model is sent the
+    schema derived from RerankOutput (bounded per call), and a template folder cannot
+    declare another shape than the code parses."""
+    import shutil
+
+    from agent import ConfigError
+    from agent._reply import output_schema
+    from agent._rerank import RerankOutput
+    from prompts import BUILTIN_DIR, PromptSet
+
+    schemas = []
+
+    def answer(messages, schema):
+        schemas.append(schema)
+        keys = [k for k, _ in prompt_candidates(messages)]
+        return json.dumps({"ranking": [{"id": k, "reason": "Good."} for k in keys]})
+
+    Agent(store=use_store, model=FunctionModel(answer)).recommend("hiking gear", k=2)
+    sent = schemas[0]
+    derived = output_schema(RerankOutput)
+    item = sent["properties"]["ranking"]["items"]
+    assert (
+        item["required"]
+        == ["id", "reason"]
+        == derived["properties"]["ranking"]["items"]["required"]
+    )
+    assert item["properties"]["id"]["enum"][0] == "c1"  # bound to the shown keys
+    assert "$ref" not in json.dumps(sent) and "title" not in item["properties"]["id"]
+    folder = tmp_path / "p"
+    shutil.copytree(BUILTIN_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    assert PromptSet.load(folder)["rerank"].ref == "rerank@2"
+    with (folder / "rerank.yaml").open("a") as f:
+        f.write("output_schema: {type: object}\n")
+    with pytest.raises(ConfigError, match="output_schema is not a template setting"):
+        PromptSet.load(folder)
