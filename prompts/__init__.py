@@ -22,7 +22,7 @@ import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from agent.errors import ConfigError
+from retrieval.errors import ConfigError
 
 __all__ = ["BUILTIN_DIR", "PromptSet", "PromptTemplate", "data", "environment"]
 

@@ -20,8 +20,8 @@ from pydantic import (
     field_validator,
 )
 
-from agent.errors import CatalogError, ConfigError, LineProblem
 from retrieval._language import detect_language
+from retrieval.errors import CatalogError, ConfigError, LineProblem
 
 __all__ = ["Item", "content_hash", "language_code", "load_catalog", "region_code"]
 

@@ -39,7 +39,7 @@ class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> ChromaEmbeddingFunction:
-        from agent.registry import resolve
+        from retrieval.registry import resolve
 
         return ChromaEmbeddingFunction(resolve("embeddings", str(config["spec"])))
 

@@ -28,8 +28,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from agent.errors import ConfigError, RetrievalError
 from retrieval._derived import derived
+from retrieval.errors import ConfigError, RetrievalError
 
 __all__ = [
     "DEFAULT_EMBEDDINGS",

@@ -22,14 +22,14 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from agent.errors import ConfigError, RetrievalError
-from agent.registry import register, resolve
 from retrieval._catalog import Item, content_hash
 from retrieval._embeddings import DEFAULT_EMBEDDINGS, Embedder
 from retrieval._language import detect_language
 from retrieval._lexical import LexicalIndex
 from retrieval._prices import to_eur
 from retrieval._types import Candidate, Filters, Variant
+from retrieval.errors import ConfigError, RetrievalError
+from retrieval.registry import resolve
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -218,7 +218,8 @@ def _forget(location: Path) -> None:
     SharedSystemClient._identifier_to_system.pop(str(location), None)
 
 
-def _http_client(arg: str | None) -> Any:
+def make_http_client(arg: str | None = None, **_: Any) -> Any:
+    """``chroma://HOST:PORT``: a Chroma server (the ``store.chroma`` entry point)."""
     import chromadb
 
     url = urlparse(f"chroma:{arg or ''}")
@@ -230,9 +231,6 @@ def _http_client(arg: str | None) -> Any:
         raise RetrievalError(
             f"cannot reach Chroma server at {url.hostname}:{url.port}: {exc}"
         ) from exc
-
-
-register("store", "chroma", _http_client)
 
 
 def _metadata(item: Item, digest: str) -> dict[str, str | int | float | bool]:

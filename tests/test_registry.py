@@ -1,0 +1,64 @@
+"""Backends are found through entry points (group ``polyrank``), built-ins included, and
+the layering of errors and registry runs one way."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+from retrieval import registry
+from tests.conftest import ROOT
+
+
+def test_built_ins_are_entry_points_of_polyrank_itself() -> None:
+    from importlib.metadata import distribution
+
+    declared = {e.name for e in distribution("polyrank").entry_points if e.group == "polyrank"}
+    assert {"llm.openai", "embeddings.fusion", "embeddings.e5-small", "store.chroma"} <= declared
+    for kind in ("llm", "embeddings", "store"):
+        assert registry.names(kind)  # every kind has its backends, found the same way
+
+
+def test_a_plugin_registers_through_an_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = tmp_path / "polyrank_echo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: polyrank-echo\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[polyrank]\nllm.echo = polyrank_echo:make\n")
+    (tmp_path / "polyrank_echo.py").write_text(
+        "def make(arg=None, **options):\n    return ('echo', arg, sorted(options))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_ENTRY_POINTS", None)  # read them again, as a new process
+    monkeypatch.setattr(registry, "_REGISTRY", {})
+    assert "echo" in registry.names("llm") and "openai" in registry.names("llm")
+    assert registry.resolve("llm", "echo:big", timeout=3) == ("echo", "big", ["timeout"])
+    registry.register("llm", "echo", lambda arg, **_: "from code")  # code wins
+    assert registry.resolve("llm", "echo") == "from code"
+    sys.modules.pop("polyrank_echo", None)
+
+
+def test_lower_layers_never_import_higher_ones() -> None:
+    """retrieval <- prompts <- agent <- evals: no module imports a package above it. The
+    CLI (agent/_cli.py) is the edge that composes them all, ``polyrank eval`` included."""
+    above = {"retrieval": {"prompts", "agent", "evals"}, "prompts": {"agent", "evals"},
+             "agent": {"evals"}}  # fmt: skip
+    offenders = []
+    for package, banned in above.items():
+        for path in (ROOT / package).glob("*.py"):
+            if path == ROOT / "agent" / "_cli.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    top = node.module.split(".")[0]
+                elif isinstance(node, ast.Import):
+                    top = node.names[0].name.split(".")[0]
+                else:
+                    continue
+                if top in banned:
+                    offenders.append(f"{path.relative_to(ROOT)} imports {top}")
+    assert offenders == []
