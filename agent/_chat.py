@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent._agent import Agent
-from agent._followup import FollowUp, interpret, interpret_with_llm
+from agent._followup import FollowUp, interpret, interpret_with_llm, notes
 from agent._profile import UserProfile, load_profile, locale_hints
 from agent._ranking import Ranking
 from agent._rerank import LLMRanker
@@ -143,8 +143,10 @@ class ChatSession:
         request = self.request
         filters = request.filters
         excluded = list(filters.exclude_ids)
-        if follow.query:
-            request = replace(request, query=follow.query)
+        if follow.query and follow.query != request.query:
+            # Another request: what was shown or excluded for the last one no longer applies.
+            request = replace(request, query=follow.query, like=None)
+            excluded, self.shown = [], []
         if follow.more_like:
             request = replace(request, like=self._item(follow.more_like).id)
             excluded += self.shown
@@ -190,9 +192,11 @@ class ChatSession:
                 return []  # cancelled while it ran
             self.request, self.last = request, rec
             self.shown = list(dict.fromkeys([*self.shown, *(i.id for i in rec.items)]))
-        note = follow.describe() if follow is not None else ""
+        language = rec.trace.request_language
+        note = follow.describe(language) if follow is not None else ""
         if not rec.items:
-            return [Event("text", f"nothing left that fits ({note or request.query})")]
+            left = notes(language)["nothing_left"].format(what=note or request.query)
+            return [Event("text", left)]
         return [Event("answer", note, rec)]
 
     # -- slash commands, all in one place ----------------------------------------------

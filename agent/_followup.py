@@ -46,25 +46,45 @@ class FollowUp(BaseModel):
     only_languages: list[str] = Field(default_factory=list)
     exclude_languages: list[str] = Field(default_factory=list)
 
-    def describe(self) -> str:
+    def describe(self, language: str = "en") -> str:
+        """What this follow-up changes, in ``language`` (``locales/notes.yaml``; English
+        where a language has no notes)."""
+        from agent._local import domain_name, language_name
+
+        note = notes(language)
         parts = []
         if self.more_like:
-            parts.append(f"more like #{self.more_like}")
+            parts.append(note["more_like"].format(n=self.more_like))
         if self.exclude_ranks:
-            parts.append("without " + ", ".join(f"#{n}" for n in self.exclude_ranks))
+            parts.append(
+                note["without"].format(ranks=", ".join(f"#{n}" for n in self.exclude_ranks))
+            )
         if self.cheaper:
-            parts.append("cheaper")
+            parts.append(note["cheaper"])
         if self.something_else:
-            parts.append("something else")
+            parts.append(note["something_else"])
         if self.only_domains:
-            parts.append("only " + ", ".join(self.only_domains))
-        if self.only_languages:
-            parts.append("only in " + ", ".join(self.only_languages))
-        if self.exclude_languages:
-            parts.append("not in " + ", ".join(self.exclude_languages))
+            what = ", ".join(domain_name(d, language) for d in self.only_domains)
+            parts.append(note["only"].format(what=what))
+        for key, codes in (("only_in", self.only_languages), ("not_in", self.exclude_languages)):
+            if codes:
+                names = ", ".join(language_name(c, language) for c in codes)
+                parts.append(note[key].format(languages=names))
         if self.query and self.kind == "refine":
-            parts.append(f"now: {self.query}")
-        return "; ".join(parts) or "new request"
+            parts.append(note["now"].format(query=self.query))
+        return "; ".join(parts) or note["new"]
+
+
+@functools.cache
+def _notes() -> dict[str, dict[str, str]]:
+    path = Path(__file__).parent / "locales" / "notes.yaml"
+    loaded: dict[str, dict[str, str]] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def notes(language: str) -> dict[str, str]:
+    """The chat's notes in ``language``, English where it has none."""
+    return _notes().get(language) or _notes()["en"]
 
 
 @functools.cache

@@ -80,6 +80,12 @@ def language_name(code: str, in_language: str) -> str:
     return str(_locale(in_language).languages.get(code, code))
 
 
+def domain_name(domain: str, language: str) -> str:
+    """A catalogue domain's name in ``language`` ("films" in "es": película)."""
+    table = _reasons().get(language) or _reasons()["en"]
+    return str(table.get("domains", {}).get(domain, domain))
+
+
 def format_price(candidate: Candidate, language: str) -> str | None:
     """The candidate's price in its currency, written the way ``language`` writes money."""
     from babel.numbers import UnknownCurrencyError, format_currency
@@ -96,8 +102,7 @@ def format_price(candidate: Candidate, language: str) -> str | None:
 
 def facts(candidate: Candidate, language: str) -> str:
     """What the item is, in ``language``: its domain, its language if another, its price."""
-    table = _reasons().get(language) or _reasons()["en"]
-    parts = [str(table.get("domains", {}).get(candidate.domain, candidate.domain))]
+    parts = [domain_name(candidate.domain, language)]
     if candidate.language and candidate.language != language:
         parts[0] += f" ({language_name(candidate.language, language)})"
     price = format_price(candidate, language)

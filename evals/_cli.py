@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     markdown = to_markdown(result, comparison)
     if args.md:
         args.md.write_text(markdown, encoding="utf-8")
-    print(markdown, end="")
+    _show(markdown)
     if args.update_baseline:
         update_baseline(result, args.baseline)
         print(
@@ -133,6 +133,18 @@ def run(args: argparse.Namespace) -> int:
         )
     failed = not result.passed or bool(comparison and comparison.regressions)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _show(markdown: str) -> None:
+    """The summary on stdout: rendered (tables, headings) on a terminal, Markdown as is when
+    piped or redirected (CI logs, files)."""
+    if not sys.stdout.isatty():
+        print(markdown, end="")
+        return
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    Console(file=sys.stdout, force_terminal=True).print(Markdown(markdown))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

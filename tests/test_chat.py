@@ -187,6 +187,37 @@ def test_a_follow_up_reply_is_re_asked_cached_and_shown_like_a_ranking(
     assert "0 call(s), 1 cached" in chat.handle("/why 1")[0].text
 
 
+def test_notes_speak_the_sessions_language_and_a_new_request_drops_exclusions(
+    use_store: Store,
+) -> None:
+    """Was: notes in English whatever the session ("cheaper; only film"), and a follow-up
+    that changed the request kept the old request's excluded items."""
+    readings = iter([
+        {"kind": "refine", "exclude_ranks": [1], "only_domains": ["films"]},
+        {"kind": "refine", "query": "una novela policíaca"},
+    ])  # fmt: skip
+
+    def model(messages: Any, schema: Any) -> str:
+        if "Turn their message into JSON" in messages[0]["content"]:
+            return json.dumps(next(readings))
+        keys = [key for key, _ in prompt_candidates(messages)]
+        return json.dumps({"ranking": [{"id": k, "reason": "Muy buena opción."} for k in keys]})
+
+    fake = FunctionModel(model)
+    chat = ChatSession(make_agent=lambda spec: Agent(store=use_store, model=fake))
+    first = answer(chat.handle("quiero ver algo esta noche"))
+    events = chat.handle("quita el primero, y solo pelis")
+    assert events[0].text == "sin #1; solo película"
+    assert chat.request is not None and first.items[0].id in chat.request.filters.exclude_ids
+    answer(chat.handle("mejor una novela policíaca"))
+    assert chat.request.query == "una novela policíaca"
+    assert chat.request.filters.exclude_ids == ()  # the last request's exclusions are gone
+    assert chat.request.filters.domains == ("films",)  # a stated filter stays
+    local = session_for(use_store)  # the phrase table: the same notes, no LLM
+    answer(local.handle("東京で食べたいラーメン"))
+    assert local.handle("もっと安く")[0].text == "もっと安く"
+
+
 def test_ctrl_c_drops_the_answer_of_a_cancelled_request(use_store: Store) -> None:
     started = threading.Event()
 
@@ -264,14 +295,14 @@ def test_real_terminal_conversation_in_spanish_and_japanese(
     assert "tu petición" in screen or "valoraste" in screen  # reasons in Spanish
 
     screen = term.send("más baratos")
-    assert "cheaper" in screen and "EUR" in screen
+    assert "más barato" in screen and "EUR" in screen  # the note in the session's language
 
     screen = term.send("/user " + str(USERS / "kenji.yaml"), until="user kenji")
     screen = term.send("東京で食べたいラーメン")
     assert "ラーメン一筋" in screen and "ご要望" in screen
 
     screen = term.send("2番みたいなの")
-    assert "more like #2" in screen and "ご希望どおり" in screen
+    assert "2番に似たもの" in screen and "ご希望どおり" in screen
 
     screen = term.send("/bogus", until="unknown command")
     assert "error: unknown command /bogus" in screen
@@ -340,7 +371,7 @@ def test_real_terminal_with_a_scripted_llm_over_http(use_store_path: Path, tmp_p
         screen = term.send("東京で食べたいラーメン")
         assert "ranker openai:scripted" in screen and "ご要望" in screen
         screen = term.send("読むものがいいな")  # no phrase rule: the LLM interprets it
-        assert "only books" in screen
+        assert "本のみ" in screen  # "only books", in the session's language
         assert any(
             "Turn their message into JSON" in r["messages"][-1]["content"] for r in server.requests
         )

@@ -283,3 +283,19 @@ def test_eval_of_your_own_templates_is_keyed_by_their_version(
     assert list(json.loads((tmp_path / "b.json").read_text())["entries"]) == [
         "mini|rerank@2|openai:scripted"
     ]
+
+
+def test_the_summary_is_rendered_on_a_terminal_and_markdown_when_piped(
+    mini_store: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: raw Markdown (pipes and dashes) on a terminal too."""
+    import sys
+
+    assert run_eval(str(MINI), "--store", mini_store) == 0
+    piped = capsys.readouterr().out
+    assert "| --- |" in piped and piped.startswith("## polyrank eval: mini")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert run_eval(str(MINI), "--store", mini_store) == 0
+    shown = capsys.readouterr().out
+    assert "| --- |" not in shown and "## " not in shown
+    assert "polyrank eval: mini" in shown and ("━" in shown or "─" in shown)  # a drawn table
