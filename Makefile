@@ -27,10 +27,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The HTML report test drives Debian's headless chromium; install it when missing (CI is root).
+# The HTML report test drives Debian's headless chromium, with Noto fonts for CJK, Hangul and
+# Devanagari (the test checks the glyphs in screenshots); installed when missing (CI is root).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
-	  || echo "note: could not install chromium; the browser test skips outside CI"
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=hi | grep -q . && fc-list :lang=ko | grep -q .; } \
+	  || { apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-core >/dev/null; } \
+	  || echo "note: could not install chromium and its fonts; the browser tests skip outside CI"
 
 $(LLAMA_STAMP):
 	$(PYTHON) -m venv $(LLAMA_VENV)

@@ -80,10 +80,22 @@ def to_html(run: EvalRun, comparison: Comparison | None = None, metric: str | No
         lstrip_blocks=True,
     )
     languages = sorted({lang for c in run.cases for lang in c.languages})
+    shown = metric or f"ndcg@{run.k}"
+
+    def zero_languages(case: Any) -> list[str]:
+        """Languages where the case scores 0 on the heatmap's metric: a case can meet
+        every expectation and still rank nothing relevant somewhere."""
+        return [
+            lang
+            for lang, result in case.languages.items()
+            if shown in result.metrics and result.metrics[shown] == 0
+        ]
+
     return env.get_template("report.html.j2").render(
+        zero_languages=zero_languages,
         run=run,
         comparison=comparison,
         languages=languages,
-        metric=metric or f"ndcg@{run.k}",
+        metric=shown,
         summary_metrics=_metrics(run),
     )

@@ -65,3 +65,78 @@ def test_html_report_renders_in_chromium(chromium: str, tmp_path: Path) -> None:
     )
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a page, not a blank
+
+
+WIDE_VARIANTS = {
+    "en": "hiking boots", "de": "Wanderschuhe", "ja": "登山靴", "zh": "登山鞋", "ko": "등산화",
+    "hi": "लंबी पैदल यात्रा के जूते", "es": "botas de montaña", "fr": "chaussures de randonnée",
+    "it": "scarponi da trekking", "pt": "botas de caminhada", "ru": "туристические ботинки",
+    "ar": "أحذية المشي لمسافات طويلة", "tr": "yürüyüş botları", "nl": "wandelschoenen",
+}  # fmt: skip
+
+
+def _page(chromium: str, tmp_path: Path, html: Path, *flags: str) -> str:
+    base = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    return subprocess.run([*base, *flags, "--dump-dom", html.as_uri()], capture_output=True,
+                          text=True, timeout=120, check=True).stdout  # fmt: skip
+
+
+@pytest.mark.browser
+def test_report_marks_zero_scores_and_fits_1400_px(chromium: str, tmp_path: Path) -> None:
+    """Was: a case that met every expectation but scored 0.00 looked like any other, and 14
+    languages made the page wider than the window."""
+    import yaml
+
+    suite = yaml.safe_load((FIXTURES / "mini_suite.yaml").read_text())
+    suite["catalog"] = str(FIXTURES / "small_catalog.jsonl")
+    suite["cases"].append({
+        "name": "a-case-with-a-rather-long-name-about-boots-and-music", "variants": WIDE_VARIANTS,
+        "relevant": {"m1": 3}, "filters": {"domains": ["products"]},  # m1 is music: never shown
+    })  # fmt: skip
+    path = tmp_path / "wide.yaml"
+    path.write_text(yaml.safe_dump(suite, allow_unicode=True))
+    html = tmp_path / "wide.html"
+    assert main(["eval", str(path), "--store", str(tmp_path / "s"), "--html", str(html)]) == 0
+    dom = _page(chromium, tmp_path, html, "--window-size=1400,900")
+    width = re.search(r'data-scroll-width="(\d+)"', dom)
+    assert width is not None and int(width[1]) <= 1400
+    zero_cells = re.findall(r'<td class="cell zero"[^>]*title="scores 0.00 in (\w+)"', dom)
+    assert sorted(zero_cells) == sorted(WIDE_VARIANTS)  # every language of that case
+    assert "⚠ ndcg@3 0.00 in" in dom and "although no expectation failed" in dom
+    assert dom.count('class="cell zero"') == len(WIDE_VARIANTS)  # and no other case
+
+
+def _shot(chromium: str, tmp_path: Path, body: str, style: str, name: str) -> bytes:
+    page = tmp_path / f"{name}.html"
+    page.write_text(f'<!doctype html><meta charset="utf-8"><style>{style}</style>'
+                    f"<body>{body}</body>", encoding="utf-8")  # fmt: skip
+    shot = tmp_path / f"{name}.png"
+    base = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    subprocess.run([*base, f"--screenshot={shot}", "--window-size=400,120", page.as_uri()],
+                   capture_output=True, timeout=120, check=True)  # fmt: skip
+    return shot.read_bytes()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("ja", "登山靴とラーメン"),
+        ("zh", "登山鞋和拉面"),
+        ("ko", "등산화와 라면"),
+        ("hi", "योग सीखना"),
+    ],
+)
+def test_the_reports_fonts_draw_cjk_hangul_and_devanagari(
+    chromium: str, tmp_path: Path, lang: str, text: str
+) -> None:
+    """Glyphs, not only the DOM: the text drawn with the report's own font stack must not
+    look like the same number of unassigned code points (each drawn as the same box)."""
+    html = (Path(__file__).parent.parent / "evals" / "templates" / "report.html.j2").read_text()
+    style = html[html.index("<style>") + 7 : html.index("</style>")]
+    real = _shot(chromium, tmp_path, f'<p lang="{lang}">{text}</p>', style, "real")
+    boxes = "".join(chr(0x0378) if not ch.isspace() else " " for ch in text)  # unassigned
+    tofu = _shot(chromium, tmp_path, f'<p lang="{lang}">{boxes}</p>', style, "tofu")
+    other = "".join(chr(0x0379) if not ch.isspace() else " " for ch in text)
+    assert _shot(chromium, tmp_path, f'<p lang="{lang}">{other}</p>', style, "tofu2") == tofu
+    assert real != tofu
