@@ -244,7 +244,11 @@ class Agent:
         filters = given.model_copy(
             update={
                 "domains": self.store.check_domains(given.domains),
-                "exclude_ids": tuple(dict.fromkeys([*context.exclude_ids, *given.exclude_ids])),
+                # History items are left out by group, as build_context already found them;
+                # ids it did not find are not in the store.
+                "exclude_groups": tuple(
+                    dict.fromkeys([*context.exclude_groups, *given.exclude_groups])
+                ),
                 "prefer_languages": given.prefer_languages or preferred,
             }
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,8 @@ LINK_SPECIFICITY = 1.0  # z-score of a history item's similarity across the cand
 #: 0.69, two hiking guides 0.79), loose ones 0.56-0.66 (ramen kit / kimchi 0.64, headphones /
 #: headlamp 0.66, BBQ sauce / shortbread 0.56).
 LINK_MIN = 0.665
+#: Free-text history vectors remembered per ranker (oldest dropped first).
+TEXT_VECTOR_CACHE = 1024
 
 
 @functools.cache
@@ -207,30 +210,53 @@ class LocalRanker:
 
     def __init__(self, store: Store | None = None) -> None:
         self.store = store
+        self._lock = threading.Lock()
+        self._texts: dict[str, np.ndarray] = {}
 
     def vectors(self, candidates: Sequence[Candidate]) -> np.ndarray:
         """Unit vectors of the candidates: stored ones, else embedded as passages now."""
+        return self._vectors(candidates)[0]
+
+    def _vectors(
+        self, candidates: Sequence[Candidate], also: Sequence[str] = ()
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`vectors`, and the stored vectors of the item ids ``also`` (the user's
+        history), fetched in the same store call."""
         assert self.store is not None
-        stored = self.store.vectors([c.id for c in candidates])
+        stored = self.store.vectors([c.id for c in candidates] + list(also))
+        fetched = {i: stored[i] for i in also if i in stored}
         missing = [c for c in candidates if c.id not in stored]
         if missing:
             fresh = self.store.embedder.embed_passages(
                 [f"{c.title}. {c.description}" for c in missing]
             )
             stored.update({c.id: v for c, v in zip(missing, fresh, strict=True)})
-        return np.vstack([_unit(stored[c.id]) for c in candidates])
+        return np.vstack([_unit(stored[c.id]) for c in candidates]), fetched
 
-    def _interest_vectors(self, context: UserContext) -> list[tuple[Interest, np.ndarray]]:
+    def _text_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Unit query vectors of free-text history, remembered per text (a profile's texts
+        were embedded again on every request)."""
+        assert self.store is not None
+        with self._lock:
+            known = {t: self._texts[t] for t in texts if t in self._texts}
+        new = [t for t in dict.fromkeys(texts) if t not in known]
+        if new:
+            fresh = self.store.embedder.embed_queries(new)
+            with self._lock:
+                for text, vector in zip(new, fresh, strict=True):
+                    if len(self._texts) >= TEXT_VECTOR_CACHE:
+                        self._texts.pop(next(iter(self._texts)))
+                    self._texts[text] = known[text] = _unit(vector)
+        return known
+
+    def _interest_vectors(
+        self, context: UserContext, stored: dict[str, np.ndarray]
+    ) -> list[tuple[Interest, np.ndarray]]:
         if self.store is None or not context.interests:
             return []
-        stored = self.store.vectors([i.item_id for i in context.interests if i.item_id])
-        texts = [i for i in context.interests if not i.item_id and i.text]
-        fresh = (
-            self.store.embedder.embed_queries([i.text for i in texts])
-            if texts
-            else np.zeros((0, 1), dtype=np.float32)
+        by_text = self._text_vectors(
+            [i.text for i in context.interests if not i.item_id and i.text]
         )
-        by_text = {i.text: _unit(v) for i, v in zip(texts, fresh, strict=True)}
         out = []
         for interest in context.interests:
             if interest.item_id and interest.item_id in stored:
@@ -275,8 +301,9 @@ class LocalRanker:
         if self.store is None:
             plain = [self.reason(c, None, query, language, anchor) for c in candidates]
             return _Scores([c.score for c in candidates], plain, None)
-        vectors = self.vectors(candidates)
-        interests = self._interest_vectors(context)
+        history = [i.item_id for i in context.interests if i.item_id]
+        vectors, fetched = self._vectors(candidates, also=history)  # one store call
+        interests = self._interest_vectors(context, fetched)
         region = context.hints.region if context.hints else None
         intent = read_intent(query)
         n = len(candidates)

@@ -167,6 +167,8 @@ class UserContext(BaseModel):
     scenes: dict[str, int] = Field(default_factory=dict)
     recent: tuple[str, ...] = ()
     exclude_ids: tuple[str, ...] = ()
+    #: The groups of the history items found in the store (left out of results whole).
+    exclude_groups: tuple[str, ...] = ()
 
 
 #: Caps on what a profile puts into a prompt, in tokens: a title (of a history item or a
@@ -245,4 +247,5 @@ def build_context(
         scenes=dict(Counter(e.scene for e in profile.history)),
         recent=tuple(reversed(recent)),
         exclude_ids=tuple(e.item_id for e in profile.history if e.item_id),
+        exclude_groups=tuple(dict.fromkeys(item.group_key for item in known.values())),
     )

@@ -712,7 +712,9 @@ class Store:
         if total == 0:
             return []
         excluded_ids = set(filters.exclude_ids)
-        excluded_groups = {item.group_key for item in self.get(list(excluded_ids))}
+        excluded_groups = set(filters.exclude_groups)
+        if excluded_ids:
+            excluded_groups |= {item.group_key for item in self.get(list(excluded_ids))}
         where = self._where(filters)
 
         passes = _item_filter(filters)

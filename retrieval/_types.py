@@ -26,6 +26,9 @@ class Filters(BaseModel):
     languages: tuple[str, ...] = ()
     region: str | None = None
     exclude_ids: tuple[str, ...] = ()
+    #: Groups to leave out whole (every language version), when the caller knows them:
+    #: saves the store a lookup of the excluded ids' groups.
+    exclude_groups: tuple[str, ...] = ()
     exclude_languages: tuple[str, ...] = ()
     #: Only items with a known price at most this, in euros (approximate conversion).
     max_price_eur: float | None = Field(default=None, ge=0, allow_inf_nan=False)
@@ -33,7 +36,8 @@ class Filters(BaseModel):
     prefer_languages: tuple[str, ...] = ()
 
     @field_validator(
-        "domains", "languages", "exclude_ids", "exclude_languages", "prefer_languages",
+        "domains", "languages", "exclude_ids", "exclude_groups", "exclude_languages",
+        "prefer_languages",
         mode="before",
     )  # fmt: skip
     @classmethod
