@@ -61,3 +61,13 @@ def test_cli_and_ingest_benches_report_their_figures(use_store_path: Path, tmp_p
     assert ingest["ingest_vs_raw"] == round(
         ingest["ingest_items_per_s"] / ingest["raw_items_per_s"], 3
     )
+
+
+@pytest.mark.slow
+def test_scale_bench_builds_the_store_it_names_and_reports_ratios() -> None:
+    from evals.bench import bench_scale
+
+    figures = bench_scale(600, rounds=2)
+    assert figures["items"] == 600.0 and figures["build_items_per_s"] > 0
+    assert all(figures[f"search_{name}_ms"] > 0 for name in ("books", "region_de", "under_20_eur"))
+    assert figures["store_calls_per_recommend"] == 6.0  # measured in the big store too
