@@ -179,6 +179,20 @@ def _filter_options(parser: argparse.ArgumentParser, *, language_flag: str) -> N
     group.add_argument("--exclude", action="append", help="leave out this item id (repeatable)")
 
 
+def _filters(args: argparse.Namespace) -> Any:
+    """The :class:`retrieval.Filters` of the filter options (:func:`_filter_options`)."""
+    from retrieval import Filters
+
+    return Filters(
+        domains=args.domain or (),
+        languages=args.only_language or (),
+        region=args.region,
+        exclude_ids=args.exclude or (),
+        exclude_languages=args.exclude_language or (),
+        max_price_eur=args.max_price,
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="polyrank",
@@ -419,19 +433,11 @@ def _print_results(query: str, results: Sequence[Candidate], seconds: float) -> 
 
 
 def _search(args: argparse.Namespace) -> int:
-    from retrieval import Filters, detect_language
+    from retrieval import detect_language
 
     agent = _make_agent(settings_of(args, model="local"))  # search needs no model
     started = time.perf_counter()
-    filters = Filters(
-        domains=args.domain,
-        languages=args.only_language,
-        region=args.region,
-        exclude_ids=args.exclude,
-        exclude_languages=args.exclude_language,
-        max_price_eur=args.max_price,
-    )
-    results = agent.search(args.query, k=args.k, filters=filters)
+    results = agent.search(args.query, k=args.k, filters=_filters(args))
     seconds = time.perf_counter() - started
     if args.json:
         guess = detect_language(args.query)
@@ -514,7 +520,6 @@ def _fell_back(recs: Sequence[Any], args: argparse.Namespace) -> int:
 
 def _recommend(args: argparse.Namespace) -> int:
     from agent._profile import load_profile
-    from retrieval import Filters
 
     settings = settings_of(args)  # cheap checks first
     user = load_profile(args.user) if args.user else None
@@ -525,14 +530,7 @@ def _recommend(args: argparse.Namespace) -> int:
         k=args.k,
         passes=args.passes,
         language=args.language,
-        filters=Filters(
-            domains=args.domain,
-            languages=args.only_language,
-            region=args.region,
-            exclude_ids=args.exclude,
-            exclude_languages=args.exclude_language,
-            max_price_eur=args.max_price,
-        ),
+        filters=_filters(args),
     )
     if args.json:
         print(json.dumps(rec.to_json(), ensure_ascii=False, indent=2))

@@ -10,9 +10,7 @@ problems are not this module's business: the reranker re-asks.
 from __future__ import annotations
 
 import json
-import os
 import queue
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -28,6 +26,7 @@ from tenacity import (
 )
 
 from agent.errors import ConfigError, LLMError
+from retrieval._endpoint import credentials, redact
 
 __all__ = ["ChatModel", "Message", "OpenAIChat", "Reply", "TransportPolicy"]
 
@@ -72,22 +71,6 @@ class TransportPolicy:
     initial_wait: float = 0.5
     max_wait: float = 20.0
     max_retry_after: float = 30.0
-
-
-_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
-_URL_SECRET_PARAM = re.compile(
-    r"(?i)([?&](?:api[_-]?key|key|token|access_token|secret|sig|password)=)[^&\s#\"']+"
-)
-
-
-def redact(text: str, secrets: Sequence[str | None] = ()) -> str:
-    """``text`` with secrets replaced by ``***``: the given keys, ``user:pass@`` in URLs and
-    key-like URL parameters (``?api_key=…``)."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    text = _URL_USERINFO.sub("***@", text)
-    return _URL_SECRET_PARAM.sub(r"\1***", text)
 
 
 def _convert(exc: Exception) -> LLMError:
@@ -339,20 +322,5 @@ def make_openai(
 ) -> OpenAIChat:
     if not arg:
         raise ConfigError("the openai backend needs a model: 'openai:MODEL'")
-    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-    api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
-    if base_url is None and api_key is None:
-        raise ConfigError(
-            f"openai:{arg} has neither an API key nor a base URL: set OPENAI_API_KEY for "
-            "OpenAI, or OPENAI_BASE_URL for a local server (e.g. http://127.0.0.1:8080/v1)"
-        )
-    if base_url is not None:
-        from urllib.parse import urlparse
-
-        parsed = urlparse(base_url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ConfigError(
-                f"base URL {redact(base_url, [api_key])!r} is not an http(s) URL "
-                "(e.g. http://127.0.0.1:8080/v1)"
-            )
+    base_url, api_key = credentials(f"openai:{arg}", base_url, api_key)
     return OpenAIChat(arg, base_url=base_url, api_key=api_key, **options)

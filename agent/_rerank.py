@@ -9,6 +9,7 @@ ranker answer.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import json
 import random
@@ -92,14 +93,7 @@ class _Tally:
     """What one ranking has spent and repaired so far (internal to one ``rank`` call)."""
 
     deadline: float | None = None  # time.monotonic() by which the LLM part must end
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    llm_calls: int = 0
-    cached_calls: int = 0
-    transport_retries: int = 0
-    reasks: int = 0
-    windows: int = 0
-    passes: int = 1
+    usage: Usage = field(default_factory=Usage)
     repairs: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     prompt_template: str | None = None
@@ -111,16 +105,7 @@ class _Tally:
             self.repairs[kind] = self.repairs.get(kind, 0) + count
 
     def ranking(self, spec: str, **answer: Any) -> Ranking:
-        usage = Usage(
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            llm_calls=self.llm_calls,
-            cached_calls=self.cached_calls,
-            transport_retries=self.transport_retries,
-            reasks=self.reasks,
-            windows=self.windows,
-            passes=self.passes,
-        )
+        usage = dataclasses.replace(self.usage)
         return Ranking(
             ranker=spec,
             usage=usage,
@@ -260,7 +245,7 @@ class LLMRanker:
             key = cache_key(self.model.spec, messages, schema, params)
             hit = self.cache.get(key)
             if hit is not None:
-                tally.cached_calls += 1
+                tally.usage.cached_calls += 1
                 return hit, None
         remaining = self._remaining(tally)
         if remaining is not None and remaining <= 0:
@@ -275,12 +260,12 @@ class LLMRanker:
             else:
                 reply = self.model.complete(messages, schema)
         except LLMError as exc:
-            tally.transport_retries += exc.retries
+            tally.usage.transport_retries += exc.retries
             raise
-        tally.llm_calls += 1
-        tally.transport_retries += reply.transport_retries
-        tally.prompt_tokens += reply.prompt_tokens
-        tally.completion_tokens += reply.completion_tokens
+        tally.usage.llm_calls += 1
+        tally.usage.transport_retries += reply.transport_retries
+        tally.usage.prompt_tokens += reply.prompt_tokens
+        tally.usage.completion_tokens += reply.completion_tokens
         return reply, key
 
     def ask(
@@ -327,7 +312,7 @@ class LLMRanker:
                 tally.errors.append(str(exc).splitlines()[0])
                 if attempt == self.config.max_reasks:
                     raise
-                tally.reasks += 1
+                tally.usage.reasks += 1
                 messages = [
                     *messages,
                     {"role": "assistant", "content": reply.content[:2000]},
@@ -400,7 +385,7 @@ class LLMRanker:
         context: UserContext,
         tally: _Tally,
     ) -> tuple[list[Candidate], dict[str, str]]:
-        tally.windows += 1
+        tally.usage.windows += 1
         messages = self._messages(query, language, window, context, tally)
         by_key = {f"c{i + 1}": c for i, c in enumerate(window)}
         schema = bound_schema(self.schema, list(by_key), self.config.max_reason_chars)
@@ -483,7 +468,7 @@ class LLMRanker:
         """Ranked candidates, reasons by item id, and merged scores by item id."""
         query, language = request.query, request.language
         passes = request.passes or self.config.passes
-        tally.passes = passes
+        tally.usage.passes = passes
         rankings: list[list[Candidate]] = []
         reasons_by_pass: list[dict[str, str]] = []  # per pass: reason by item id
         for p in range(passes):
@@ -558,7 +543,7 @@ class LLMRanker:
                     f" Rewrite each in {name}, one sentence, same ids:\n{listing}",
                 },
             ]
-            tally.reasks += 1
+            tally.usage.reasks += 1
             schema = bound_schema(self.schema, list(keys), self.config.max_reason_chars)
             try:
                 output = self._ask(messages, tally, schema, RerankOutput)

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retrieval._derived import derived
+from retrieval._endpoint import credentials
 from retrieval.errors import ConfigError, RetrievalError
 
 __all__ = [
@@ -319,11 +320,5 @@ def make_openai(
     ever sent to the public API."""
     if not arg:
         raise ConfigError("openai embeddings need a model: 'openai:MODEL'")
-    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-    api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
-    if base_url is None and api_key is None:
-        raise ConfigError(
-            f"openai:{arg} embeddings have neither an API key nor a base URL: set "
-            "OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for a local server"
-        )
+    base_url, api_key = credentials(f"openai:{arg} embeddings", base_url, api_key)
     return OpenAIEmbedder(arg, base_url=base_url, api_key=api_key)
