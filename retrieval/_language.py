@@ -77,12 +77,46 @@ class LanguageGuess:
 
 @functools.cache
 def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-    # 0.4 s, mostly xz; pickled (retrieval._derived) it is 72 MB and slower to load.
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
+    identifier = _uncompressed_identifier(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
+    if identifier is None:
+        identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
     identifier.set_languages([c for codes in _BY_SCRIPT.values() for c in codes])
     return identifier
+
+
+def _uncompressed_identifier(kind: Any, model_file: Any) -> Any:
+    """py3langid's model from an uncompressed copy in the per-user cache: the wheel ships
+    it xz-compressed (0.4 s to inflate each start). ``None``: read the original."""
+    import lzma
+    import shutil
+
+    from retrieval._derived import derived_file
+
+    def write(path: Any) -> None:
+        with lzma.open(model_file) as source, open(path, "wb") as out:
+            shutil.copyfileobj(source, out, length=1 << 20)
+
+    try:
+        import numpy as np
+        from py3langid import modelio
+
+        path = derived_file("py3langid-model.npz", "py3langid", write)
+        if path is None:
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            return kind(
+                np.asarray(data["ptc"]),
+                np.asarray(data["pc"]),
+                data["classes"].tolist(),
+                modelio._to_array(data["nextmove"]),
+                data["out_feat"].tolist(),
+                norm_probs=False,
+                tk_row=modelio._to_array(data["nextmove_row"]),
+            )
+    except Exception:
+        return None
 
 
 def _script(text: str) -> str | None:

