@@ -54,13 +54,9 @@ def test_cli_and_ingest_benches_report_their_figures(use_store_path: Path, tmp_p
     cli = bench_cli(str(store), runs=1)
     assert set(cli) == {"python_floor_s", "recommend_s", "search_s"}
     assert 0 < cli["python_floor_s"] < cli["search_s"]  # a whole process, not a stub
-    tiny = tmp_path / "tiny.jsonl"
-    tiny.write_text("".join(Path(FIXTURES / "small_catalog.jsonl").read_text()))
-    ingest = bench_ingest("use-m3", tiny)
-    assert ingest["items"] == 7.0 and ingest["raw_items_per_s"] > 0
-    assert ingest["ingest_vs_raw"] == round(
-        ingest["ingest_items_per_s"] / ingest["raw_items_per_s"], 3
-    )
+    ingest = bench_ingest("use-m3", FIXTURES / "small_catalog.jsonl")
+    assert ingest["items"] == 7.0
+    assert ingest["raw_items_per_s"] > 0 and ingest["ingest_items_per_s"] > 0
 
 
 @pytest.mark.slow
