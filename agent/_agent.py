@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import difflib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,7 @@ from agent._ranking import Ranker, RankRequest
 from agent._rerank import LLMRanker, RerankConfig
 from agent._result import RankedItem, Recommendation, Trace
 from agent.errors import ConfigError
-from agent.registry import resolve, split_spec
+from agent.registry import names, resolve, split_spec
 from prompts import PromptSet
 from retrieval import (
     Candidate,
@@ -138,8 +139,14 @@ class Agent:
         """The chat model ``model`` names; ``None`` for ``local`` (no LLM)."""
         if not isinstance(model, str):
             return model
-        if split_spec(model) == ("local", None):
+        name, _ = split_spec(model)
+        if name == "local":
             return None
+        known = ["local", *names("llm")]
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            suggestion = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown model {model!r}{suggestion} (known: {', '.join(known)})")
         options: dict[str, Any] = {"timeout": timeout}
         if max_tokens is not None:
             options["max_tokens"] = max_tokens

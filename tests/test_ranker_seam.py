@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from agent import Agent, LLMError
+from agent import Agent, ConfigError, LLMError
 from agent._local import LocalRanker
 from agent._ranking import Ranker, RankRequest
 from agent._rerank import LLMRanker, RerankConfig
@@ -22,6 +22,8 @@ def test_both_rankers_are_rankers_and_local_is_not_an_llm(use_store: Store) -> N
     scripted = Agent(store=use_store, model=ScriptedModel([]))
     assert isinstance(scripted.ranker, LLMRanker) and isinstance(scripted.ranker, Ranker)
     assert scripted.model == "scripted"
+    with pytest.raises(ConfigError, match="unknown model 'locl'; did you mean 'local'"):
+        Agent(store=use_store, model="locl")
 
 
 def test_wrong_language_reasons_are_filled_from_one_local_scoring(
