@@ -84,12 +84,15 @@ class UserProfile(BaseModel):
 
 
 def load_profile(path: str | Path) -> UserProfile:
-    """Read a YAML or JSON profile.
+    """Read a YAML or JSON profile; a name that is no file but a sample user's (``ana``,
+    ``kenji``…, ``agent/sample/users``) reads that sample profile.
 
     Raises:
         ProfileError: naming the file and the bad field.
     """
-    path = Path(path)
+    from agent._sample import profile_path
+
+    path = Path(profile_path(str(path)))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

@@ -221,3 +221,12 @@ def test_cache_key_separates_seeds(use_store: Store, tmp_path: Path) -> None:
         )
         agent.recommend("libros de cocina", k=3)
     assert len(model.calls) == 2  # seed 0 again came from the cache
+
+
+def test_a_sample_user_goes_by_name_from_python_too(use_store: Store, tmp_path: Path) -> None:
+    """Was: only the CLI's --user found sample users by name."""
+    assert load_profile("kenji").id == "kenji"
+    rec = Agent(store=use_store).recommend("東京で食べたいラーメン", "kenji", k=2)
+    assert rec.user_id == "kenji"
+    with pytest.raises(ProfileError, match="no such profile file"):
+        load_profile(tmp_path / "nobody.yaml")
