@@ -190,8 +190,14 @@ def localized_reason(
 @dataclass(frozen=True)
 class _Scores:
     base: list[float]
-    reasons: list[str]
+    links: list[Interest | None]  # the history item each reason names, if any
     vectors: np.ndarray | None
+
+    def reason(self, i: int, request: RankRequest, candidate: Candidate) -> str:
+        """The reason of candidate ``i``: written only for the items that are shown."""
+        return LocalRanker.reason(
+            candidate, self.links[i], request.query, request.language, request.anchor
+        )
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -280,7 +286,7 @@ class LocalRanker:
             ranker=self.spec,
             items=tuple(candidates[i] for i in order),
             scores=tuple(round(scored.base[i], 6) for i in order),
-            reasons=tuple(scored.reasons[i] for i in order),
+            reasons=tuple(scored.reason(i, request, candidates[i]) for i in order),
         )
 
     def explain(
@@ -291,21 +297,20 @@ class LocalRanker:
         if not candidates:
             return {}
         scored = self._score(request, candidates, context)
-        return {c.id: reason for c, reason in zip(candidates, scored.reasons, strict=True)}
+        return {c.id: scored.reason(i, request, c) for i, c in enumerate(candidates)}
 
     def _score(
         self, request: RankRequest, candidates: Sequence[Candidate], context: UserContext
     ) -> _Scores:
-        """Every candidate's score and reason (in input order), and their unit vectors."""
-        query, language, anchor = request.query, request.language, request.anchor
+        """Every candidate's score and the history item its reason names (in input order),
+        and their unit vectors."""
         if self.store is None:
-            plain = [self.reason(c, None, query, language, anchor) for c in candidates]
-            return _Scores([c.score for c in candidates], plain, None)
+            return _Scores([c.score for c in candidates], [None] * len(candidates), None)
         history = [i.item_id for i in context.interests if i.item_id]
         vectors, fetched = self._vectors(candidates, also=history)  # one store call
         interests = self._interest_vectors(context, fetched)
         region = context.hints.region if context.hints else None
-        intent = read_intent(query)
+        intent = read_intent(request.query)
         n = len(candidates)
         if interests:
             matrix = np.vstack([v for _, v in interests])
@@ -340,7 +345,7 @@ class LocalRanker:
             sims = np.zeros((n, 0))
         boosts = self._intent_boosts(intent, candidates)
         base: list[float] = []
-        reasons: list[str] = []
+        links: list[Interest | None] = []
         for i, c in enumerate(candidates):
             score = W_REQUEST * c.score + W_HISTORY * float(personal[i]) + boosts[i]
             if c.domain in LANGUAGE_SENSITIVE_DOMAINS and context.languages:
@@ -353,8 +358,8 @@ class LocalRanker:
             link = None
             if eligible[i].any():
                 link = interests[int(np.where(eligible[i], sims[i], -np.inf).argmax())][0]
-            reasons.append(self.reason(c, link, query, language, anchor))
-        return _Scores(base, reasons, vectors)
+            links.append(link)
+        return _Scores(base, links, vectors)
 
     @staticmethod
     def _intent_boosts(intent: Intent, candidates: Sequence[Candidate]) -> list[float]:
