@@ -342,7 +342,6 @@ class Agent:
             answer = self.local.rank(request, candidates, context)
         latency["rank"] = round((time.perf_counter() - mark) * 1000, 2)
         latency["total"] = round((time.perf_counter() - started) * 1000, 2)
-        usage = tried.usage
         trace = Trace(
             request_language=lang,
             language_source=source,
@@ -352,16 +351,9 @@ class Agent:
             fallback_reason=tried.failure,
             prompt_template=tried.prompt_template,
             system_template=tried.system_template,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
             latency_ms=latency,
             repairs=dict(tried.repairs),
-            reasks=usage.reasks,
-            transport_retries=usage.transport_retries,
-            llm_calls=usage.llm_calls,
-            cached_calls=usage.cached_calls,
-            passes=usage.passes,
-            windows=usage.windows,
+            **dataclasses.asdict(tried.usage),  # tokens, calls, re-asks, passes, windows
             candidate_ids=[c.id for c in candidates],
             last_prompt=tried.last_prompt,
             errors=list(tried.errors),

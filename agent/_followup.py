@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent._llm import Message
 from agent._ranking import Ranking
-from agent.errors import LLMError, OutputError
 
 if TYPE_CHECKING:
     from agent._rerank import LLMRanker
@@ -178,9 +177,4 @@ def interpret_with_llm(
         text=text, last_query=last_query, titles=list(last_titles), language=language
     )
     messages: list[Message] = [{"role": "user", "content": prompt}]
-    try:
-        found, tally = ranker.ask(messages, FollowUp)
-    except (LLMError, OutputError) as exc:
-        return None, Ranking(ranker=ranker.spec, failure=f"{type(exc).__name__}: {exc}")
-    tally.last_prompt = prompt
-    return found, tally.ranking(ranker.spec)
+    return ranker.ask(messages, FollowUp)

@@ -105,10 +105,9 @@ class _Tally:
             self.repairs[kind] = self.repairs.get(kind, 0) + count
 
     def ranking(self, spec: str, **answer: Any) -> Ranking:
-        usage = dataclasses.replace(self.usage)
         return Ranking(
             ranker=spec,
-            usage=usage,
+            usage=dataclasses.replace(self.usage),
             repairs=dict(self.repairs),
             errors=tuple(self.errors),
             prompt_template=self.prompt_template,
@@ -116,6 +115,11 @@ class _Tally:
             last_prompt=self.last_prompt,
             **answer,
         )
+
+
+def _failure(exc: LLMError | OutputError) -> str:
+    """Why a model gave no usable answer, in one line (kind: first line of the message)."""
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
 
 
 def bound_schema(
@@ -268,21 +272,24 @@ class LLMRanker:
         tally.usage.completion_tokens += reply.completion_tokens
         return reply, key
 
-    def ask(
-        self,
-        messages: list[Message],
-        output: type[M],
-        schema: dict[str, Any] | None = None,
-        tally: _Tally | None = None,
-    ) -> tuple[M, _Tally]:
+    def ask(self, messages: list[Message], output: type[M]) -> tuple[M | None, Ranking]:
         """Any structured question (the follow-up prompt's, say) through the same loop as a
         ranking: cache, deadline, transport retries, re-asks with the error quoted. Returns
-        the answer and what it cost; raises LLMError or OutputError when there is none."""
-        if tally is None:
-            deadline = self.config.deadline
-            tally = _Tally(deadline=time.monotonic() + deadline if deadline is not None else None)
-        answer = self._ask(messages, tally, schema or output_schema(output), output)
-        return answer, tally
+        the answer (``None`` when there is none) and an empty :class:`Ranking` recording
+        what it cost, the prompt, or the failure."""
+        tally = self._tally()
+        tally.last_prompt = messages[-1]["content"]
+        try:
+            answer = self._ask(messages, tally, output_schema(output), output)
+        except (LLMError, OutputError) as exc:
+            return None, tally.ranking(self.spec, failure=_failure(exc))
+        return answer, tally.ranking(self.spec)
+
+    def _tally(self) -> _Tally:
+        """A fresh tally whose deadline (``config.deadline``) starts now: one per request,
+        shared by its windows, passes and re-asks."""
+        deadline = self.config.deadline
+        return _Tally(deadline=time.monotonic() + deadline if deadline is not None else None)
 
     def _ask(
         self,
@@ -439,8 +446,7 @@ class LLMRanker:
         """The best ``request.k`` candidates with the model's reasons in the request's
         language; a model that fails or never answers usably gives a ranking whose
         ``failure`` says why (and what was spent until then)."""
-        deadline = self.config.deadline
-        tally = _Tally(deadline=time.monotonic() + deadline if deadline is not None else None)
+        tally = self._tally()
         if not candidates:
             return tally.ranking(self.spec)
         try:
@@ -448,8 +454,7 @@ class LLMRanker:
             top = order[: request.k]
             reasons = self._fix_reason_languages(request, top, reasons, candidates, context, tally)
         except (LLMError, OutputError) as exc:
-            failure = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-            return tally.ranking(self.spec, failure=failure)
+            return tally.ranking(self.spec, failure=_failure(exc))
         best = max(scores.values()) or 1.0
         return tally.ranking(
             self.spec,
