@@ -109,12 +109,6 @@ def price(value: str) -> float:
     return number
 
 
-def _user(value: str) -> str:
-    from agent._sample import profile_path
-
-    return profile_path(value)
-
-
 def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
     def parse(value: str) -> str:
         try:
@@ -250,7 +244,7 @@ def _parser() -> argparse.ArgumentParser:
         "local ranker answers and the output says so.",
     )
     rec.add_argument("query", help="the request, in any language")
-    rec.add_argument("--user", type=_user, help=USER_HELP)
+    rec.add_argument("--user", help=USER_HELP)
     rec.add_argument("--k", type=positive_int, default=5, help="how many items (default 5)")
     rec.add_argument(
         "--model",
@@ -276,7 +270,7 @@ def _parser() -> argparse.ArgumentParser:
         'with follow-ups ("more like 2", "cheaper", "only films", "not in Spanish")'
         ", and use /help for the commands. History is kept in .polyrank/chat_history.",
     )
-    chat.add_argument("--user", type=_user, help=USER_HELP)
+    chat.add_argument("--user", help=USER_HELP)
     chat.add_argument(
         "--model",
         help="local or openai:MODEL (env POLYRANK_MODEL)",

@@ -121,8 +121,7 @@ class Settings(BaseSettings):
 
         settings: dict[str, Any] = {
             "model": self.model,
-            "base_url": self.base_url,
-            "api_key": self.key(),
+            **self.credentials(),
             "cache": self.cache,
             "timeout": self.timeout,
             "max_tokens": self.max_tokens,

@@ -169,7 +169,6 @@ class UserContext(BaseModel):
     top_by_domain: dict[str, list[str]] = Field(default_factory=dict)
     scenes: dict[str, int] = Field(default_factory=dict)
     recent: tuple[str, ...] = ()
-    exclude_ids: tuple[str, ...] = ()
     #: The groups of the history items found in the store (left out of results whole).
     exclude_groups: tuple[str, ...] = ()
 
@@ -249,6 +248,5 @@ def build_context(
         },
         scenes=dict(Counter(e.scene for e in profile.history)),
         recent=tuple(reversed(recent)),
-        exclude_ids=tuple(e.item_id for e in profile.history if e.item_id),
         exclude_groups=tuple(dict.fromkeys(item.group_key for item in known.values())),
     )
