@@ -39,6 +39,7 @@ from pydantic import (
 
 from agent._profile import UserProfile, load_profile
 from agent.errors import ConfigError
+from evals._metrics import check_metric
 from retrieval import Filters
 
 __all__ = ["Case", "Defaults", "Expectation", "Suite", "load_suite", "suite_schema"]
@@ -220,12 +221,14 @@ def load_suite(path: str | Path) -> LoadedSuite:
     except ValidationError as exc:
         lines = [f"  {path}: {_where(data, e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ConfigError(f"{path}: invalid suite\n" + "\n".join(lines)) from exc
-    problems = [
-        f"  {path}: {where}: {expect}: {exc}"
-        for where, expect in _expectations(suite)
-        if expect.type != "not_in_top"
-        for exc in _metric_problem(expect.type, suite.defaults.k)
-    ]
+    problems = []
+    for where, expect in _expectations(suite):
+        if expect.type == "not_in_top":
+            continue
+        try:  # a metric the registry knows, computed at the suite's k
+            check_metric(expect.type, suite.defaults.k)
+        except ValueError as exc:
+            problems.append(f"  {path}: {where}: {expect}: {exc}")
     if problems:
         raise ConfigError(f"{path}: invalid suite\n" + "\n".join(problems))
     base = path.parent
@@ -243,17 +246,6 @@ def _expectations(suite: Suite) -> list[tuple[str, Expectation]]:
     for n, case in enumerate(suite.cases):
         found += [(f"cases[{n}] ({case.name}).expect", e) for e in case.expect]
     return found
-
-
-def _metric_problem(name: str, k: int) -> list[ValueError]:
-    """The expectation's metric is registered and computed at this k (or the error)."""
-    from evals._metrics import check_metric
-
-    try:
-        check_metric(name, k)
-    except ValueError as exc:
-        return [exc]
-    return []
 
 
 def write_schema(path: str | Path) -> None:

@@ -336,6 +336,15 @@ def bench_scale(items_wanted: int = SCALE_ITEMS, rounds: int = 24) -> dict[str, 
     return figures
 
 
+def _sample_store(path: str | None) -> str:
+    """The store the agent, requests and cli benches read: ``path`` or .polyrank/store,
+    filled with the sample catalogue when it does not exist yet."""
+    store = path or ".polyrank/store"
+    if not Path(store).exists():
+        Store.open(store).ingest(load_catalog(CATALOG))
+    return store
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m evals.bench",
@@ -370,17 +379,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"({len(load_crosslingual())} cross-lingual queries over {CATALOG.name})")
         report["embeddings"] = [asdict(s) for s in scores]
     if "agent" in args.what:
-        store = args.store or ".polyrank/store"
-        if not Path(store).exists():
-            Store.open(store).ingest(load_catalog(CATALOG))
+        store = _sample_store(args.store)
         figures = bench_agent(store)
         for key, value in figures.items():
             print(f"agent {key}: {value}")
         report["agent"] = figures
     if "requests" in args.what:
-        store = args.store or ".polyrank/store"
-        if not Path(store).exists():
-            Store.open(store).ingest(load_catalog(CATALOG))
+        store = _sample_store(args.store)
         rows = bench_requests(store)
         for row in rows:
             mark = "ok " if row["sensible"] else "-- "
@@ -392,9 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"requests: {sensible}/{len(rows)} sensible top-3 (graded in core.yaml)")
         report["requests"] = rows
     if "cli" in args.what:
-        store = args.store or ".polyrank/store"
-        if not Path(store).exists():
-            Store.open(store).ingest(load_catalog(CATALOG))
+        store = _sample_store(args.store)
         figures = bench_cli(store)
         print(f"cli python floor: {figures['python_floor_s']:.2f} s")
         for name, goal in CLI_GOALS.items():

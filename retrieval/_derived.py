@@ -8,6 +8,7 @@ means building.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import tempfile
@@ -45,14 +46,27 @@ def derived(name: str, distribution: str, kind: type[T], build: Callable[[], T])
     except Exception:
         return build()
     value = build()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
+
+    def write(staging: Path) -> None:
+        with staging.open("wb") as out:
             pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(out.name, path)
-    except Exception:
-        pass  # best effort: the next call builds again
+
+    with contextlib.suppress(Exception):  # best effort: the next call builds again
+        _publish(path, write)
     return value
+
+
+def _publish(path: Path, write: Callable[[Path], None]) -> None:
+    """``write`` a staging file beside ``path``, then move it into place: readers never see
+    half a file, and a failed write leaves nothing behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
+        staging = Path(out.name)
+    try:
+        write(staging)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 def derived_file(name: str, distribution: str, write: Callable[[Path], None]) -> Path | None:
@@ -62,14 +76,7 @@ def derived_file(name: str, distribution: str, write: Callable[[Path], None]) ->
     try:
         path = cache_home() / f"{name}-{metadata.version(distribution)}"
         if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
-                staging = Path(out.name)
-            try:
-                write(staging)
-                os.replace(staging, path)
-            finally:
-                staging.unlink(missing_ok=True)
+            _publish(path, write)
         return path
     except Exception:
         return None
