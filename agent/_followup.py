@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent._llm import Message
+from agent._locale import in_language
+from agent._locale import table as locale_table
 from agent._ranking import Ranking
 
 if TYPE_CHECKING:
@@ -74,26 +74,20 @@ class FollowUp(BaseModel):
         return "; ".join(parts) or note["new"]
 
 
-@functools.cache
-def _notes() -> dict[str, dict[str, str]]:
-    path = Path(__file__).parent / "locales" / "notes.yaml"
-    loaded: dict[str, dict[str, str]] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return loaded
-
-
 def notes(language: str) -> dict[str, str]:
     """The chat's notes in ``language``, English where it has none."""
-    return _notes().get(language) or _notes()["en"]
+    return in_language("notes", language)
 
 
 @functools.cache
 def _table() -> dict[str, dict[str, Any]]:
-    path = Path(__file__).parent / "locales" / "followups.yaml"
-    raw: dict[str, dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for entry in raw.values():
-        for kind in KINDS:
-            entry[kind] = [re.compile(p, re.IGNORECASE) for p in entry.get(kind, [])]
-    return raw
+    compiled: dict[str, dict[str, Any]] = {}
+    for language, entry in locale_table("followups").items():
+        compiled[language] = {
+            **entry,
+            **{k: [re.compile(p, re.IGNORECASE) for p in entry.get(k, [])] for k in KINDS},
+        }
+    return compiled
 
 
 def followup_languages() -> list[str]:

@@ -16,16 +16,13 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 
-import yaml
-
+from agent._locale import table as locale_table
 from agent.errors import ConfigError
 from retrieval._lexical import has_spaceless
 
 __all__ = ["Intent", "read_intent", "request_text"]
 
-_TABLE = Path(__file__).parent / "locales" / "intents.yaml"
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -44,7 +41,7 @@ def _norm(text: str) -> str:
 
 @functools.cache
 def _phrases() -> dict[str, dict[str, tuple[str, ...]]]:
-    raw = yaml.safe_load(_TABLE.read_text(encoding="utf-8"))
+    raw = locale_table("intents")
     table: dict[str, dict[str, tuple[str, ...]]] = {}
     for section in ("domains", "constraints"):
         for name, by_language in raw[section].items():

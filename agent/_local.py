@@ -17,13 +17,13 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from agent._intent import Intent, read_intent
+from agent._locale import in_language
+from agent._locale import table as locale_table
 from agent._profile import LANGUAGE_SENSITIVE_DOMAINS, Interest, UserContext
 from agent._ranking import Ranking, RankRequest
 from retrieval import Candidate, Store, to_eur
@@ -62,13 +62,6 @@ TEXT_VECTOR_CACHE = 1024
 
 
 @functools.cache
-def _reasons() -> dict[str, dict[str, Any]]:
-    path = Path(__file__).parent / "locales" / "reasons.yaml"
-    data: dict[str, dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data
-
-
-@functools.cache
 def _locale(language: str) -> Any:
     from babel import Locale, UnknownLocaleError
 
@@ -85,7 +78,7 @@ def language_name(code: str, in_language: str) -> str:
 
 def domain_name(domain: str, language: str) -> str:
     """A catalogue domain's name in ``language`` ("films" in "es": película)."""
-    table = _reasons().get(language) or _reasons()["en"]
+    table = in_language("reasons", language)
     return str(table.get("domains", {}).get(domain, domain))
 
 
@@ -151,7 +144,7 @@ def _particles(text: str) -> bool:
 
 def reason_languages() -> list[str]:
     """Languages the local ranker can explain itself in."""
-    return sorted(_reasons())
+    return sorted(locale_table("reasons"))
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -170,7 +163,7 @@ def localized_reason(
 
     ``anchor`` is the title of the item the user asked for more of ("more like 2").
     """
-    table = _reasons().get(language) or _reasons()["en"]
+    table = in_language("reasons", language)
     if interest is None and not anchor and not tag and query == "":
         return str(table["fits"])
     if interest is not None:

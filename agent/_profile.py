@@ -8,7 +8,6 @@ Usage::
 
 from __future__ import annotations
 
-import functools
 from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
@@ -18,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent._budget import truncate_tokens
+from agent._locale import table as locale_table
 from agent.errors import ProfileError
 from retrieval import Item, Store, preferred_variant
 
@@ -34,8 +34,6 @@ __all__ = [
 
 #: Domains where the user must be able to read the item's language.
 LANGUAGE_SENSITIVE_DOMAINS = frozenset({"books", "films", "news", "podcasts", "courses"})
-
-_LOCALES = Path(__file__).parent / "locales"
 
 
 class Event(BaseModel):
@@ -122,17 +120,9 @@ class LocaleHints(BaseModel):
     region: str | None
 
 
-@functools.cache
-def _hints_table() -> dict[str, dict[str, str]]:
-    data: dict[str, dict[str, str]] = yaml.safe_load(
-        (_LOCALES / "hints.yaml").read_text(encoding="utf-8")
-    )
-    return data
-
-
 def locale_hints(locale: str, language: str) -> LocaleHints:
     """Hints for ``locale`` (``de-CH``), falling back to the language's, then English."""
-    table = _hints_table()
+    table: dict[str, dict[str, str]] = locale_table("hints")
     normalised = locale.replace("_", "-")
     entry = table.get(normalised) or table.get(language) or table["en"]
     if language != normalised.split("-")[0]:  # speaking another language than the locale's
