@@ -62,6 +62,7 @@ Progress = Callable[[int, int], None]
 _ID_BATCH = 500
 #: Seconds a second writer waits for the first to finish before giving up.
 WRITE_LOCK_TIMEOUT = 600.0
+_READ_ONLY_HINT = "writing (ingest, delete, --repair) needs a folder you can write to"
 _REPAIR_HINT = "run `polyrank ingest --repair` (add --store PATH) to re-index the store"
 
 
@@ -91,10 +92,9 @@ class _Guarded:
             except Exception as exc:
                 kind = type(exc).__name__
                 text = str(exc).splitlines()[0] if str(exc) else kind
-                if "readonly" in text.lower() or "read-only" in text.lower():
+                if _says_read_only(text):
                     raise RetrievalError(
-                        f"the store is read-only: {text}",
-                        hint="writing (ingest, delete, --repair) needs a folder you can write to",
+                        f"the store is read-only: {text}", hint=_READ_ONLY_HINT
                     ) from exc
                 if "connect" in kind.lower() or "connect" in text.lower():
                     hint = "check that the Chroma server is running and reachable"
@@ -163,9 +163,15 @@ def _settings() -> Any:
     return Settings(anonymized_telemetry=False, allow_reset=False)
 
 
-def _read_only(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return "readonly" in text or "read-only" in text or isinstance(exc, PermissionError)
+def _says_read_only(text: str) -> bool:
+    """Whether an error message is SQLite's or the OS's "read-only"."""
+    lowered = text.lower()
+    return "readonly" in lowered or "read-only" in lowered
+
+
+def _read_only(location: Path | None) -> ConfigError:
+    """The error for a write to a store that cannot be written."""
+    return ConfigError(f"the store {str(location)!r} is read-only", hint=_READ_ONLY_HINT)
 
 
 def _persistent_client(path: str | None, *, writable: bool = True) -> tuple[Any, Path | None]:
@@ -184,15 +190,12 @@ def _persistent_client(path: str | None, *, writable: bool = True) -> tuple[Any,
         return chromadb.PersistentClient(path=str(location), settings=_settings()), None
     except Exception as exc:
         _forget(location)
-        if not _read_only(exc):
+        if not (_says_read_only(str(exc)) or isinstance(exc, PermissionError)):
             if isinstance(exc, OSError):
                 raise ConfigError(f"cannot use store path {str(location)!r}: {exc}") from exc
             raise RetrievalError(f"cannot open the store {str(location)!r}: {exc}") from exc
         if writable:
-            raise ConfigError(
-                f"the store {str(location)!r} is read-only",
-                hint="writing (ingest, delete, --repair) needs a folder you can write to",
-            ) from exc
+            raise _read_only(location) from exc
     copy = Path(tempfile.mkdtemp(prefix="polyrank-readonly-"))
     try:
         shutil.copytree(location, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.lock"))
@@ -450,10 +453,7 @@ class Store:
         """
         import contextlib
 
-        read_only = ConfigError(
-            f"the store {str(self.folder)!r} is read-only",
-            hint="writing (ingest, delete, --repair) needs a folder you can write to",
-        )
+        read_only = _read_only(self.folder)
         if self.read_only_copy is not None:  # never write to the temporary copy
             raise read_only
         if self.folder is None:
