@@ -344,14 +344,11 @@ class LLMRanker:
         system = self.prompts["system"].render(
             language=language, language_name=name, hints=context.hints
         )
-        prompt_context = context.model_copy(
-            update={"preferences": truncate_tokens(context.preferences, PREFERENCE_TOKENS)}
-        )
         base = dict(
             query=query,
             language=language,
             language_name=name,
-            user=prompt_context,
+            user=context,
             sensitive_domains=sorted(LANGUAGE_SENSITIVE_DOMAINS),
         )
         rows = [self._row(i, c, "") for i, c in enumerate(window)]
@@ -449,6 +446,11 @@ class LLMRanker:
         tally = self._tally()
         if not candidates:
             return tally.ranking(self.spec)
+        # Cut where a prompt is rendered, once for all windows and passes: the local
+        # ranker never reads the preferences, so build_context leaves them whole.
+        context = context.model_copy(
+            update={"preferences": truncate_tokens(context.preferences, PREFERENCE_TOKENS)}
+        )
         try:
             order, reasons, scores = self._rerank(request, candidates, context, tally)
             top = order[: request.k]
