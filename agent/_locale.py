@@ -7,7 +7,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import yaml
+from retrieval._yaml import load_yaml
 
 __all__ = ["in_language", "table"]
 
@@ -17,7 +17,7 @@ FOLDER = Path(__file__).parent / "locales"
 @functools.cache
 def table(name: str) -> Any:
     """``locales/NAME.yaml``, parsed once per process. Shared: callers must not mutate it."""
-    return yaml.safe_load((FOLDER / f"{name}.yaml").read_text(encoding="utf-8"))
+    return load_yaml((FOLDER / f"{name}.yaml").read_text(encoding="utf-8"))
 
 
 def in_language(name: str, language: str) -> dict[str, Any]:

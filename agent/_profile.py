@@ -13,13 +13,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent._budget import truncate_tokens
 from agent._locale import table as locale_table
 from agent.errors import ProfileError
 from retrieval import Item, Store, preferred_variant
+from retrieval._yaml import YAMLError, load_yaml
 
 __all__ = [
     "LANGUAGE_SENSITIVE_DOMAINS",
@@ -92,10 +92,10 @@ def load_profile(path: str | Path) -> UserProfile:
 
     path = Path(profile_path(str(path)))
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ProfileError(f"{path}: no such profile file") from exc
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, YAMLError) as exc:
         raise ProfileError(f"{path}: cannot read profile: {exc}") from exc
     if not isinstance(raw, dict):
         raise ProfileError(f"{path}: a profile is a mapping with id, languages, locale, history")

@@ -27,7 +27,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -41,6 +40,7 @@ from agent._profile import UserProfile, load_profile
 from agent.errors import ConfigError
 from evals._metrics import check_metric
 from retrieval import Filters
+from retrieval._yaml import YAMLError, load_yaml
 
 __all__ = ["Case", "Defaults", "Expectation", "Suite", "load_suite", "suite_schema"]
 
@@ -211,10 +211,10 @@ def load_suite(path: str | Path) -> LoadedSuite:
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: no such suite file") from exc
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     try:
         suite = Suite.model_validate(data)

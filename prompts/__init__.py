@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from retrieval._yaml import YAMLError, load_yaml
 from retrieval.errors import ConfigError
 
 __all__ = ["BUILTIN_DIR", "PromptSet", "PromptTemplate", "data", "environment"]
@@ -185,9 +185,9 @@ class PromptSet:
             if not meta_path.resolve().is_relative_to(path.resolve()):
                 raise ConfigError(f"{meta_path}: links outside its folder {path.resolve()}")
             try:
-                meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
+                meta = load_yaml(meta_path.read_text(encoding="utf-8")) or {}
                 template = env.get_template(f"{name}.j2")
-            except (yaml.YAMLError, jinja2.TemplateSyntaxError) as exc:
+            except (YAMLError, jinja2.TemplateSyntaxError) as exc:
                 raise ConfigError(f"{meta_path.with_suffix('.j2')}: {exc}") from exc
             except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"{meta_path.with_suffix('.j2')}: cannot read: {exc}") from exc
