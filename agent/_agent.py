@@ -16,18 +16,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import difflib
+import inspect
+import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from agent._batch import QueryBatcher
 from agent._cache import ReplyCache
 from agent._intent import request_text
 from agent._llm import ChatModel
 from agent._local import LocalRanker
 from agent._profile import UserContext, UserProfile, build_context, load_profile
-from agent._ranking import Ranker, RankRequest
+from agent._ranking import Ranker, Ranking, RankRequest
 from agent._rerank import LLMRanker, RerankConfig
 from agent._result import RankedItem, Recommendation, Trace
 from agent.errors import ConfigError
@@ -44,7 +48,9 @@ from retrieval import (
 )
 from retrieval._embeddings import Embedder
 
-__all__ = ["DEFAULT_PRICES", "Agent"]
+__all__ = ["CONCURRENCY", "DEFAULT_PRICES", "MAX_THREADS", "Agent"]
+
+T = TypeVar("T")
 
 #: USD per million tokens (prompt, completion); override with ``Agent(prices=...)``.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -55,6 +61,38 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 #: Below this detector confidence, or for requests this short, the profile language decides.
 MIN_CONFIDENCE = 0.5
 MIN_LETTERS = 12
+#: Worker threads for ``arecommend``'s store calls, and ``recommend_many``'s default.
+CONCURRENCY = 4
+#: At most this many worker threads, whatever the concurrency: store calls are mostly CPU
+#: work, and the model calls, which wait, need no thread.
+MAX_THREADS = 8
+
+
+@dataclass
+class _Plan:
+    """One request on its way through the stages: what each stage found so far."""
+
+    k: int
+    passes: int | None
+    search_text: str
+    started: float = field(default_factory=time.perf_counter)
+    latency: dict[str, float] = field(default_factory=dict)
+    profile: UserProfile | None = None
+    language: tuple[str, str] = ("en", "default")
+    context: UserContext = field(default_factory=UserContext)
+    filters: Filters = field(default_factory=Filters)
+    anchor: str | None = None
+
+    def lap(self, stage: str, since: float) -> float:
+        """Record ms spent on ``stage`` since ``since``; returns now."""
+        now = time.perf_counter()
+        self.latency[stage] = round((now - since) * 1000, 2)
+        return now
+
+    def request(self) -> RankRequest:
+        return RankRequest(
+            self.search_text, self.language[0], self.k, passes=self.passes, anchor=self.anchor
+        )
 
 
 class Agent:
@@ -127,6 +165,9 @@ class Agent:
             llm.check_templates()
             self.ranker = llm
         self.model = self.ranker.spec
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._queries = QueryBatcher(self.store.embedder.embed_queries)
 
     @staticmethod
     def _chat_model(
@@ -153,7 +194,17 @@ class Agent:
         chat: ChatModel = resolve("llm", model, base_url=base_url, api_key=api_key, **options)
         return chat
 
+    async def aclose(self) -> None:
+        """Close the LLM's HTTP connections of the running event loop (before it ends)."""
+        close = getattr(self.llm, "aclose", None)
+        if close is not None and inspect.iscoroutinefunction(close):
+            await close()
+
     def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
         self.store.close()
 
     # -- catalogue ------------------------------------------------------------------
@@ -229,23 +280,131 @@ class Agent:
         trace says so. Raises only for the caller's mistakes (``ConfigError``,
         ``ProfileError``).
         """
+        plan = self._plan(query, user, k, filters, language, passes, like)
+        candidates = self._retrieve(plan)
+        mark = time.perf_counter()
+        request = plan.request()
+        tried = self.ranker.rank(request, candidates, plan.context)
+        answer = tried
+        if tried.failure is not None:  # the LLM failed: the local ranker answers
+            answer = self.local.rank(request, candidates, plan.context)
+        return self._finish(plan, candidates, tried, answer, mark)
+
+    async def arecommend(
+        self,
+        query: str,
+        user: str | Path | UserProfile | None = None,
+        k: int = 5,
+        *,
+        filters: Filters | None = None,
+        language: str | None = None,
+        passes: int | None = None,
+        like: str | None = None,
+    ) -> Recommendation:
+        """:meth:`recommend` without blocking the event loop, for many at once.
+
+        The model is awaited (``acomplete``: langchain's ``ainvoke``); store calls run on
+        the agent's worker threads (:data:`CONCURRENCY`); the query embeddings of requests
+        that overlap are encoded in batches.
+        """
+        return await self._arecommend(self._pool(), query, user, k, filters, language, passes, like)
+
+    async def _arecommend(
+        self,
+        pool: Executor,
+        query: str,
+        user: str | Path | UserProfile | None,
+        k: int,
+        filters: Filters | None = None,
+        language: str | None = None,
+        passes: int | None = None,
+        like: str | None = None,
+    ) -> Recommendation:
+        loop = asyncio.get_running_loop()
+        plan = await loop.run_in_executor(
+            pool, self._plan, query, user, k, filters, language, passes, like
+        )
+        vector = await self._queries.embed(plan.search_text, pool)
+        candidates = await loop.run_in_executor(pool, self._retrieve, plan, vector)
+        mark = time.perf_counter()
+        request = plan.request()
+        tried = await self.ranker.arank(request, candidates, plan.context)
+        answer = tried
+        if tried.failure is not None:
+            answer = await self.local.arank(request, candidates, plan.context)
+        return self._finish(plan, candidates, tried, answer, mark)
+
+    def recommend_many(
+        self,
+        queries: Sequence[str],
+        user: str | Path | UserProfile | None = None,
+        k: int = 5,
+        *,
+        concurrency: int = CONCURRENCY,
+        filters: Filters | None = None,
+        language: str | None = None,
+        passes: int | None = None,
+    ) -> list[Recommendation]:
+        """Many requests, at most ``concurrency`` at once; results in input order.
+
+        Runs :meth:`arecommend` on an event loop of its own (in a thread when called from
+        async code): model calls overlap, store calls share ``concurrency`` worker threads
+        (at most :data:`MAX_THREADS`), and the query embeddings are encoded in batches.
+        """
+        if concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+        profile = load_profile(user) if isinstance(user, str | Path) else user
+
+        async def run_all() -> list[Recommendation]:
+            gate = asyncio.Semaphore(concurrency)
+            with ThreadPoolExecutor(
+                max_workers=min(concurrency, MAX_THREADS), thread_name_prefix="polyrank"
+            ) as pool:
+
+                async def one(query: str) -> Recommendation:
+                    async with gate:
+                        return await self._arecommend(
+                            pool, query, profile, k, filters, language, passes
+                        )
+
+                try:
+                    return list(await asyncio.gather(*(one(q) for q in queries)))
+                finally:
+                    await self.aclose()
+
+        return _run_blocking(run_all())
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """The worker threads of :meth:`arecommend`'s store calls (made on first use)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=CONCURRENCY, thread_name_prefix="polyrank"
+                )
+            return self._executor
+
+    def _plan(
+        self,
+        query: str,
+        user: str | Path | UserProfile | None,
+        k: int,
+        filters: Filters | None,
+        language: str | None,
+        passes: int | None,
+        like: str | None,
+    ) -> _Plan:
+        """Everything before retrieval: the request checked, its language, the user's
+        context and the filters (blocking: reads the profile and the store)."""
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
         if like is None:
             query = request_text(query)
-        started = time.perf_counter()
-        latency: dict[str, float] = {}
-
-        def lap(stage: str, since: float) -> float:
-            now = time.perf_counter()
-            latency[stage] = round((now - since) * 1000, 2)
-            return now
-
+        plan = _Plan(k=k, passes=passes, search_text=query)
         profile = load_profile(user) if isinstance(user, str | Path) else user
         lang, source = self.request_language(query, profile, language)
-        mark = lap("language", started)
+        mark = plan.lap("language", plan.started)
         context = build_context(profile, self.store, lang)
-        mark = lap("context", mark)
+        mark = plan.lap("context", mark)
         preferred = tuple(dict.fromkeys([lang, *(profile.languages if profile else ())]))
         given = filters or Filters()
         filters = given.model_copy(
@@ -259,35 +418,38 @@ class Agent:
                 "prefer_languages": given.prefer_languages or preferred,
             }
         )
-        anchor = None
-        search_text = query
         if like is not None:
             found = self.store.search_by_id(like, preferred)
             if found is None:
                 raise ConfigError(f"no item {like!r} in the store")
-            anchor, search_text = found.title, f"{found.title}. {found.description}"
+            plan.anchor, plan.search_text = found.title, f"{found.title}. {found.description}"
             filters = filters.model_copy(
                 update={
                     "exclude_ids": (*filters.exclude_ids, like),
                     "domains": filters.domains or (found.domain,),
                 }
             )
-        candidates = self.store.search(
-            search_text, max(self.candidates, k), filters, feedback=self.feedback
-        )
-        lap("retrieve", mark)
-        return self._answer(
-            search_text,
+        plan.profile, plan.language, plan.context, plan.filters = (
             profile,
             (lang, source),
             context,
-            candidates,
-            k,
-            passes,
-            latency,
-            started,
-            anchor,
+            filters,
         )
+        plan.lap("plan", mark)
+        return plan
+
+    def _retrieve(self, plan: _Plan, vector: Any = None) -> list[Candidate]:
+        """The candidates for a plan; ``vector``: its query, already embedded."""
+        mark = time.perf_counter()
+        candidates = self.store.search(
+            plan.search_text,
+            max(self.candidates, plan.k),
+            plan.filters,
+            feedback=self.feedback,
+            vector=vector,
+        )
+        plan.lap("retrieve", mark)
+        return candidates
 
     def rerank(
         self,
@@ -314,34 +476,31 @@ class Agent:
             ]
         profile = load_profile(user) if isinstance(user, str | Path) else user
         lang, source = self.request_language(query, profile, language)
-        context = build_context(profile, self.store, lang)
-        latency = {"context": round((time.perf_counter() - started) * 1000, 2)}
-        return self._answer(
-            query, profile, (lang, source), context, list(candidates), k, passes, latency, started
-        )
-
-    def _answer(
-        self,
-        query: str,
-        profile: UserProfile | None,
-        language: tuple[str, str],
-        context: UserContext,
-        candidates: list[Candidate],
-        k: int,
-        passes: int | None,
-        latency: dict[str, float],
-        started: float,
-        anchor: str | None = None,
-    ) -> Recommendation:
-        lang, source = language
-        mark = time.perf_counter()
-        request = RankRequest(query, lang, k, passes=passes, anchor=anchor)
-        tried = self.ranker.rank(request, candidates, context)
+        plan = _Plan(k=k, passes=passes, search_text=query, started=started)
+        plan.profile, plan.language = profile, (lang, source)
+        plan.context = build_context(profile, self.store, lang)
+        mark = plan.lap("context", started)
+        request = plan.request()
+        tried = self.ranker.rank(request, candidates, plan.context)
         answer = tried
-        if tried.failure is not None:  # the LLM failed: the local ranker answers
-            answer = self.local.rank(request, candidates, context)
-        latency["rank"] = round((time.perf_counter() - mark) * 1000, 2)
-        latency["total"] = round((time.perf_counter() - started) * 1000, 2)
+        if tried.failure is not None:
+            answer = self.local.rank(request, candidates, plan.context)
+        return self._finish(plan, list(candidates), tried, answer, mark)
+
+    def _finish(
+        self,
+        plan: _Plan,
+        candidates: list[Candidate],
+        tried: Ranking,
+        answer: Ranking,
+        ranked_from: float,
+    ) -> Recommendation:
+        """The recommendation and its trace, from the ranking tried and the one that
+        answered (the local ranker's when the LLM failed)."""
+        lang, source = plan.language
+        latency = plan.latency
+        plan.lap("rank", ranked_from)
+        plan.lap("total", plan.started)
         trace = Trace(
             request_language=lang,
             language_source=source,
@@ -374,8 +533,12 @@ class Agent:
             )
             for i, (c, score, reason) in enumerate(answer.rows(), start=1)
         ]
+        profile = plan.profile
         return Recommendation(
-            query=query, user_id=profile.id if profile else None, items=items, trace=trace
+            query=plan.search_text,
+            user_id=profile.id if profile else None,
+            items=items,
+            trace=trace,
         )
 
     def _cost(self, trace: Trace) -> float:
@@ -383,22 +546,13 @@ class Agent:
         prompt, completion = self.prices.get(name, (0.0, 0.0))
         return round((trace.prompt_tokens * prompt + trace.completion_tokens * completion) / 1e6, 8)
 
-    async def arecommend(
-        self, query: str, user: str | Path | UserProfile | None = None, k: int = 5, **options: Any
-    ) -> Recommendation:
-        """``recommend`` without blocking the event loop."""
-        return await asyncio.to_thread(self.recommend, query, user, k, **options)
 
-    def recommend_many(
-        self,
-        queries: Sequence[str],
-        user: str | Path | UserProfile | None = None,
-        k: int = 5,
-        *,
-        concurrency: int = 4,
-        **options: Any,
-    ) -> list[Recommendation]:
-        """Many requests, at most ``concurrency`` at once; results in input order."""
-        profile = load_profile(user) if isinstance(user, str | Path) else user
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            return list(pool.map(lambda q: self.recommend(q, profile, k, **options), queries))
+def _run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to the end on an event loop of its own; from async code (where
+    this thread's loop is busy), on a loop in another thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="polyrank-loop") as runner:
+        return runner.submit(asyncio.run, coroutine).result()

@@ -9,15 +9,19 @@ problems are not this module's business: the reranker re-asks.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import queue
 import threading
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from tenacity import (
+    AsyncRetrying,
     RetryCallState,
     Retrying,
     retry_if_exception,
@@ -56,7 +60,9 @@ class Reply:
 
 @runtime_checkable
 class ChatModel(Protocol):
-    """The LLM seam."""
+    """The LLM seam. A model may also have ``async def acomplete(messages, schema)`` (same
+    answer, without blocking an event loop); ``arecommend`` runs ``complete`` in a thread
+    for one that has not."""
 
     spec: str
 
@@ -108,14 +114,8 @@ def _convert(exc: Exception) -> LLMError:
     return LLMError(f"the model call failed: {exc!r}", retryable=False)
 
 
-def call_with_transport_retries(
-    call: Any, policy: TransportPolicy, deadline: float | None = None
-) -> tuple[Any, int]:
-    """Run ``call()``; retry retryable LLMErrors. Returns (result, retries made).
-
-    With ``deadline`` (a ``time.monotonic()`` instant), no wait reaches past it and no
-    attempt starts after it.
-    """
+def _retry_options(policy: TransportPolicy, deadline: float | None) -> dict[str, Any]:
+    """tenacity options for :func:`call_with_transport_retries` and its async twin."""
     backoff = wait_exponential_jitter(
         multiplier=policy.initial_wait, max=policy.max_wait, jitter=0.1
     )
@@ -135,12 +135,27 @@ def call_with_transport_retries(
     def stop(state: RetryCallState) -> bool:
         return attempts(state) or (deadline is not None and time.monotonic() >= deadline)
 
-    retrying = Retrying(
-        stop=stop,
-        wait=wait,
-        retry=retry_if_exception(lambda e: isinstance(e, LLMError) and e.retryable),
-        reraise=True,
-    )
+    return {
+        "stop": stop,
+        "wait": wait,
+        "retry": retry_if_exception(lambda e: isinstance(e, LLMError) and e.retryable),
+        "reraise": True,
+    }
+
+
+def _retries(retrying: Retrying | AsyncRetrying) -> int:
+    return int(retrying.statistics.get("attempt_number", 1)) - 1
+
+
+def call_with_transport_retries(
+    call: Callable[[], Any], policy: TransportPolicy, deadline: float | None = None
+) -> tuple[Any, int]:
+    """Run ``call()``; retry retryable LLMErrors. Returns (result, retries made).
+
+    With ``deadline`` (a ``time.monotonic()`` instant), no wait reaches past it and no
+    attempt starts after it.
+    """
+    retrying = Retrying(**_retry_options(policy, deadline))
 
     def attempt() -> Any:
         try:
@@ -151,9 +166,37 @@ def call_with_transport_retries(
     try:
         result = retrying(attempt)
     except LLMError as exc:
-        exc.retries = retrying.statistics.get("attempt_number", 1) - 1
+        exc.retries = _retries(retrying)
         raise
-    return result, retrying.statistics.get("attempt_number", 1) - 1
+    return result, _retries(retrying)
+
+
+async def acall_with_transport_retries(
+    call: Callable[[], Awaitable[Any]], policy: TransportPolicy, deadline: float | None = None
+) -> tuple[Any, int]:
+    """:func:`call_with_transport_retries` for a coroutine function (waits do not block
+    the event loop)."""
+    retrying = AsyncRetrying(**_retry_options(policy, deadline))
+
+    async def attempt() -> Any:
+        try:
+            return await call()
+        except Exception as exc:
+            raise _convert(exc) from exc
+
+    try:
+        result: Any = await retrying(attempt)
+    except LLMError as exc:
+        exc.retries = _retries(retrying)
+        raise
+    return result, _retries(retrying)
+
+
+def _deadline_passed(remaining: float) -> LLMError:
+    return LLMError(
+        f"the model server did not finish within the request's deadline ({remaining:.1f} s left)",
+        retryable=False,
+    )
 
 
 @dataclass
@@ -180,6 +223,11 @@ class OpenAIChat:
     json_mode: Literal["json_schema", "json_object"] = "json_schema"
     transport: TransportPolicy = field(default_factory=TransportPolicy)
     _schema_works: bool = field(default=False, init=False, repr=False)
+    #: Per event loop: (ChatOpenAI, its async HTTP client). A pooled connection made on
+    #: a loop that has ended fails on the next one ("Event loop is closed").
+    _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False, compare=False
+    )
 
     def __repr__(self) -> str:
         key = "'***'" if self.api_key else "None"
@@ -191,10 +239,13 @@ class OpenAIChat:
         )
 
     def __post_init__(self) -> None:
+        self.spec = f"openai:{self.model}"
+        self._client = self._chat()
+
+    def _chat(self, **extra: Any) -> Any:
         from langchain_openai import ChatOpenAI
 
-        self.spec = f"openai:{self.model}"
-        self._client = ChatOpenAI(
+        return ChatOpenAI(
             model=self.model,
             base_url=self.base_url,
             api_key=self.api_key or "unused",  # type: ignore[arg-type]
@@ -202,7 +253,26 @@ class OpenAIChat:
             max_retries=0,  # our own transport loop retries, honouring Retry-After
             temperature=self.temperature,
             max_tokens=self.max_tokens,  # type: ignore[call-arg]
+            **extra,
         )
+
+    def _async_chat(self) -> Any:
+        """The ChatOpenAI whose async HTTP connections belong to the running event loop."""
+        loop = asyncio.get_running_loop()
+        pair = self._per_loop.get(loop)
+        if pair is None:
+            import openai
+
+            http = openai.DefaultAsyncHttpxClient()
+            pair = self._per_loop[loop] = (self._chat(http_async_client=http), http)
+        return pair[0]
+
+    async def aclose(self) -> None:
+        """Close the running event loop's HTTP connections (``recommend_many`` does so
+        before its loop ends; call it before yours ends to avoid ResourceWarnings)."""
+        pair = self._per_loop.pop(asyncio.get_running_loop(), None)
+        if pair is not None:
+            await pair[1].aclose()
 
     @property
     def params(self) -> dict[str, Any]:
@@ -249,14 +319,59 @@ class OpenAIChat:
         try:
             ok, value = done.get(timeout=remaining)
         except queue.Empty:
-            raise LLMError(
-                f"the model server did not finish within the request's deadline "
-                f"({remaining:.1f} s left)",
-                retryable=False,
-            ) from None
+            raise _deadline_passed(remaining) from None
         if not ok:
             raise value
         return value
+
+    async def _ainvoke(
+        self, lc_messages: list[Any], body: dict[str, Any], deadline: float | None
+    ) -> Any:
+        """:meth:`_invoke` on the event loop: the coroutine is cancelled at ``deadline``."""
+        chat = self._async_chat()
+        if deadline is None:
+            return await chat.ainvoke(lc_messages, extra_body=body)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LLMError("the request's deadline passed", retryable=False)
+        limit = min(self.timeout, remaining)
+        call = chat.ainvoke(lc_messages, extra_body=body, timeout=limit)
+        try:
+            return await asyncio.wait_for(call, timeout=remaining)
+        except TimeoutError:
+            raise _deadline_passed(remaining) from None
+
+    def _refused_schema(self, schema: dict[str, Any] | None, exc: Exception) -> bool:
+        """Whether ``exc`` is a server refusing json_schema. Servers without it refuse in
+        their own ways (llama-cpp-python answers HTTP 500 "1 validation error"): then
+        switch to JSON mode with the schema (llama-cpp-python's form), before trying again,
+        so a retry after a transport fault does not ask with json_schema again."""
+        status = getattr(exc, "status_code", None)
+        if (
+            schema is None
+            or self.json_mode != "json_schema"
+            or self._schema_works
+            or status not in SCHEMA_REFUSALS
+        ):
+            return False
+        self.json_mode = "json_object"
+        return True
+
+    @staticmethod
+    def _lc_messages(messages: Sequence[Message]) -> list[Any]:
+        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+        kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+        return [kinds[m["role"]](content=m["content"]) for m in messages]
+
+    @contextlib.contextmanager
+    def _redacted(self) -> Iterator[None]:
+        """Messages reach traces, captions and logs: no secrets in an LLMError's."""
+        try:
+            yield
+        except LLMError as exc:
+            exc.args = (redact(str(exc.args[0]), [self.api_key]), *exc.args[1:])
+            raise
 
     def complete(
         self,
@@ -266,38 +381,48 @@ class OpenAIChat:
     ) -> Reply:
         """One chat completion. ``deadline``: a ``time.monotonic()`` instant after which the
         call and its transport retries give up (the request's overall deadline)."""
-        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-
-        kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
-        lc_messages = [kinds[m["role"]](content=m["content"]) for m in messages]
+        lc_messages = self._lc_messages(messages)
 
         def call() -> Any:
             try:
                 message = self._invoke(lc_messages, self._body(schema), deadline)
             except Exception as exc:
-                status = getattr(exc, "status_code", None)
-                if (
-                    schema is None
-                    or self.json_mode != "json_schema"
-                    or self._schema_works
-                    or status not in SCHEMA_REFUSALS
-                ):
+                if not self._refused_schema(schema, exc):
                     raise
-                # Servers without json_schema refuse it in their own ways (llama-cpp-python
-                # answers HTTP 500 "1 validation error"): switch to JSON mode with the schema
-                # (llama-cpp-python's form) and remember it before trying, so a retry after
-                # a transport fault does not ask with json_schema again.
-                self.json_mode = "json_object"
                 return self._invoke(lc_messages, self._body(schema), deadline)
             if schema is not None and self.json_mode == "json_schema":
                 self._schema_works = True
             return message
 
-        try:
+        with self._redacted():
             message, retries = call_with_transport_retries(call, self.transport, deadline)
-        except LLMError as exc:  # messages reach traces, captions and logs: no secrets
-            exc.args = (redact(str(exc.args[0]), [self.api_key]), *exc.args[1:])
-            raise
+        return self._reply(message, retries)
+
+    async def acomplete(
+        self,
+        messages: Sequence[Message],
+        schema: dict[str, Any] | None,
+        deadline: float | None = None,
+    ) -> Reply:
+        """:meth:`complete` without blocking the event loop (langchain's ``ainvoke``)."""
+        lc_messages = self._lc_messages(messages)
+
+        async def call() -> Any:
+            try:
+                message = await self._ainvoke(lc_messages, self._body(schema), deadline)
+            except Exception as exc:
+                if not self._refused_schema(schema, exc):
+                    raise
+                return await self._ainvoke(lc_messages, self._body(schema), deadline)
+            if schema is not None and self.json_mode == "json_schema":
+                self._schema_works = True
+            return message
+
+        with self._redacted():
+            message, retries = await acall_with_transport_retries(call, self.transport, deadline)
+        return self._reply(message, retries)
+
+    def _reply(self, message: Any, retries: int) -> Reply:
         usage = getattr(message, "usage_metadata", None) or {}
         meta = getattr(message, "response_metadata", None) or {}
         content = (

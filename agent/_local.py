@@ -12,6 +12,7 @@ when it differs, its price.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import threading
@@ -281,6 +282,12 @@ class LocalRanker:
             scores=tuple(round(scored.base[i], 6) for i in order),
             reasons=tuple(scored.reason(i, request, candidates[i]) for i in order),
         )
+
+    async def arank(
+        self, request: RankRequest, candidates: Sequence[Candidate], context: UserContext
+    ) -> Ranking:
+        """:meth:`rank` in a worker thread (it is CPU work: scores, MMR, reasons)."""
+        return await asyncio.to_thread(self.rank, request, candidates, context)
 
     def explain(
         self, request: RankRequest, candidates: Sequence[Candidate], context: UserContext

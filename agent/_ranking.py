@@ -93,3 +93,9 @@ class Ranker(Protocol):
         """The best ``request.k`` candidates. Never raises because a model misbehaved: a
         ranking that could not be made says so in :attr:`Ranking.failure`."""
         ...
+
+    async def arank(
+        self, request: RankRequest, candidates: Sequence[Candidate], context: UserContext
+    ) -> Ranking:
+        """:meth:`rank` without blocking the event loop."""
+        ...

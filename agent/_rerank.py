@@ -8,13 +8,14 @@ ranker answer.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import inspect
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -38,6 +39,7 @@ from retrieval import Candidate, is_in_language
 __all__ = ["LANGUAGE_NAMES", "LLMRanker", "RerankConfig"]
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 LANGUAGE_NAMES = {
     "ar": "Arabic", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
@@ -93,6 +95,8 @@ class _Tally:
     """What one ranking has spent and repaired so far (internal to one ``rank`` call)."""
 
     deadline: float | None = None  # time.monotonic() by which the LLM part must end
+    #: Ask the model with ``acomplete`` (or ``complete`` in a thread): an ``arank``.
+    asynchronous: bool = False
     usage: Usage = field(default_factory=Usage)
     repairs: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -115,6 +119,18 @@ class _Tally:
             last_prompt=self.last_prompt,
             **answer,
         )
+
+
+def _run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a ranking coroutine made for the synchronous path: it never awaits anything that
+    suspends (the model is called directly), so it ends on its first step, with no event
+    loop (``rank`` works inside a running one, in a notebook say)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise RuntimeError("a synchronous ranking tried to wait for the event loop")
 
 
 def _failure(exc: LLMError | OutputError) -> str:
@@ -204,6 +220,11 @@ class LLMRanker:
         self.cache = cache
         self.schema = output_schema(RerankOutput)
         self._deadline_kw = "deadline" in inspect.signature(model.complete).parameters
+        acomplete = getattr(model, "acomplete", None)
+        self._acomplete = acomplete if inspect.iscoroutinefunction(acomplete) else None
+        self._adeadline_kw = acomplete is not None and (
+            "deadline" in inspect.signature(acomplete).parameters
+        )
 
     def check_templates(self) -> None:
         """Render the templates once with a sample request, so a broken template fails when
@@ -226,8 +247,7 @@ class LLMRanker:
             scenes={"shop": 1},
             recent=("Sample title",),
         )
-        tally = _Tally()
-        self._messages("sample request", "en", [sample], context, tally)
+        self._messages("sample request", "en", [sample], context, _Tally())
 
     @staticmethod
     def _remaining(tally: _Tally) -> float | None:
@@ -237,7 +257,14 @@ class LLMRanker:
         return tally.deadline - time.monotonic()
 
     # -- one call -------------------------------------------------------------------
-    def _call(
+    def _complete(
+        self, messages: list[Message], schema: dict[str, Any] | None, deadline: float | None
+    ) -> Reply:
+        if self._deadline_kw:
+            return self.model.complete(messages, schema, deadline=deadline)  # type: ignore[call-arg]
+        return self.model.complete(messages, schema)
+
+    async def _call(
         self, messages: list[Message], tally: _Tally, schema: dict[str, Any] | None
     ) -> tuple[Reply, str | None]:
         """The reply, and its cache key (``None`` without a cache). Cached on use: only
@@ -259,10 +286,13 @@ class LLMRanker:
                 hint="raise --timeout, or use a faster model",
             )
         try:
-            if self._deadline_kw:
-                reply = self.model.complete(messages, schema, deadline=tally.deadline)  # type: ignore[call-arg]
+            if not tally.asynchronous:
+                reply = self._complete(messages, schema, tally.deadline)
+            elif self._acomplete is not None:
+                when = {"deadline": tally.deadline} if self._adeadline_kw else {}
+                reply = await self._acomplete(messages, schema, **when)
             else:
-                reply = self.model.complete(messages, schema)
+                reply = await asyncio.to_thread(self._complete, messages, schema, tally.deadline)
         except LLMError as exc:
             tally.usage.transport_retries += exc.retries
             raise
@@ -277,21 +307,32 @@ class LLMRanker:
         ranking: cache, deadline, transport retries, re-asks with the error quoted. Returns
         the answer (``None`` when there is none) and an empty :class:`Ranking` recording
         what it cost, the prompt, or the failure."""
-        tally = self._tally()
+        return _run_sync(self._question(messages, output, self._tally()))
+
+    async def aask(self, messages: list[Message], output: type[M]) -> tuple[M | None, Ranking]:
+        """:meth:`ask` without blocking the event loop."""
+        return await self._question(messages, output, self._tally(asynchronous=True))
+
+    async def _question(
+        self, messages: list[Message], output: type[M], tally: _Tally
+    ) -> tuple[M | None, Ranking]:
         tally.last_prompt = messages[-1]["content"]
         try:
-            answer = self._ask(messages, tally, output_schema(output), output)
+            answer = await self._ask(messages, tally, output_schema(output), output)
         except (LLMError, OutputError) as exc:
             return None, tally.ranking(self.spec, failure=_failure(exc))
         return answer, tally.ranking(self.spec)
 
-    def _tally(self) -> _Tally:
+    def _tally(self, asynchronous: bool = False) -> _Tally:
         """A fresh tally whose deadline (``config.deadline``) starts now: one per request,
         shared by its windows, passes and re-asks."""
         deadline = self.config.deadline
-        return _Tally(deadline=time.monotonic() + deadline if deadline is not None else None)
+        return _Tally(
+            deadline=time.monotonic() + deadline if deadline is not None else None,
+            asynchronous=asynchronous,
+        )
 
-    def _ask(
+    async def _ask(
         self,
         messages: list[Message],
         tally: _Tally,
@@ -305,7 +346,7 @@ class LLMRanker:
         """
         salvage: Any = _salvage if output is RerankOutput else None
         for attempt in range(self.config.max_reasks + 1):
-            reply, key = self._call(messages, tally, schema)
+            reply, key = await self._call(messages, tally, schema)
             try:
                 answer, salvaged = parse_reply(reply, output, salvage)
                 if salvaged:
@@ -381,7 +422,7 @@ class LLMRanker:
         return {**fields, "key": fields["id"], "row": data(row)}
 
     # -- one window -----------------------------------------------------------------
-    def _rank_window(
+    async def _rank_window(
         self,
         query: str,
         language: str,
@@ -393,7 +434,7 @@ class LLMRanker:
         messages = self._messages(query, language, window, context, tally)
         by_key = {f"c{i + 1}": c for i, c in enumerate(window)}
         schema = bound_schema(self.schema, list(by_key), self.config.max_reason_chars)
-        output = self._ask(messages, tally, schema, RerankOutput)
+        output = await self._ask(messages, tally, schema, RerankOutput)
         seen: set[str] = set()
         ordered: list[Candidate] = []
         reasons: dict[str, str] = {}
@@ -413,7 +454,7 @@ class LLMRanker:
         tally.repair("missing_id", len(missing))
         return ordered + missing, reasons
 
-    def _sliding(
+    async def _sliding(
         self,
         query: str,
         language: str,
@@ -428,7 +469,9 @@ class LLMRanker:
         end = len(ranking)
         start = max(0, end - size)
         while True:
-            ranked, found = self._rank_window(query, language, ranking[start:end], context, tally)
+            ranked, found = await self._rank_window(
+                query, language, ranking[start:end], context, tally
+            )
             ranking[start:end] = ranked
             reasons.update(found)
             if start == 0:
@@ -443,7 +486,22 @@ class LLMRanker:
         """The best ``request.k`` candidates with the model's reasons in the request's
         language; a model that fails or never answers usably gives a ranking whose
         ``failure`` says why (and what was spent until then)."""
-        tally = self._tally()
+        return _run_sync(self._rank(request, candidates, context, self._tally()))
+
+    async def arank(
+        self, request: RankRequest, candidates: Sequence[Candidate], context: UserContext
+    ) -> Ranking:
+        """:meth:`rank` without blocking the event loop: the model is asked with its
+        ``acomplete`` (or ``complete`` in a worker thread)."""
+        return await self._rank(request, candidates, context, self._tally(asynchronous=True))
+
+    async def _rank(
+        self,
+        request: RankRequest,
+        candidates: Sequence[Candidate],
+        context: UserContext,
+        tally: _Tally,
+    ) -> Ranking:
         if not candidates:
             return tally.ranking(self.spec)
         # Cut where a prompt is rendered, once for all windows and passes: the local
@@ -452,9 +510,11 @@ class LLMRanker:
             update={"preferences": truncate_tokens(context.preferences, PREFERENCE_TOKENS)}
         )
         try:
-            order, reasons, scores = self._rerank(request, candidates, context, tally)
+            order, reasons, scores = await self._rerank(request, candidates, context, tally)
             top = order[: request.k]
-            reasons = self._fix_reason_languages(request, top, reasons, candidates, context, tally)
+            reasons = await self._fix_reason_languages(
+                request, top, reasons, candidates, context, tally
+            )
         except (LLMError, OutputError) as exc:
             return tally.ranking(self.spec, failure=_failure(exc))
         best = max(scores.values()) or 1.0
@@ -465,7 +525,7 @@ class LLMRanker:
             reasons=tuple(reasons[c.id] for c in top),
         )
 
-    def _rerank(
+    async def _rerank(
         self,
         request: RankRequest,
         candidates: Sequence[Candidate],
@@ -482,7 +542,7 @@ class LLMRanker:
             order = list(candidates)
             if p:
                 random.Random(self.config.seed + p).shuffle(order)
-            ranked, found = self._sliding(query, language, order, context, tally)
+            ranked, found = await self._sliding(query, language, order, context, tally)
             rankings.append(ranked)
             reasons_by_pass.append(found)
         scores = merge_rankings(rankings, self.config.merge)
@@ -497,7 +557,7 @@ class LLMRanker:
                     break
         return final, reasons, scores
 
-    def _fix_reason_languages(
+    async def _fix_reason_languages(
         self,
         request: RankRequest,
         ranked: Sequence[Candidate],
@@ -553,7 +613,7 @@ class LLMRanker:
             tally.usage.reasks += 1
             schema = bound_schema(self.schema, list(keys), self.config.max_reason_chars)
             try:
-                output = self._ask(messages, tally, schema, RerankOutput)
+                output = await self._ask(messages, tally, schema, RerankOutput)
                 for entry in output.ranking:
                     target = keys.get(entry.id.strip().strip("[]"))
                     if target is not None and entry.reason.strip():

@@ -670,8 +670,12 @@ class Store:
         k: int = 10,
         filters: Filters | None = None,
         feedback: Feedback | None = None,
+        vector: Any = None,
     ) -> list[Candidate]:
         """The ``k`` best groups for ``query``, one candidate each.
+
+        ``vector``: ``query`` already embedded with this store's model (a batch of many
+        requests' queries was encoded at once); else it is embedded here.
 
         Over-fetches (doubling) until ``k`` groups survive the filters and group merging,
         or the collection is exhausted. With ``feedback``, the query vector is first moved
@@ -687,7 +691,8 @@ class Store:
             guess = detect_language(query)
             if guess is not None:
                 filters = filters.model_copy(update={"prefer_languages": (guess.code,)})
-        vector = self.embedder.embed_queries([query])[0]
+        if vector is None:
+            vector = self.embedder.embed_queries([query])[0]
         if feedback is not None and feedback.weight > 0 and feedback.depth > 0:
             vector = self._with_feedback(vector, filters, feedback)
         return self.search_by_vector(vector, k, filters, text=query)
