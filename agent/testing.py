@@ -90,6 +90,12 @@ class FunctionModel:
 Step = dict[str, Any]
 
 
+class _Server(ThreadingHTTPServer):
+    # A backlog of 5 (the default) refuses part of a burst of 100 connections; the
+    # refused clients wait a second before their retry, which a concurrency bench sees.
+    request_queue_size = 256
+
+
 class ScriptedOpenAIServer:
     """An OpenAI-compatible ``/v1/chat/completions`` server on 127.0.0.1.
 
@@ -127,7 +133,7 @@ class ScriptedOpenAIServer:
         self.finished = 0
         self._serial = threading.Lock() if serial else None
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -52,9 +52,7 @@ class AsyncOnlyModel:
     def complete(self, messages: Sequence[Message], schema: dict[str, Any] | None) -> Reply:
         raise AssertionError("the async path called the blocking complete()")
 
-    async def acomplete(
-        self, messages: Sequence[Message], schema: dict[str, Any] | None
-    ) -> Reply:
+    async def acomplete(self, messages: Sequence[Message], schema: dict[str, Any] | None) -> Reply:
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
@@ -122,9 +120,7 @@ async def test_a_failed_encode_reaches_every_waiter_and_the_next_batch_works() -
         return texts
 
     batcher = QueryBatcher(encode)
-    results = await asyncio.gather(
-        batcher.embed("x"), batcher.embed("y"), return_exceptions=True
-    )
+    results = await asyncio.gather(batcher.embed("x"), batcher.embed("y"), return_exceptions=True)
     assert [str(r) for r in results] == ["encoder broke", "encoder broke"]
     assert await batcher.embed("z") == "z"
 

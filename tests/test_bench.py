@@ -15,8 +15,28 @@ def test_agent_bench_reports_its_figures(use_store_path: Path) -> None:
         "local_ms_median",
         "prompt_tokens_per_candidate",
         "system_prompt_tokens",
+        "query_encode_ms_median",
+        "scripted_llm_overhead_ms",
     }
-    assert all(value > 0 for value in figures.values())
+    assert all(value > 0 for key, value in figures.items() if key != "scripted_llm_overhead_ms")
+    assert figures["scripted_llm_overhead_ms"] == round(
+        figures["scripted_llm_ms_median"] - figures["query_encode_ms_median"], 1
+    )
+
+
+@pytest.mark.http
+def test_concurrency_bench_runs_every_request_through_a_model_server(
+    use_store_path: Path,
+) -> None:
+    from evals.bench import bench_concurrency
+
+    figures = bench_concurrency(str(use_store_path), requests=6, latency=0.2)
+    for name in ("floor", "slow"):
+        for c in (25, 100):
+            assert figures[f"{name}_many_c{c}_fallbacks"] == 0  # the model answered each
+    # nothing answers before the model does, and the bound is computed, not assumed
+    assert figures["slow_many_c25_s"] >= 0.2 and figures["slow_gather_s"] >= 0.2
+    assert figures["bound_c25_s"] == figures["bound_c100_s"] == 0.2
 
 
 def test_unknown_benchmark_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
