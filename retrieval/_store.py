@@ -55,6 +55,8 @@ RRF_K = 60
 LEXICAL_WEIGHT = 0.0
 #: How many BM25 hits join the dense ones before fusion.
 LEXICAL_DEPTH = 50
+#: Seconds a Store trusts the item count it read (writes through it reset it at once).
+COUNT_TTL = 1.0
 
 Progress = Callable[[int, int], None]
 
@@ -333,6 +335,7 @@ class Store:
             raise RetrievalError(f"cannot open collection {collection!r}: {exc}") from exc
         self._col = _Guarded(col)
         self._lexical: tuple[int, LexicalIndex] | None = None
+        self._count: tuple[int, float] | None = None  # (count, time.monotonic() read)
 
     @staticmethod
     def _make_client(location: str | None, writable: bool = True) -> tuple[Any, Path | None]:
@@ -428,6 +431,20 @@ class Store:
 
     def count(self) -> int:
         return int(self._col.count())
+
+    def _recent_count(self) -> int:
+        """:meth:`count`, read again after :data:`COUNT_TTL` seconds or a write through
+        this Store. Each search asked Chroma twice, and Chroma serialises the calls of
+        concurrent requests: another process's writes are seen within COUNT_TTL."""
+        now = time.monotonic()
+        if self._count is None or now - self._count[1] > COUNT_TTL:
+            self._count = (self.count(), now)
+        return self._count[0]
+
+    def _forget(self) -> None:
+        """After a write: the count and the lexical index are read afresh."""
+        self._lexical = None
+        self._count = None
 
     def _pages(self, include: list[str]) -> Iterator[Any]:
         """The whole collection, one Chroma ``get`` of :data:`_WRITE_BATCH` items at a time."""
@@ -528,7 +545,7 @@ class Store:
                 for chunk_ids in _chunks(gone):
                     self._col.delete(ids=chunk_ids)
             finally:
-                self._lexical = None
+                self._forget()
             self._check_written([items[i].id for i in todo], vectors[:1])
         added = sum(1 for i in todo if items[i].id not in stored)
         return IngestReport(
@@ -570,7 +587,7 @@ class Store:
                 for chunk in _chunks(present):
                     self._col.delete(ids=chunk)
             finally:
-                self._lexical = None
+                self._forget()
         return present
 
     def repair(self, progress: Progress | None = None) -> int:
@@ -608,7 +625,7 @@ class Store:
             except Exception as exc:
                 raise RetrievalError(f"rebuilding the store failed: {exc}") from exc
             self._col = _Guarded(col)
-            self._lexical = None
+            self._forget()
             for start in range(0, len(items), _WRITE_BATCH):
                 rows = items[start : start + _WRITE_BATCH]
                 self._col.add(
@@ -651,7 +668,7 @@ class Store:
 
     def lexical_index(self) -> LexicalIndex:
         """The BM25 index of the stored passages, built on first use and after writes."""
-        total = self.count()
+        total = self._recent_count()
         if self._lexical is None or self._lexical[0] != total:
             documents: list[tuple[str, str]] = []
             for got in self._pages(["documents"]):
@@ -721,9 +738,6 @@ class Store:
 
         With ``text``, BM25 hits for it are fused with the dense ones (hybrid retrieval).
         """
-        total = self.count()
-        if total == 0:
-            return []
         excluded_ids = set(filters.exclude_ids)
         excluded_groups = set(filters.exclude_groups)
         if excluded_ids:
@@ -739,7 +753,7 @@ class Store:
                 and passes(item)
             )
 
-        fetch = min(total, max(3 * k, k + 20))
+        fetch = max(3 * k, k + 20)  # Chroma returns fewer when it holds fewer
         while True:
             got = self._col.query(
                 query_embeddings=[np.asarray(vector, dtype=np.float32)],
@@ -754,9 +768,9 @@ class Store:
                 if allowed(item) and item.group_key not in dense:
                     dense[item.group_key] = (1.0 - float(distance), item)
             returned = len(got["ids"][0])
-            if len(dense) >= k or returned < fetch or fetch >= total:
+            if len(dense) >= k or returned < fetch:
                 break
-            fetch = min(total, fetch * 2)
+            fetch *= 2
         lexical = self._lexical_hits(text, allowed) if text and LEXICAL_WEIGHT > 0 else {}
         fused: dict[str, float] = {}
         for rank, group in enumerate(sorted(dense, key=lambda g: -dense[g][0]), start=1):
