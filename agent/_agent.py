@@ -14,9 +14,11 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import difflib
 import inspect
+import os
 import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -63,9 +65,11 @@ MIN_CONFIDENCE = 0.5
 MIN_LETTERS = 12
 #: Worker threads for ``arecommend``'s store calls, and ``recommend_many``'s default.
 CONCURRENCY = 4
-#: At most this many worker threads, whatever the concurrency: store calls are mostly CPU
-#: work, and the model calls, which wait, need no thread.
-MAX_THREADS = 8
+#: At most this many worker threads (one a core), whatever the concurrency: store calls are
+#: CPU work under one interpreter lock, and the model calls, which wait, need no thread.
+#: More threads starved the event loop: 100 requests took 2.68 s with 4 on 2 cores, 2.54
+#: with 2 (evals.bench concurrency).
+MAX_THREADS = min(8, os.cpu_count() or 2)
 
 
 @dataclass
@@ -319,7 +323,9 @@ class Agent:
         language: str | None = None,
         passes: int | None = None,
         like: str | None = None,
+        gate: asyncio.Semaphore | None = None,
     ) -> Recommendation:
+        """``gate``: held while the model ranks (``recommend_many``'s concurrency)."""
         loop = asyncio.get_running_loop()
         plan = await loop.run_in_executor(
             pool, self._plan, query, user, k, filters, language, passes, like
@@ -328,7 +334,8 @@ class Agent:
         candidates = await loop.run_in_executor(pool, self._retrieve, plan, vector)
         mark = time.perf_counter()
         request = plan.request()
-        tried = await self.ranker.arank(request, candidates, plan.context)
+        async with gate or contextlib.nullcontext():
+            tried = await self.ranker.arank(request, candidates, plan.context)
         answer = tried
         if tried.failure is not None:
             answer = await self.local.arank(request, candidates, plan.context)
@@ -345,11 +352,14 @@ class Agent:
         language: str | None = None,
         passes: int | None = None,
     ) -> list[Recommendation]:
-        """Many requests, at most ``concurrency`` at once; results in input order.
+        """Many requests, at most ``concurrency`` of them with the model at once; results
+        in input order.
 
         Runs :meth:`arecommend` on an event loop of its own (in a thread when called from
-        async code): model calls overlap, store calls share ``concurrency`` worker threads
-        (at most :data:`MAX_THREADS`), and the query embeddings are encoded in batches.
+        async code). The model calls overlap (``concurrency`` at most: the model server's
+        limit); retrieval runs ahead on ``concurrency`` worker threads (at most
+        :data:`MAX_THREADS`), so the store and the encoder work while the model answers;
+        the query embeddings are encoded in batches.
         """
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
@@ -362,10 +372,9 @@ class Agent:
             ) as pool:
 
                 async def one(query: str) -> Recommendation:
-                    async with gate:
-                        return await self._arecommend(
-                            pool, query, profile, k, filters, language, passes
-                        )
+                    return await self._arecommend(
+                        pool, query, profile, k, filters, language, passes, gate=gate
+                    )
 
                 try:
                     return list(await asyncio.gather(*(one(q) for q in queries)))

@@ -164,6 +164,7 @@ class ScriptedOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else each answer waits 40 ms for an ACK
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

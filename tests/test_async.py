@@ -109,6 +109,19 @@ async def test_overlapping_requests_share_one_encode() -> None:
     assert seen == [["a"], ["b", "c"]]  # one encode for the three waiting, "b" once
 
 
+async def test_a_batch_holds_at_most_max_batch_texts() -> None:
+    seen: list[int] = []
+
+    def encode(texts: list[str]) -> list[str]:
+        seen.append(len(texts))
+        return texts
+
+    batcher = QueryBatcher(encode, max_batch=2)
+    texts = [str(n) for n in range(5)]
+    assert await asyncio.gather(*(batcher.embed(t) for t in texts)) == texts
+    assert seen == [2, 2, 1]
+
+
 async def test_a_failed_encode_reaches_every_waiter_and_the_next_batch_works() -> None:
     calls = 0
 
