@@ -57,6 +57,11 @@ LEXICAL_WEIGHT = 0.0
 LEXICAL_DEPTH = 50
 #: Seconds a Store trusts the item count it read (writes through it reset it at once).
 COUNT_TTL = 1.0
+#: A broad filter's search reads at most this many nearest ids unfiltered (4.6 ms for 600
+#: at 100,000 items), then keeps the allowed ones; narrower filters go to Chroma.
+OVERFETCH_LIMIT = 2000
+#: Seconds a Store trusts the ids a filter allows (and while the count stays the same).
+ALLOWED_TTL = 30.0
 
 Progress = Callable[[int, int], None]
 
@@ -336,6 +341,8 @@ class Store:
         self._col = _Guarded(col)
         self._lexical: tuple[int, LexicalIndex] | None = None
         self._count: tuple[int, float] | None = None  # (count, time.monotonic() read)
+        #: where-clause (JSON) -> (allowed ids, count then, time.monotonic() then)
+        self._allowed: dict[str, tuple[frozenset[str], int, float]] = {}
 
     @staticmethod
     def _make_client(location: str | None, writable: bool = True) -> tuple[Any, Path | None]:
@@ -445,6 +452,7 @@ class Store:
         """After a write: the count and the lexical index are read afresh."""
         self._lexical = None
         self._count = None
+        self._allowed = {}
 
     def _pages(self, include: list[str]) -> Iterator[Any]:
         """The whole collection, one Chroma ``get`` of :data:`_WRITE_BATCH` items at a time."""
@@ -754,23 +762,26 @@ class Store:
             )
 
         fetch = max(3 * k, k + 20)  # Chroma returns fewer when it holds fewer
-        while True:
-            got = self._col.query(
-                query_embeddings=[np.asarray(vector, dtype=np.float32)],
-                n_results=fetch,
-                where=where,
-                include=["metadatas", "distances"],
-            )
-            dense: dict[str, tuple[float, Item]] = {}
-            hits = zip(got["metadatas"][0], got["distances"][0], strict=False)  # type: ignore[index]
-            for meta, distance in hits:
-                item = _item_of(meta)
-                if allowed(item) and item.group_key not in dense:
-                    dense[item.group_key] = (1.0 - float(distance), item)
-            returned = len(got["ids"][0])
-            if len(dense) >= k or returned < fetch:
-                break
-            fetch *= 2
+        dense: dict[str, tuple[float, Item]] = {}
+        if where is None or not self._broad_search(vector, k, fetch, where, allowed, dense):
+            dense.clear()  # (too few passed a broad filter: Chroma filters instead)
+            while True:
+                got = self._col.query(
+                    query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                    n_results=fetch,
+                    where=where,
+                    include=["metadatas", "distances"],
+                )
+                hits = zip(got["metadatas"][0], got["distances"][0], strict=False)  # type: ignore[index]
+                for meta, distance in hits:
+                    item = _item_of(meta)
+                    if allowed(item) and item.group_key not in dense:
+                        dense[item.group_key] = (1.0 - float(distance), item)
+                if where is None:
+                    self._check_index(len(got["ids"][0]), fetch)
+                if len(dense) >= k or len(got["ids"][0]) < fetch:
+                    break
+                fetch *= 2
         lexical = self._lexical_hits(text, allowed) if text and LEXICAL_WEIGHT > 0 else {}
         fused: dict[str, float] = {}
         for rank, group in enumerate(sorted(dense, key=lambda g: -dense[g][0]), start=1):
@@ -795,6 +806,80 @@ class Store:
         top = [(g, dense[g]) for g in order]
         strength = {g: lexical[g][0] for g in order if g in lexical}
         return self._candidates(top, filters, strength)
+
+    def _broad_search(
+        self,
+        vector: Any,
+        k: int,
+        fetch: int,
+        where: dict[str, Any],
+        allowed: Callable[[Item], bool],
+        dense: dict[str, tuple[float, Item]],
+    ) -> bool:
+        """Search without Chroma's metadata filter when ``where`` is broad; fills ``dense``
+        and says whether that found ``k`` groups (``False``: filter in Chroma instead).
+
+        Chroma filters metadata before it searches the index: at 100,000 items that took
+        80 ms for one domain, against 3 ms unfiltered. When ``where`` lets through at least
+        ``fetch / OVERFETCH_LIMIT`` of the store (measured from the ids it allows, read once
+        and kept :data:`ALLOWED_TTL` s), the nearest ``fetch / share`` items (twice that,
+        for margin; ids and distances only) are cut to the allowed ones. They are the
+        nearest allowed items, as every other allowed one is farther.
+        """
+        ids, share = self._allowed_ids(where)
+        if share <= 0:
+            return False
+        n = int(2 * fetch / share) + 1
+        if n > OVERFETCH_LIMIT:
+            return False  # a narrow filter: Chroma's pre-filter is the cheaper way
+        got = self._col.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=n,
+            include=["distances"],
+        )
+        self._check_index(len(got["ids"][0]), n)
+        nearest = [
+            (i, float(d))
+            for i, d in zip(got["ids"][0], got["distances"][0], strict=False)  # type: ignore[index]
+            if i in ids
+        ]
+        for start in range(0, len(nearest), fetch):  # as many as Chroma's filter would give
+            batch = nearest[start : start + fetch]
+            found = {item.id: item for item in self.get([i for i, _ in batch])}
+            for item_id, distance in batch:
+                item = found.get(item_id)
+                if item is not None and allowed(item) and item.group_key not in dense:
+                    dense[item.group_key] = (1.0 - distance, item)
+            if len(dense) >= k:
+                return True
+        return len(got["ids"][0]) < n  # the whole store was read
+
+    def _check_index(self, returned: int, asked: int) -> None:
+        """An unfiltered query that returned fewer than asked read the whole index: fewer
+        than the store holds means the index lost items (an overlapping write, say)."""
+        if returned < asked:
+            total = self.count()
+            if returned < total:
+                raise RetrievalError(
+                    f"the store's vector index holds {returned} of its {total} items",
+                    hint=_REPAIR_HINT,
+                )
+
+    def _allowed_ids(self, where: dict[str, Any]) -> tuple[frozenset[str], float]:
+        """The ids ``where`` lets through and their share of the store, remembered for
+        :data:`ALLOWED_TTL` seconds while the count stays the same (a write through this
+        Store forgets them at once)."""
+        key = json.dumps(where, sort_keys=True)
+        total = self._recent_count()
+        now = time.monotonic()
+        cached = self._allowed.get(key)
+        if cached is None or cached[1] != total or now - cached[2] > ALLOWED_TTL:
+            got = self._col.get(where=where, include=[])
+            cached = (frozenset(got["ids"]), total, now)
+            self._allowed[key] = cached
+            while len(self._allowed) > 16:
+                self._allowed.pop(next(iter(self._allowed)))
+        return cached[0], (len(cached[0]) / total if total else 0.0)
 
     def _lexical_hits(
         self, text: str, allowed: Callable[[Item], bool]

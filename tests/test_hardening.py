@@ -518,8 +518,9 @@ def test_sync_and_delete_remove_what_left_the_catalogue(
 def test_a_damaged_index_is_named_and_repaired(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Was: InternalError 'Error finding id' on every filtered search, and re-ingesting
-    said 'unchanged'. Now a RetrievalError naming --repair, and --repair fixes it."""
+    """Was: InternalError 'Error finding id' on every filtered search, silently missing
+    items in unfiltered ones, and re-ingesting said 'unchanged'. Now a RetrievalError
+    naming --repair, and --repair fixes it."""
     import shutil
     import sqlite3
 
@@ -536,7 +537,10 @@ def test_a_damaged_index_is_named_and_repaired(
     args = ["search", "boots", "--domain", "books", "--store", str(tmp_path / "s")]
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert "Error finding id" in err and "ingest --repair" in err and "Traceback" not in err
+    assert "vector index holds 3 of its 7 items" in err
+    assert "ingest --repair" in err and "Traceback" not in err
+    assert main(["search", "boots", "--store", str(tmp_path / "s")]) == 1  # unfiltered too
+    assert "vector index holds 3 of its 7 items" in capsys.readouterr().err
     assert main(["ingest", "--repair", "--store", str(tmp_path / "s")]) == 0
     assert main([*args, "--json"]) == 0
     found = json.loads(capsys.readouterr().out.split("\n", 1)[1])["results"]

@@ -117,3 +117,61 @@ def test_feedback_moves_the_query_towards_its_best_hits(use_store: Store) -> Non
     assert [c.id for c in use_store.search("Kopfhörer", 5, feedback=Feedback(weight=0))] == [
         c.id for c in plain
     ]
+
+
+BROAD_CASES = [
+    ("a gift for a friend who loves hiking", Filters(domains=("books",))),
+    ("Quiero aprender a programar", Filters(domains=("books", "courses"))),
+    ("un film romantique à Paris", Filters(languages=("fr", "en"))),
+    ("조용한 피아노 음악", Filters(exclude_languages=("ko",))),
+    ("ramen in Tokyo", Filters(domains=("music",), region="JP")),
+]
+
+
+def test_a_broad_filter_skips_chromas_prefilter_and_finds_the_same(
+    use_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chroma filters metadata before searching the index (80 ms for one domain at 100k
+    items against 3 ms unfiltered): a broad filter now reads the nearest ids unfiltered
+    and keeps the allowed ones. The answers must not change."""
+    import retrieval._store as store_module
+    from retrieval._store import _Guarded
+
+    wheres: list[object] = []
+    real = _Guarded.__getattr__
+
+    def spy(self: _Guarded, name: str) -> object:
+        method = real(self, name)
+        if name != "query":
+            return method
+        return lambda **kw: wheres.append(kw.get("where")) or method(**kw)  # type: ignore[operator]
+
+    monkeypatch.setattr(_Guarded, "__getattr__", spy)
+    for k in (5, 12):
+        broad = [use_store.search(q, k, f) for q, f in BROAD_CASES]
+        assert wheres and all(w is None for w in wheres)  # never Chroma's filter
+        wheres.clear()
+        monkeypatch.setattr(store_module, "OVERFETCH_LIMIT", 1)  # every filter is "narrow"
+        narrow = [use_store.search(q, k, f) for q, f in BROAD_CASES]
+        assert wheres and all(w is not None for w in wheres)
+        wheres.clear()
+        monkeypatch.setattr(store_module, "OVERFETCH_LIMIT", 2000)
+        for got, want in zip(broad, narrow, strict=True):
+            assert [(c.id, c.score) for c in got] == [(c.id, c.score) for c in want]
+            assert len(got) == min(k, len(want))
+
+
+def test_the_allowed_ids_of_a_filter_are_read_again_after_a_write(use_store: Store) -> None:
+    from retrieval import Item
+
+    books = Filters(domains=("books",))
+    use_store.search("a mystery novel", 5, books)
+    new = Item(
+        id="zz-new-book", title="Zyxw Mystery", description="a mystery novel", domain="books"
+    )
+    use_store.ingest([new])
+    try:
+        assert "zz-new-book" in {c.id for c in use_store.search("Zyxw Mystery", 5, books)}
+    finally:
+        use_store.delete(["zz-new-book"])
+    assert "zz-new-book" not in {c.id for c in use_store.search("Zyxw Mystery", 5, books)}
