@@ -58,7 +58,8 @@ LEXICAL_DEPTH = 50
 #: Seconds a Store trusts the item count it read (writes through it reset it at once).
 COUNT_TTL = 1.0
 #: A broad filter's search reads at most this many nearest ids unfiltered (4.6 ms for 600
-#: at 100,000 items), then keeps the allowed ones; narrower filters go to Chroma.
+#: at 100,000 items), then keeps the allowed ones; a narrower filter's search is confined
+#: to the ids it allows.
 OVERFETCH_LIMIT = 2000
 #: Seconds a Store trusts the ids a filter allows (and while the count stays the same).
 ALLOWED_TTL = 30.0
@@ -68,6 +69,10 @@ Progress = Callable[[int, int], None]
 
 #: Ids per Chroma lookup: SQLite limits the variables of one statement.
 _ID_BATCH = 500
+#: The metadata key holding an item's group's member ids (JSON), and how many groups' lists
+#: a Store keeps in memory (each read with the metadata that carried it).
+_MEMBERS = "members"
+_MEMBERS_KEPT = 50_000
 #: Seconds a second writer waits for the first to finish before giving up.
 WRITE_LOCK_TIMEOUT = 600.0
 _READ_ONLY_HINT = "writing (ingest, delete, --repair) needs a folder you can write to"
@@ -341,8 +346,9 @@ class Store:
         self._col = _Guarded(col)
         self._lexical: tuple[int, LexicalIndex] | None = None
         self._count: tuple[int, float] | None = None  # (count, time.monotonic() read)
+        self._members: dict[str, str] = {}  # group -> its member ids (JSON), as last read
         #: where-clause (JSON) -> (allowed ids, count then, time.monotonic() then)
-        self._allowed: dict[str, tuple[frozenset[str], int, float]] = {}
+        self._allowed: dict[str, tuple[list[str], int, float]] = {}
 
     @staticmethod
     def _make_client(location: str | None, writable: bool = True) -> tuple[Any, Path | None]:
@@ -453,6 +459,7 @@ class Store:
         self._lexical = None
         self._count = None
         self._allowed = {}
+        self._members = {}
 
     def _pages(self, include: list[str]) -> Iterator[Any]:
         """The whole collection, one Chroma ``get`` of :data:`_WRITE_BATCH` items at a time."""
@@ -529,10 +536,15 @@ class Store:
         ids = [item.id for item in items]
         with self._writing():
             stored: dict[str, str] = {}
+            old_group: dict[str, str] = {}
+            touched: dict[str, None] = {}  # groups whose member lists may change
             for start in range(0, len(ids), _WRITE_BATCH):
                 got = self._col.get(ids=ids[start : start + _WRITE_BATCH], include=["metadatas"])
                 for item_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
                     stored[item_id] = str((meta or {}).get("hash", ""))
+                    old_group[item_id] = str((meta or {}).get("group"))
+                    if (meta or {}).get(_MEMBERS) is None:  # stored before member lists
+                        touched[old_group[item_id]] = None
             todo = [i for i, item in enumerate(items) if stored.get(item.id) != digests[i]]
             vectors: list[np.ndarray] = []
             for start in range(0, len(todo), _EMBED_BATCH):
@@ -541,6 +553,11 @@ class Store:
                 if progress:
                     progress(min(start + _EMBED_BATCH, len(todo)), len(todo))
             gone = sorted(set(self.ids()) - set(ids)) if sync else []
+            for i in todo:  # the group an item joins, and the one it may leave
+                touched[items[i].group_key] = None
+                if items[i].id in old_group:
+                    touched[old_group[items[i].id]] = None
+            touched.update((item.group_key, None) for item in self.get(gone))
             try:
                 for start in range(0, len(todo), _WRITE_BATCH):
                     chunk = todo[start : start + _WRITE_BATCH]
@@ -552,6 +569,7 @@ class Store:
                     )
                 for chunk_ids in _chunks(gone):
                     self._col.delete(ids=chunk_ids)
+                self._refresh_members(list(touched))
             finally:
                 self._forget()
             self._check_written([items[i].id for i in todo], vectors[:1])
@@ -590,10 +608,12 @@ class Store:
     def delete(self, ids: Sequence[str]) -> list[str]:
         """Delete these items; returns the ids that were stored (unknown ids are ignored)."""
         with self._writing():
-            present = [item.id for item in self.get(list(dict.fromkeys(ids)))]
+            found = self.get(list(dict.fromkeys(ids)))
+            present = [item.id for item in found]
             try:
                 for chunk in _chunks(present):
                     self._col.delete(ids=chunk)
+                self._refresh_members(list(dict.fromkeys(item.group_key for item in found)))
             finally:
                 self._forget()
         return present
@@ -652,7 +672,7 @@ class Store:
         for chunk in _chunks(ids):
             got = self._col.get(ids=chunk, include=["metadatas"])
             metas = got["metadatas"] or []
-            by_id.update((i, _item_of(m)) for i, m in zip(got["ids"], metas, strict=False))
+            by_id.update((i, self._read(m)) for i, m in zip(got["ids"], metas, strict=False))
         return [by_id[i] for i in ids if i in by_id]
 
     def search_by_id(self, item_id: str, prefer_languages: Sequence[str] = ()) -> Item | None:
@@ -763,18 +783,24 @@ class Store:
 
         fetch = max(3 * k, k + 20)  # Chroma returns fewer when it holds fewer
         dense: dict[str, tuple[float, Item]] = {}
-        if where is None or not self._broad_search(vector, k, fetch, where, allowed, dense):
-            dense.clear()  # (too few passed a broad filter: Chroma filters instead)
+        subset: list[str] | None = None  # the ids a filter allows, for Chroma's ``ids=``
+        if where is not None:
+            subset, share = self._allowed_ids(where)
+            if self._broad_search(vector, k, fetch, subset, share, allowed, dense):
+                subset = None
+            else:
+                dense.clear()
+        if where is None or subset:
             while True:
                 got = self._col.query(
                     query_embeddings=[np.asarray(vector, dtype=np.float32)],
                     n_results=fetch,
-                    where=where,
+                    ids=subset,
                     include=["metadatas", "distances"],
                 )
                 hits = zip(got["metadatas"][0], got["distances"][0], strict=False)  # type: ignore[index]
                 for meta, distance in hits:
-                    item = _item_of(meta)
+                    item = self._read(meta)
                     if allowed(item) and item.group_key not in dense:
                         dense[item.group_key] = (1.0 - float(distance), item)
                 if where is None:
@@ -812,26 +838,26 @@ class Store:
         vector: Any,
         k: int,
         fetch: int,
-        where: dict[str, Any],
+        ids: Sequence[str],
+        share: float,
         allowed: Callable[[Item], bool],
         dense: dict[str, tuple[float, Item]],
     ) -> bool:
-        """Search without Chroma's metadata filter when ``where`` is broad; fills ``dense``
-        and says whether that found ``k`` groups (``False``: filter in Chroma instead).
+        """Search a broad filter's items without restricting the index; fills ``dense``
+        and says whether that found ``k`` groups (``False``: search only the ``ids``).
 
-        Chroma filters metadata before it searches the index: at 100,000 items that took
-        80 ms for one domain, against 3 ms unfiltered. When ``where`` lets through at least
-        ``fetch / OVERFETCH_LIMIT`` of the store (measured from the ids it allows, read once
-        and kept :data:`ALLOWED_TTL` s), the nearest ``fetch / share`` items (twice that,
-        for margin; ids and distances only) are cut to the allowed ones. They are the
-        nearest allowed items, as every other allowed one is farther.
+        When the filter lets through ``share`` of the store, at least ``fetch /
+        OVERFETCH_LIMIT``, the nearest ``fetch / share`` items (twice that, for margin;
+        ids and distances only) are cut to the allowed ones. They are the nearest allowed
+        items, as every other allowed one is farther. Near-copies can crowd them all out
+        (the scale bench's data): then ``False``.
         """
-        ids, share = self._allowed_ids(where)
         if share <= 0:
             return False
         n = int(2 * fetch / share) + 1
         if n > OVERFETCH_LIMIT:
-            return False  # a narrow filter: Chroma's pre-filter is the cheaper way
+            return False  # a narrow filter: searching only its ids is the cheaper way
+        allowed_ids = set(ids)
         got = self._col.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
             n_results=n,
@@ -841,7 +867,7 @@ class Store:
         nearest = [
             (i, float(d))
             for i, d in zip(got["ids"][0], got["distances"][0], strict=False)  # type: ignore[index]
-            if i in ids
+            if i in allowed_ids
         ]
         for start in range(0, len(nearest), fetch):  # as many as Chroma's filter would give
             batch = nearest[start : start + fetch]
@@ -865,17 +891,22 @@ class Store:
                     hint=_REPAIR_HINT,
                 )
 
-    def _allowed_ids(self, where: dict[str, Any]) -> tuple[frozenset[str], float]:
+    def _allowed_ids(self, where: dict[str, Any]) -> tuple[list[str], float]:
         """The ids ``where`` lets through and their share of the store, remembered for
         :data:`ALLOWED_TTL` seconds while the count stays the same (a write through this
-        Store forgets them at once)."""
+        Store forgets them at once).
+
+        Chroma filters metadata before it searches the index: at 100,000 items a query
+        with one domain's ``where`` took 80 ms, with the same domain's 20,000 ``ids`` 15
+        ms, unfiltered 3 ms. Reading the ids takes 63 ms, once.
+        """
         key = json.dumps(where, sort_keys=True)
         total = self._recent_count()
         now = time.monotonic()
         cached = self._allowed.get(key)
         if cached is None or cached[1] != total or now - cached[2] > ALLOWED_TTL:
             got = self._col.get(where=where, include=[])
-            cached = (frozenset(got["ids"]), total, now)
+            cached = (list(got["ids"]), total, now)
             self._allowed[key] = cached
             while len(self._allowed) > 16:
                 self._allowed.pop(next(iter(self._allowed)))
@@ -899,14 +930,61 @@ class Store:
         return out
 
     def variants(self, groups: Sequence[str]) -> dict[str, list[Item]]:
-        """Every stored language version of these groups (an ungrouped item is its own)."""
+        """Every stored language version of these groups (an ungrouped item is its own).
+
+        Fetched by id where the group's member ids are known (read with one of its items'
+        metadata, written there by ingest): at 100,000 items a ``group $in`` lookup took
+        16 ms, the same by id 3 ms. Groups written before ingest kept members are looked
+        up by group.
+        """
         members: dict[str, list[Item]] = {g: [] for g in groups}
-        for chunk in _chunks(groups):
+        known = {g: self._members.get(g) for g in groups}
+        by_id = [i for g in groups for i in json.loads(known[g] or "[]")]
+        for item in self.get(by_id):
+            if item.group_key in members:
+                members[item.group_key].append(item)
+        rest = [g for g in groups if not known[g]]
+        for chunk in _chunks(rest):
             got = self._col.get(where={"group": {"$in": chunk}}, include=["metadatas"])
             for meta in got["metadatas"] or []:
                 item = _item_of(meta)
                 members[item.group_key].append(item)
         return members
+
+    def _read(self, metadata: Any) -> Item:
+        """The item of stored ``metadata``, noting its group's member ids."""
+        item = _item_of(metadata)
+        listed = metadata.get(_MEMBERS) if isinstance(metadata, dict) else None
+        if isinstance(listed, str):
+            if len(self._members) >= _MEMBERS_KEPT:
+                self._members.pop(next(iter(self._members)), None)
+            self._members[item.group_key] = listed
+        return item
+
+    def _refresh_members(self, groups: Sequence[str]) -> None:
+        """Write each group's member ids (a JSON list) into the metadata of its items, so
+        that :meth:`variants` fetches them by id. Only items whose list changed are
+        written; their embeddings are left as they are."""
+        ids: list[str] = []
+        metas: list[dict[str, Any]] = []
+        for chunk in _chunks(groups):
+            got = self._col.get(where={"group": {"$in": chunk}}, include=["metadatas"])
+            rows: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+            for item_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+                rows.setdefault(str((meta or {}).get("group")), []).append(
+                    (item_id, dict(meta or {}))
+                )
+            for group_rows in rows.values():
+                listed = json.dumps(sorted(item_id for item_id, _ in group_rows))
+                for item_id, meta in group_rows:
+                    if meta.get(_MEMBERS) != listed:
+                        ids.append(item_id)
+                        metas.append({**meta, _MEMBERS: listed})
+        for start in range(0, len(ids), _WRITE_BATCH):
+            self._col.update(
+                ids=ids[start : start + _WRITE_BATCH],
+                metadatas=metas[start : start + _WRITE_BATCH],  # type: ignore[arg-type]
+            )
 
     def _candidates(
         self,
