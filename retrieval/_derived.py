@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-__all__ = ["cache_home", "derived"]
+__all__ = ["cache_home", "derived", "derived_arrays"]
 
 T = TypeVar("T")
 
@@ -69,27 +70,33 @@ def _publish(path: Path, write: Callable[[Path], None]) -> None:
         staging.unlink(missing_ok=True)
 
 
-def derived_file(name: str, distribution: str, write: Callable[[Path], None]) -> Path | None:
-    """A file derived from a wheel's data (an archive stored uncompressed, say), written
-    once by ``write(path)`` under ``name`` and the version of ``distribution``; ``None``
-    when it cannot be made (the caller then reads the original)."""
+def derived_arrays(
+    name: str, distribution: str, build: Callable[[], Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """Arrays derived from a wheel's data (a model cut to the languages used, or laid out
+    as it is used), built once by ``build()`` under ``name`` and the version of
+    ``distribution``, and memory-mapped: opening costs nothing, and only the pages a
+    query touches are read. ``None`` when they cannot be made (the caller builds its own).
+
+    Stored as one ``.npy`` per array in a folder that appears whole (renamed into place).
+    """
     try:
-        path = cache_home() / f"{name}-{metadata.version(distribution)}"
-        if not path.is_file():
-            _publish(path, write)
-        return path
-    except Exception:
-        return None
-
-
-def uncompressed_npz(source: Path) -> Callable[[Path], None]:
-    """A :func:`derived_file` writer: the arrays of the ``.npz`` at ``source``, stored
-    without compression (read back without inflating tens of MB each start)."""
-
-    def write(path: Path) -> None:
         import numpy as np
 
-        with np.load(source, allow_pickle=False) as arrays, path.open("wb") as out:
-            np.savez(out, **{key: arrays[key] for key in arrays.files})
-
-    return write
+        folder = cache_home() / f"{name}-{metadata.version(distribution)}"
+        if not folder.is_dir():
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{name}-"))
+            try:
+                for key, value in build().items():
+                    np.save(staging / f"{key}.npy", np.asarray(value), allow_pickle=False)
+                with contextlib.suppress(OSError):  # another process made it first
+                    os.rename(staging, folder)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        return {
+            path.stem: np.load(path, mmap_mode="r", allow_pickle=False)
+            for path in folder.glob("*.npy")
+        }
+    except Exception:
+        return None

