@@ -47,6 +47,12 @@ SCALE_QUERIES = (
 )  # fmt: skip
 CLI_GOALS = {"recommend": 1.5, "search": 1.0}
 AGENT_OVERHEAD_GOAL_MS = 20
+#: One request in eight languages and five scripts (prompt tokens per candidate).
+FAIRNESS_REQUESTS = {
+    "en": "a crime novel for the holidays", "es": "una novela policíaca para las vacaciones",
+    "de": "ein Krimi für den Urlaub", "ru": "детектив для отпуска", "ar": "رواية بوليسية للعطلة",
+    "ja": "休暇に読む推理小説", "ko": "휴가 때 읽을 추리 소설", "zh": "假期读的侦探小说",
+}  # fmt: skip
 CONCURRENCY_ASKS = ("Quiero", "Busco", "Recomiéndame", "Me gustaría", "Necesito")
 CONCURRENCY_TOPICS = (
     "un libro de cocina mediterránea", "una novela policíaca para el verano",
@@ -168,6 +174,19 @@ def bench_agent(store_path: str | None, rounds: int = 30) -> dict[str, float]:
         prompt = call[1]["content"]
         per_candidate.append(count_tokens(prompt) / max(1, len(prompt_candidates(call))))
     figures["prompt_tokens_per_candidate"] = round(statistics.mean(per_candidate), 1)
+    # the same request in each script: what a candidate costs in the prompt
+    by_language = {}
+    for language, query in FAIRNESS_REQUESTS.items():
+        model = FunctionModel(_identity_answer)
+        settings.agent(local_agent.store, model=model, candidates=20).recommend(
+            query, language=language
+        )
+        rerank = model.calls[0]
+        by_language[language] = count_tokens(rerank[1]["content"]) / len(prompt_candidates(rerank))
+        figures[f"prompt_tokens_per_candidate_{language}"] = round(by_language[language], 1)
+    figures["prompt_tokens_max_over_min"] = round(
+        max(by_language.values()) / min(by_language.values()), 2
+    )
     figures["system_prompt_tokens"] = count_tokens(scripted.calls[-1][0]["content"])
     return figures
 

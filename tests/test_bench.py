@@ -10,7 +10,11 @@ from tests.conftest import FIXTURES
 
 def test_agent_bench_reports_its_figures(use_store_path: Path) -> None:
     figures = bench_agent(str(use_store_path), rounds=2)
-    assert set(figures) == {
+    from evals.bench import FAIRNESS_REQUESTS
+
+    per_language = {f"prompt_tokens_per_candidate_{lang}" for lang in FAIRNESS_REQUESTS}
+    assert set(figures) - per_language == {
+        "prompt_tokens_max_over_min",
         "scripted_llm_ms_median",
         "local_ms_median",
         "prompt_tokens_per_candidate",
@@ -19,6 +23,8 @@ def test_agent_bench_reports_its_figures(use_store_path: Path) -> None:
         "scripted_llm_overhead_ms",
     }
     assert all(value > 0 for key, value in figures.items() if key != "scripted_llm_overhead_ms")
+    costs = [figures[key] for key in per_language]
+    assert figures["prompt_tokens_max_over_min"] == pytest.approx(max(costs) / min(costs), abs=0.01)
     assert figures["scripted_llm_overhead_ms"] == round(
         figures["scripted_llm_ms_median"] - figures["query_encode_ms_median"], 1
     )
