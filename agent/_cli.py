@@ -143,7 +143,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--embeddings",
         help="embedding spec: fusion, e5-small, use-m3, openai:MODEL (env POLYRANK_EMBEDDINGS;"
-        " default: the one the store was built with, else fusion)",
+        " default: the one the store was built with, else fusion). For a large catalogue,"
+        " use-m3 ingests about 9x faster than fusion (326 against 38 items/s on 2 cores)"
+        " at nearly its cross-lingual quality (MRR@10 0.908 against 0.919; python -m"
+        " evals.bench embeddings)",
     )
 
 
