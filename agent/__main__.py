@@ -1,3 +1,3 @@
-from agent._cli import main
+from agent._cli import run
 
-raise SystemExit(main())
+run()

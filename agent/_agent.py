@@ -63,7 +63,7 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 #: Below this detector confidence, or for requests this short, the profile language decides.
 MIN_CONFIDENCE = 0.5
 MIN_LETTERS = 12
-#: Worker threads for ``arecommend``'s store calls, and ``recommend_many``'s default.
+#: ``recommend_many``'s default limit of model calls at once.
 CONCURRENCY = 4
 #: At most this many worker threads (one a core), whatever the concurrency: store calls are
 #: CPU work under one interpreter lock, and the model calls, which wait, need no thread.
@@ -285,14 +285,7 @@ class Agent:
         ``ProfileError``).
         """
         plan = self._plan(query, user, k, filters, language, passes, like)
-        candidates = self._retrieve(plan)
-        mark = time.perf_counter()
-        request = plan.request()
-        tried = self.ranker.rank(request, candidates, plan.context)
-        answer = tried
-        if tried.failure is not None:  # the LLM failed: the local ranker answers
-            answer = self.local.rank(request, candidates, plan.context)
-        return self._finish(plan, candidates, tried, answer, mark)
+        return self._ranked(plan, self._retrieve(plan))
 
     async def arecommend(
         self,
@@ -308,7 +301,7 @@ class Agent:
         """:meth:`recommend` without blocking the event loop, for many at once.
 
         The model is awaited (``acomplete``: langchain's ``ainvoke``); store calls run on
-        the agent's worker threads (:data:`CONCURRENCY`); the query embeddings of requests
+        the agent's worker threads (:data:`MAX_THREADS`); the query embeddings of requests
         that overlap are encoded in batches.
         """
         return await self._arecommend(self._pool(), query, user, k, filters, language, passes, like)
@@ -388,7 +381,7 @@ class Agent:
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
-                    max_workers=CONCURRENCY, thread_name_prefix="polyrank"
+                    max_workers=MAX_THREADS, thread_name_prefix="polyrank"
                 )
             return self._executor
 
@@ -488,13 +481,18 @@ class Agent:
         plan = _Plan(k=k, passes=passes, search_text=query, started=started)
         plan.profile, plan.language = profile, (lang, source)
         plan.context = build_context(profile, self.store, lang)
-        mark = plan.lap("context", started)
+        plan.lap("context", started)
+        return self._ranked(plan, list(candidates))
+
+    def _ranked(self, plan: _Plan, candidates: list[Candidate]) -> Recommendation:
+        """Rank the candidates; the local ranker answers when the LLM failed."""
+        mark = time.perf_counter()
         request = plan.request()
         tried = self.ranker.rank(request, candidates, plan.context)
         answer = tried
         if tried.failure is not None:
             answer = self.local.rank(request, candidates, plan.context)
-        return self._finish(plan, list(candidates), tried, answer, mark)
+        return self._finish(plan, candidates, tried, answer, mark)
 
     def _finish(
         self,

@@ -12,12 +12,14 @@ the local ranker answered (``--allow-fallback`` makes that 0); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import json
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from agent.errors import PolyrankError
 
@@ -592,6 +594,19 @@ def _demo(args: argparse.Namespace) -> int:
         "# with OPENAI_BASE_URL (any OpenAI-compatible server) or OPENAI_API_KEY"
     )
     return _fell_back(recs, args)
+
+
+def run() -> NoReturn:
+    """The ``polyrank`` command: :func:`main`, then exit without the interpreter's
+    teardown, which spent 0.2 s of every call freeing chromadb's and the models' objects
+    one by one. Exit handlers still run (atexit, weakref finalizers: a read-only store's
+    temporary copy is removed) and output is flushed."""
+    code = main()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

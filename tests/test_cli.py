@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,38 @@ def test_demo_works_from_any_folder_and_says_what_next(
                          timeout=600)  # fmt: skip
     assert rec.returncode == 0, rec.stderr
     assert '"user_id": "kenji"' in rec.stdout
+
+
+def test_the_command_skips_teardown_yet_flushes_and_cleans_up(tmp_path: Path) -> None:
+    """``polyrank`` ends with os._exit after main (the interpreter's teardown took 0.2 s of
+    each call): the exit codes, everything written to a pipe, and the removal of a
+    read-only store's temporary copy must survive that."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import ingest_small
+
+    assert ingest_small(tmp_path / "s") == 0
+    frozen = tmp_path / "frozen"
+    shutil.copytree(tmp_path / "s", frozen)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    command = [sys.executable, "-m", "agent"]
+    if subprocess.run(["chattr", "-R", "+i", str(frozen)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not permitted here")
+    try:
+        search = [*command, "search", "Wanderführer", "--store", str(frozen), "--k", "3", "--json"]
+        ran = subprocess.run(search, capture_output=True, text=True, env=env)
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(frozen)], check=True)
+    assert ran.returncode == 0, ran.stderr
+    assert len(json.loads(ran.stdout)["results"]) == 3  # the whole answer reached the pipe
+    assert "reading a temporary copy" in ran.stderr
+    assert list(temp.iterdir()) == []  # the copy was removed at exit
+    missing = subprocess.run([*command, "search", "x", "--store", str(tmp_path / "none")],
+                             capture_output=True, text=True, env=env)  # fmt: skip
+    assert missing.returncode == 1 and missing.stderr.startswith("polyrank: error:")
+    bad = subprocess.run([*command, "search", "x", "--k", "zero"], capture_output=True)
+    assert bad.returncode == 2
