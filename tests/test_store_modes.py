@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -143,15 +144,23 @@ def test_models_read_from_the_user_cache_match_the_wheels(
     assert np.array_equal(model.encode(texts), USE(threads=1).encode(texts))
     wheel = LanguageIdentifier.from_model_file(MODEL_FILE)
     wheel.set_languages([c for codes in _language._BY_SCRIPT.values() for c in codes])
-    monkeypatch.setenv("POLYRANK_CACHE_HOME", str(tmp_path / "fresh"))
+    fresh = tmp_path / "fresh"
+    monkeypatch.setenv("POLYRANK_CACHE_HOME", str(fresh))
+    fresh.mkdir()
+    (fresh / "py3langid-model.npz-0.4.0").write_bytes(b"what an earlier polyrank kept")
+    (fresh / "llama-venv").mkdir()  # not ours to remove
     for _ in range(2):  # built, then read back
         cached = _language._uncompressed_identifier(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
         assert cached is not None and isinstance(cached.nb_ptc, np.memmap)
         for text in ("Ein spannender Krimi für den Urlaub", "un film romantique", "música"):
             assert cached.rank(text) == wheel.rank(text)
-    assert [p.name for p in (tmp_path / "fresh").iterdir()] == [  # no staging left behind
-        next((tmp_path / "fresh").glob("py3langid-*")).name
-    ]
+    built = next(fresh.glob("py3langid-*")).name
+    assert sorted(p.name for p in fresh.iterdir()) == ["llama-venv", built]  # nothing staged
+    older = fresh / built.replace(built.rsplit("-", 1)[1], "0.0.1")  # another py3langid
+    shutil.copytree(fresh / built, older)
+    shutil.rmtree(fresh / built)
+    assert _language._uncompressed_identifier(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
+    assert sorted(p.name for p in fresh.iterdir()) == ["llama-venv", built]
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     monkeypatch.setenv("POLYRANK_CACHE_HOME", str(blocked / "cache"))
