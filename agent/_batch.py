@@ -3,8 +3,8 @@
 One query through the fusion encoder takes about 21 ms here; in batches of 16 it takes
 8 ms a query (7 in batches of 64). ``arecommend`` calls that overlap therefore hand their
 texts to one :class:`QueryBatcher`: while a batch encodes in a worker thread, the next
-one gathers, so
-a burst of requests costs a few batches, not one encode each. A batch holds at most
+one gathers, so a burst of requests costs a few batches, not one encode each. A batch
+holds at most
 :data:`MAX_BATCH` texts: the first requests of a burst go on to the store and the model
 while the next batch encodes.
 """

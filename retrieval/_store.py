@@ -447,8 +447,9 @@ class Store:
 
     def _recent_count(self) -> int:
         """:meth:`count`, read again after :data:`COUNT_TTL` seconds or a write through
-        this Store. Each search asked Chroma twice, and Chroma serialises the calls of
-        concurrent requests: another process's writes are seen within COUNT_TTL."""
+        this Store (what the lexical index and a filter's allowed ids are checked against).
+        Chroma serialises the calls of concurrent requests, so each saved call counts;
+        another process's writes are seen within COUNT_TTL."""
         now = time.monotonic()
         if self._count is None or now - self._count[1] > COUNT_TTL:
             self._count = (self.count(), now)
