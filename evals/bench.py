@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import statistics
 import tempfile
@@ -129,13 +128,6 @@ def _identity_answer(messages: Sequence[Any], schema: Any) -> str:
     return json.dumps({"ranking": [{"id": k, "reason": reason} for k in keys]})
 
 
-def _timed(run: Callable[[], object]) -> float:
-    """Milliseconds ``run()`` took."""
-    started = time.perf_counter()
-    run()
-    return (time.perf_counter() - started) * 1000
-
-
 def bench_agent(store_path: str | None, rounds: int = 30) -> dict[str, float]:
     """Median ms per recommend: scripted zero-latency LLM vs local ranker; tokens/candidate."""
     from agent._budget import count_tokens
@@ -154,18 +146,14 @@ def bench_agent(store_path: str | None, rounds: int = 30) -> dict[str, float]:
     figures: dict[str, float] = {}
     for name, agent in (("scripted_llm", llm_agent), ("local", local_agent)):
         agent.recommend(*requests[0])  # warm-up: models and the language identifier loaded
-        times = []
-        for n in range(rounds):
-            query, user = requests[n % len(requests)]
-            started = time.perf_counter()
-            agent.recommend(query, user, k=5)
-            times.append((time.perf_counter() - started) * 1000)
-        figures[f"{name}_ms_median"] = round(statistics.median(times), 1)
+        figures[f"{name}_ms_median"] = _median_ms(
+            lambda n, agent=agent: agent.recommend(*requests[n % len(requests)], k=5), rounds
+        )
     # the raw reference: the same queries through the store's encoder alone
     embed = local_agent.store.embedder.embed_queries
-    texts = [requests[n % len(requests)][0] for n in range(rounds)]
-    encode = [_timed(functools.partial(embed, [text])) for text in texts]
-    figures["query_encode_ms_median"] = round(statistics.median(encode), 1)
+    figures["query_encode_ms_median"] = _median_ms(
+        lambda n: embed([requests[n % len(requests)][0]]), rounds
+    )
     figures["scripted_llm_overhead_ms"] = round(
         figures["scripted_llm_ms_median"] - figures["query_encode_ms_median"], 1
     )
