@@ -5,8 +5,7 @@ Heavy parts (Chroma, the embedding models) load on first use, not at import.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agent.errors import (
     CatalogError,
@@ -20,6 +19,7 @@ from agent.errors import (
     UserError,
 )
 from agent.registry import register, resolve
+from retrieval._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from agent._agent import Agent
@@ -89,10 +89,4 @@ _LAZY = {
     "load_profile": "agent._profile",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'agent' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

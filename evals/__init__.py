@@ -17,8 +17,9 @@ refused when loaded. Modules load on first use, so ``import evals`` is cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from retrieval._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from evals._baseline import Comparison, compare, update_baseline
@@ -95,10 +96,4 @@ _LAZY = {
     ),
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'evals' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from retrieval._catalog import Item, content_hash, language_code, load_catalog, region_code
 from retrieval._embeddings import (
@@ -23,6 +23,7 @@ from retrieval._language import (
     is_in_language,
     without_quotes,
 )
+from retrieval._lazy import lazy_attributes
 from retrieval._prices import RATES_TO_EUR, to_eur
 from retrieval._store import (
     DEFAULT_COLLECTION,
@@ -70,9 +71,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "ChromaEmbeddingFunction":
-        from retrieval._chroma import ChromaEmbeddingFunction
-
-        return ChromaEmbeddingFunction
-    raise AttributeError(f"module 'retrieval' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {"ChromaEmbeddingFunction": "retrieval._chroma"})
