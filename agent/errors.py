@@ -6,28 +6,5 @@ only: ``retrieval`` <- ``prompts`` <- ``agent`` <- ``evals``. This module re-exp
 
 from __future__ import annotations
 
-from retrieval.errors import (
-    CatalogError,
-    ConfigError,
-    LineProblem,
-    LLMError,
-    OutputError,
-    PolyrankError,
-    ProfileError,
-    RetrievalError,
-    RuntimeFault,
-    UserError,
-)
-
-__all__ = [
-    "CatalogError",
-    "ConfigError",
-    "LLMError",
-    "LineProblem",
-    "OutputError",
-    "PolyrankError",
-    "ProfileError",
-    "RetrievalError",
-    "RuntimeFault",
-    "UserError",
-]
+from retrieval.errors import *  # noqa: F403 - the same names, re-exported
+from retrieval.errors import __all__ as __all__
