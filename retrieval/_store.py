@@ -559,6 +559,17 @@ class Store:
                 if items[i].id in old_group:
                     touched[old_group[items[i].id]] = None
             touched.update((item.group_key, None) for item in self.get(gone))
+            # Each touched group's members once written: its stored items that stay, and
+            # the items joining it. They go into the upsert; only the stayers are updated.
+            stored_rows = self._group_rows(list(touched))
+            leaving = {items[i].id for i in todo} | set(gone)
+            members: dict[str, list[str]] = {
+                group: [item_id for item_id, _ in rows if item_id not in leaving]
+                for group, rows in stored_rows.items()
+            }
+            for i in todo:
+                members.setdefault(items[i].group_key, []).append(items[i].id)
+            listed = {group: json.dumps(sorted(set(ids))) for group, ids in members.items()}
             try:
                 for start in range(0, len(todo), _WRITE_BATCH):
                     chunk = todo[start : start + _WRITE_BATCH]
@@ -566,11 +577,23 @@ class Store:
                         ids=[items[i].id for i in chunk],
                         embeddings=[vectors[j] for j in range(start, start + len(chunk))],
                         documents=[items[i].passage() for i in chunk],
-                        metadatas=[_metadata(items[i], digests[i]) for i in chunk],  # type: ignore[misc]
+                        metadatas=[  # type: ignore[misc]
+                            {
+                                **_metadata(items[i], digests[i]),
+                                _MEMBERS: listed[items[i].group_key],
+                            }
+                            for i in chunk
+                        ],
                     )
                 for chunk_ids in _chunks(gone):
                     self._col.delete(ids=chunk_ids)
-                self._refresh_members(list(touched))
+                self._write_members(
+                    {
+                        group: [row for row in rows if row[0] not in leaving]
+                        for group, rows in stored_rows.items()
+                    },
+                    listed,
+                )
             finally:
                 self._forget()
             self._check_written([items[i].id for i in todo], vectors[:1])
@@ -962,24 +985,37 @@ class Store:
         return item
 
     def _refresh_members(self, groups: Sequence[str]) -> None:
-        """Write each group's member ids (a JSON list) into the metadata of its items, so
-        that :meth:`variants` fetches them by id. Only items whose list changed are
-        written; their embeddings are left as they are."""
-        ids: list[str] = []
-        metas: list[dict[str, Any]] = []
+        """Write each group's member ids (a JSON list) into the metadata of its stored
+        items, so that :meth:`variants` fetches them by id."""
+        rows = self._group_rows(groups)
+        self._write_members(
+            rows,
+            {g: json.dumps(sorted(item_id for item_id, _ in r)) for g, r in rows.items()},
+        )
+
+    def _group_rows(self, groups: Sequence[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+        """The stored items (id, metadata) of each of these groups that has any."""
+        rows: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for chunk in _chunks(groups):
             got = self._col.get(where={"group": {"$in": chunk}}, include=["metadatas"])
-            rows: dict[str, list[tuple[str, dict[str, Any]]]] = {}
             for item_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
                 rows.setdefault(str((meta or {}).get("group")), []).append(
                     (item_id, dict(meta or {}))
                 )
-            for group_rows in rows.values():
-                listed = json.dumps(sorted(item_id for item_id, _ in group_rows))
-                for item_id, meta in group_rows:
-                    if meta.get(_MEMBERS) != listed:
-                        ids.append(item_id)
-                        metas.append({**meta, _MEMBERS: listed})
+        return rows
+
+    def _write_members(
+        self, rows: dict[str, list[tuple[str, dict[str, Any]]]], listed: dict[str, str]
+    ) -> None:
+        """Update the member list of each stored item (``rows`` by group) whose list is
+        not ``listed[group]``; embeddings are left as they are."""
+        ids: list[str] = []
+        metas: list[dict[str, Any]] = []
+        for group, group_rows in rows.items():
+            for item_id, meta in group_rows:
+                if meta.get(_MEMBERS) != listed[group]:
+                    ids.append(item_id)
+                    metas.append({**meta, _MEMBERS: listed[group]})
         for start in range(0, len(ids), _WRITE_BATCH):
             self._col.update(
                 ids=ids[start : start + _WRITE_BATCH],
