@@ -8,6 +8,10 @@
   This is how the default embedding model is chosen.
 - ``requests``: the first 15 requests of the core suite typed as users type them (no
   domain filter), each with its top 3 from the local ranker and their graded relevance.
+- ``concurrency``: 100 requests through ``recommend_many`` (c=25, c=100) and
+  ``asyncio.gather`` against a model server that answers after 0.5 s, beside the bound the
+  latency sets, the CPU floor (a model answering at once) and the query encoder alone;
+  then the same on a use-m3 store of the sample catalogue.
 - ``cli``: whole-process wall time of ``polyrank recommend`` and ``polyrank search`` on
   the sample store (median of 5), beside the goals (recommend <= 1.5 s, search <= 1 s) and
   ``python -c pass`` as the floor.
@@ -408,50 +412,75 @@ def _model_server(latency: float) -> Iterator[str]:
 
 
 def bench_concurrency(
-    store_path: str, requests: int = 100, latency: float = 0.5
+    store_path: str, requests: int = 100, latency: float = 0.5, compare: str | None = "use-m3"
 ) -> dict[str, float]:
     """``requests`` recommends whose model answers over HTTP after ``latency`` seconds
     (a scripted OpenAI-compatible server on 127.0.0.1, in another process): wall time of
     ``recommend_many`` at concurrency 25 and 100 and of ``asyncio.gather`` over
     ``arecommend``, beside the concurrency bound (``ceil(requests / c) * latency``: the
-    time if all else were free) and the CPU floor (the same with a model that answers at
-    once).
+    time if all else were free), the CPU floor (the same with a model that answers at
+    once) and the query encoder alone on the same texts.
+
+    With ``compare`` (an embedding spec), the same again on a store of the sample
+    catalogue built with it (figures prefixed ``compare_``): how much of the gap is the
+    query encoder.
     """
-    import asyncio
-    import math
-
-    from agent._config import Settings
-    from agent._llm import OpenAIChat
-
-    # distinct requests (the batcher would encode a repeated text once), all Spanish: the
-    # scripted reasons are Spanish, so no request needs a second call to fix their language
+    # distinct requests (the batcher would encode a repeated text once), all Spanish and
+    # said so: the detector reads a few short ones as Portuguese or Dutch, and the
+    # Spanish reasons would then be asked again (a second 0.5 s call for those requests)
     queries = [f"{ask} {topic}" for topic in CONCURRENCY_TOPICS for ask in CONCURRENCY_ASKS][
         :requests
     ]
+    figures: dict[str, float] = {"requests": requests, "latency_s": latency}
+    figures.update(_concurrency_runs(store_path, queries, latency))
+    if compare:
+        with tempfile.TemporaryDirectory(prefix="polyrank-concurrency-") as tmp:
+            Store.open(tmp, embeddings=compare).ingest(load_catalog(CATALOG))
+            runs = _concurrency_runs(tmp, queries, latency)
+            figures.update({f"compare_{key}": value for key, value in runs.items()})
+    return figures
+
+
+def _concurrency_runs(store_path: str, queries: list[str], latency: float) -> dict[str, float]:
+    import asyncio
+    import math
+
+    from agent._batch import MAX_BATCH
+    from agent._config import Settings
+    from agent._llm import OpenAIChat
+
     settings = Settings.load(store=store_path, model="local").model_copy(update={"cache": None})
     store = settings.agent().store
-    figures: dict[str, float] = {"requests": requests, "latency_s": latency}
+    store.embedder.embed_queries(queries[:MAX_BATCH])  # warm-up
+    started, cpu = time.perf_counter(), time.process_time()
+    for start in range(0, len(queries), MAX_BATCH):
+        store.embedder.embed_queries(queries[start : start + MAX_BATCH])
+    figures: dict[str, float] = {
+        "encode_s": round(time.perf_counter() - started, 2),
+        "encode_cpu_s": round(time.process_time() - cpu, 2),
+    }
     for name, wait in (("floor", 0.0), ("slow", latency)):
         with _model_server(wait) as base_url:
             model = OpenAIChat("bench", base_url=base_url, api_key="k", timeout=60)
             agent = settings.agent(store, model=model, candidates=20)
-            agent.recommend_many(queries[:4], concurrency=4)  # warm: models, connections
+            agent.recommend_many(queries[:4], concurrency=4, language="es")  # warm-up
             for c in (25, 100):
                 started = time.perf_counter()
-                recs = agent.recommend_many(queries, concurrency=c)
+                recs = agent.recommend_many(queries, concurrency=c, language="es")
                 figures[f"{name}_many_c{c}_s"] = round(time.perf_counter() - started, 2)
                 figures[f"{name}_many_c{c}_fallbacks"] = sum(r.trace.fallback for r in recs)
+                figures[f"{name}_many_c{c}_calls"] = sum(r.trace.llm_calls for r in recs)
 
             async def gathered(agent: Any = agent) -> float:
                 started = time.perf_counter()
-                await asyncio.gather(*(agent.arecommend(q) for q in queries))
+                await asyncio.gather(*(agent.arecommend(q, language="es") for q in queries))
                 took = time.perf_counter() - started
                 await agent.aclose()
                 return took
 
             figures[f"{name}_gather_s"] = round(asyncio.run(gathered()), 2)
     for c in (25, 100):
-        bound = math.ceil(requests / c) * latency
+        bound = math.ceil(len(queries) / c) * latency
         figures[f"bound_c{c}_s"] = bound
         figures[f"many_c{c}_vs_bound"] = round(figures[f"slow_many_c{c}_s"] / bound, 2)
     figures["gather_vs_bound"] = round(figures["slow_gather_s"] / latency, 2)
@@ -538,18 +567,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures = bench_concurrency(store)
         n, lat = int(figures["requests"]), figures["latency_s"]
         print(f"concurrency: {n} requests, model answers after {lat:g} s (HTTP, 127.0.0.1)")
-        for c in (25, 100):
+        for prefix, label in (("", "store's embedding"), ("compare_", "use-m3 store")):
+            f = {key[len(prefix) :]: v for key, v in figures.items() if key.startswith(prefix)}
+            if not f:
+                continue
+            print(f"concurrency, {label}: the query encoder alone {f['encode_s']:.2f} s "
+                  f"({f['encode_cpu_s']:.2f} s CPU) for the {n} texts")  # fmt: skip
+            for c in (25, 100):
+                print(
+                    f"concurrency, {label}: recommend_many c={c} {f[f'slow_many_c{c}_s']:.2f} s "
+                    f"({f[f'slow_many_c{c}_calls']:.0f} model calls), bound "
+                    f"{f[f'bound_c{c}_s']:.2f} s: {f[f'many_c{c}_vs_bound']:.2f}x (goal <= 1.2x); "
+                    f"CPU floor (instant model) {f[f'floor_many_c{c}_s']:.2f} s"
+                )
             print(
-                f"concurrency recommend_many c={c}: {figures[f'slow_many_c{c}_s']:.2f} s, "
-                f"bound {figures[f'bound_c{c}_s']:.2f} s: {figures[f'many_c{c}_vs_bound']:.2f}x "
-                f"(goal <= 1.2x); CPU floor (instant model) "
-                f"{figures[f'floor_many_c{c}_s']:.2f} s"
+                f"concurrency, {label}: gather of {n} arecommend {f['slow_gather_s']:.2f} s, "
+                f"bound {lat:.2f} s: {f['gather_vs_bound']:.2f}x; CPU floor "
+                f"{f['floor_gather_s']:.2f} s"
             )
-        print(
-            f"concurrency gather of {n} arecommend: {figures['slow_gather_s']:.2f} s, bound "
-            f"{lat:.2f} s: {figures['gather_vs_bound']:.2f}x; CPU floor "
-            f"{figures['floor_gather_s']:.2f} s"
-        )
         report["concurrency"] = figures
     if "ingest" in args.what:
         figures = bench_ingest()

@@ -36,10 +36,11 @@ def test_concurrency_bench_runs_every_request_through_a_model_server(
 ) -> None:
     from evals.bench import bench_concurrency
 
-    figures = bench_concurrency(str(use_store_path), requests=6, latency=0.2)
+    figures = bench_concurrency(str(use_store_path), requests=6, latency=0.2, compare=None)
     for name in ("floor", "slow"):
         for c in (25, 100):
             assert figures[f"{name}_many_c{c}_fallbacks"] == 0  # the model answered each
+            assert figures[f"{name}_many_c{c}_calls"] == 6  # once: no reasons asked again
     # nothing answers before the model does, and the bound is computed, not assumed
     assert figures["slow_many_c25_s"] >= 0.2 and figures["slow_gather_s"] >= 0.2
     assert figures["bound_c25_s"] == figures["bound_c100_s"] == 0.2
