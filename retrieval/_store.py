@@ -815,21 +815,32 @@ class Store:
             else:
                 dense.clear()
         if where is None or subset:
+            read: set[str] = set()  # hits already read, of earlier rounds
             while True:
                 got = self._col.query(
                     query_embeddings=[np.asarray(vector, dtype=np.float32)],
                     n_results=fetch,
                     ids=subset,
-                    include=["metadatas", "distances"],
+                    include=["metadatas", "distances"] if not read else ["distances"],
                 )
-                hits = zip(got["metadatas"][0], got["distances"][0], strict=False)  # type: ignore[index]
-                for meta, distance in hits:
-                    item = self._read(meta)
+                found = got["ids"][0]
+                distances = got["distances"][0]  # type: ignore[index]
+                if read:  # a larger round: read only the hits not read before
+                    fresh = [
+                        (i, d) for i, d in zip(found, distances, strict=False) if i not in read
+                    ]
+                    by_id = {item.id: item for item in self.get([i for i, _ in fresh])}
+                    hits = [(by_id[i], d) for i, d in fresh if i in by_id]
+                else:
+                    metas = got["metadatas"][0]  # type: ignore[index]
+                    hits = [(self._read(m), d) for m, d in zip(metas, distances, strict=False)]
+                read.update(found)
+                for item, distance in hits:
                     if allowed(item) and item.group_key not in dense:
                         dense[item.group_key] = (1.0 - float(distance), item)
                 if where is None:
-                    self._check_index(len(got["ids"][0]), fetch)
-                if len(dense) >= k or len(got["ids"][0]) < fetch:
+                    self._check_index(len(found), fetch)
+                if len(dense) >= k or len(found) < fetch:
                     break
                 fetch *= 2
         lexical = self._lexical_hits(text, allowed) if text and LEXICAL_WEIGHT > 0 else {}
