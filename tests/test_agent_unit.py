@@ -230,3 +230,15 @@ def test_a_sample_user_goes_by_name_from_python_too(use_store: Store, tmp_path: 
     assert rec.user_id == "kenji"
     with pytest.raises(ProfileError, match="no such profile file"):
         load_profile(tmp_path / "nobody.yaml")
+
+
+def test_token_counts_are_remembered_for_short_texts_only() -> None:
+    """The same candidates recur across requests; a huge text is not kept alive."""
+    from agent import _budget
+
+    _budget._count_remembered.cache_clear()
+    short, huge = "una novela policíaca " * 4, "x " * _budget.MEMO_CHARS
+    assert count_tokens(short) == count_tokens(short) == _budget._count(short)
+    assert count_tokens(huge) == _budget._count(huge) > 1000
+    info = _budget._count_remembered.cache_info()
+    assert (info.hits, info.currsize) == (1, 1)
