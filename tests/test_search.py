@@ -1,12 +1,42 @@
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from retrieval import Filters, Store, load_catalog
+from retrieval import Filters, Item, Store, load_catalog
 from tests.conftest import CATALOG
+
+
+@contextlib.contextmanager
+def _store_calls(*names: str) -> Iterator[list[tuple[str, dict[str, Any], Any]]]:
+    """Every call of these Chroma collection methods made inside: (name, keyword
+    arguments, what it returned)."""
+    from retrieval._store import _Guarded
+
+    calls: list[tuple[str, dict[str, Any], Any]] = []
+    real = _Guarded.__getattr__
+
+    def spy(self: _Guarded, name: str) -> object:
+        method = real(self, name)
+        if name not in names:
+            return method
+
+        def call(**kw: Any) -> Any:
+            got = method(**kw)
+            calls.append((name, kw, got))
+            return got
+
+        return call
+
+    _Guarded.__getattr__ = spy  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        _Guarded.__getattr__ = real  # type: ignore[method-assign]
 
 
 def test_one_candidate_per_group_with_all_variants(use_store: Store) -> None:
@@ -137,26 +167,15 @@ def test_filters_skip_chromas_metadata_prefilter_and_find_the_same(
     the nearest ids unfiltered and keeps the allowed ones, a narrow one searches only its
     ids. The answers must not change."""
     import retrieval._store as store_module
-    from retrieval._store import _Guarded
 
-    queries: list[dict[str, object]] = []
-    real = _Guarded.__getattr__
-
-    def spy(self: _Guarded, name: str) -> object:
-        method = real(self, name)
-        if name != "query":
-            return method
-        return lambda **kw: queries.append(kw) or method(**kw)  # type: ignore[operator]
-
-    monkeypatch.setattr(_Guarded, "__getattr__", spy)
     for k in (5, 12):
-        broad = [use_store.search(q, k, f) for q, f in BROAD_CASES]
-        assert queries and all(not q.get("where") and not q.get("ids") for q in queries)
-        queries.clear()
+        with _store_calls("query") as calls:
+            broad = [use_store.search(q, k, f) for q, f in BROAD_CASES]
+        assert calls and all(not kw.get("where") and not kw.get("ids") for _, kw, _ in calls)
         monkeypatch.setattr(store_module, "OVERFETCH_LIMIT", 1)  # every filter is "narrow"
-        narrow = [use_store.search(q, k, f) for q, f in BROAD_CASES]
-        assert queries and all(not q.get("where") and q.get("ids") for q in queries)
-        queries.clear()
+        with _store_calls("query") as calls:
+            narrow = [use_store.search(q, k, f) for q, f in BROAD_CASES]
+        assert calls and all(not kw.get("where") and kw.get("ids") for _, kw, _ in calls)
         monkeypatch.setattr(store_module, "OVERFETCH_LIMIT", 2000)
         for got, want in zip(broad, narrow, strict=True):
             assert [(c.id, c.score) for c in got] == [(c.id, c.score) for c in want]
@@ -164,8 +183,6 @@ def test_filters_skip_chromas_metadata_prefilter_and_find_the_same(
 
 
 def test_the_allowed_ids_of_a_filter_are_read_again_after_a_write(use_store: Store) -> None:
-    from retrieval import Item
-
     books = Filters(domains=("books",))
     use_store.search("a mystery novel", 5, books)
     new = Item(
@@ -179,54 +196,41 @@ def test_the_allowed_ids_of_a_filter_are_read_again_after_a_write(use_store: Sto
     assert "zz-new-book" not in {c.id for c in use_store.search("Zyxw Mystery", 5, books)}
 
 
+def _boots(item_id: str, group: str, language: str) -> Item:
+    """A language version of group ``group``: the member-list tests' items."""
+    return Item(
+        id=item_id,
+        group=group,
+        title=f"Mountain boots {item_id}",
+        description="boots for trails",
+        language=language,
+        domain="products",
+    )
+
+
 def test_variants_are_fetched_by_id_and_member_lists_follow_every_write(
     tmp_path, counting_embedder
 ) -> None:
     """A ``group $in`` lookup took 16 ms at 100k items, by id 3 ms: ingest writes each
     group's member ids into its items' metadata, and every write keeps them right."""
-    from retrieval import Item
-    from retrieval._store import _Guarded
-
-    def item(item_id: str, group: str, language: str) -> Item:
-        return Item(
-            id=item_id,
-            group=group,
-            title=f"Mountain boots {item_id}",
-            description="boots for trails",
-            language=language,
-            domain="products",
-        )
-
     store = Store.open(str(tmp_path / "s"), embeddings=counting_embedder)
-    store.ingest([item("a-en", "a", "en"), item("a-de", "a", "de"), item("b-en", "b", "en")])
+    store.ingest([_boots("a-en", "a", "en"), _boots("a-de", "a", "de"), _boots("b-en", "b", "en")])
 
     def members(group: str) -> set[str]:
         store._members.clear()
-        lookups: list[object] = []
-        real = _Guarded.__getattr__
-
-        def spy(self: _Guarded, name: str) -> object:
-            method = real(self, name)
-            if name != "get":
-                return method
-            return lambda **kw: lookups.append(kw.get("where")) or method(**kw)  # type: ignore[operator]
-
-        _Guarded.__getattr__ = spy  # type: ignore[method-assign]
-        try:
+        with _store_calls("get") as gets:
             found = store.search("mountain boots", 5)
-        finally:
-            _Guarded.__getattr__ = real  # type: ignore[method-assign]
-        assert lookups and all(w is None for w in lookups)  # by id, never by group
+        assert gets and all(kw.get("where") is None for _, kw, _ in gets)  # by id, not group
         return {v.id for c in found if c.group == group for v in c.variants}
 
     assert members("a") == {"a-en", "a-de"}
-    store.ingest([item("a-ja", "a", "ja")])  # a new version joins a group
+    store.ingest([_boots("a-ja", "a", "ja")])  # a new version joins a group
     assert members("a") == {"a-en", "a-de", "a-ja"}
-    store.ingest([item("a-de", "b", "de")])  # a version moves to another group
+    store.ingest([_boots("a-de", "b", "de")])  # a version moves to another group
     assert (members("a"), members("b")) == ({"a-en", "a-ja"}, {"b-en", "a-de"})
     store.delete(["a-ja"])
     assert members("a") == {"a-en"}
-    store.ingest([item("a-en", "a", "en"), item("b-en", "b", "en")], sync=True)
+    store.ingest([_boots("a-en", "a", "en"), _boots("b-en", "b", "en")], sync=True)
     assert members("b") == {"b-en"}  # a-de left the catalogue
 
 
@@ -236,40 +240,16 @@ def test_ingest_writes_member_lists_with_the_items_not_after_them(
     """The member lists go into the upsert: a fresh store is written once (the build at
     100k items spent 49 of its 159 s writing every item's metadata a second time); a
     new version of a stored group rewrites only that group's other items."""
-    from retrieval import Item
-    from retrieval._store import _Guarded
-
-    def item(item_id: str, group: str, language: str) -> Item:
-        return Item(
-            id=item_id,
-            group=group,
-            title=f"Mountain boots {item_id}",
-            description="boots for trails",
-            language=language,
-            domain="products",
-        )
 
     def updated(write: Callable[[], object]) -> list[str]:
-        ids: list[str] = []
-        real = _Guarded.__getattr__
-
-        def spy(self: _Guarded, name: str) -> object:
-            method = real(self, name)
-            if name != "update":
-                return method
-            return lambda **kw: ids.extend(kw["ids"]) or method(**kw)  # type: ignore[operator]
-
-        _Guarded.__getattr__ = spy  # type: ignore[method-assign]
-        try:
+        with _store_calls("update") as updates:
             write()
-        finally:
-            _Guarded.__getattr__ = real  # type: ignore[method-assign]
-        return ids
+        return [item_id for _, kw, _ in updates for item_id in kw["ids"]]
 
     store = Store.open(str(tmp_path / "s"), embeddings=counting_embedder)
-    fresh = [item("a-en", "a", "en"), item("a-de", "a", "de"), item("b-en", "b", "en")]
+    fresh = [_boots("a-en", "a", "en"), _boots("a-de", "a", "de"), _boots("b-en", "b", "en")]
     assert updated(lambda: store.ingest(fresh)) == []
-    assert sorted(updated(lambda: store.ingest([item("a-ja", "a", "ja")]))) == ["a-de", "a-en"]
+    assert sorted(updated(lambda: store.ingest([_boots("a-ja", "a", "ja")]))) == ["a-de", "a-en"]
     assert updated(lambda: store.ingest(fresh)) == []  # unchanged: nothing written
     store._members.clear()
     found = {c.group: {v.id for v in c.variants} for c in store.search("mountain boots", 5)}
@@ -277,7 +257,7 @@ def test_ingest_writes_member_lists_with_the_items_not_after_them(
 
 
 def test_a_filter_checked_here_reads_each_hit_once_and_finds_the_nearest(
-    use_store: Store, monkeypatch: pytest.MonkeyPatch
+    use_store: Store,
 ) -> None:
     """Price is checked in Python: while too few items pass, the search asks Chroma for
     twice as many hits. A larger round asks for ids and distances only and reads the
@@ -286,28 +266,11 @@ def test_a_filter_checked_here_reads_each_hit_once_and_finds_the_nearest(
     import numpy as np
 
     from retrieval._prices import to_eur
-    from retrieval._store import _Guarded
 
     query, k, filters = "a gift for a friend who loves hiking", 8, Filters(max_price_eur=10)
-    calls: list[tuple[str, dict[str, object], list[str]]] = []
-    real = _Guarded.__getattr__
-
-    def spy(self: _Guarded, name: str) -> object:
-        method = real(self, name)
-        if name not in ("query", "get"):
-            return method
-
-        def call(**kw: object) -> object:
-            got = method(**kw)
-            ids = got["ids"][0] if name == "query" else got["ids"]
-            calls.append((name, kw, list(ids)))
-            return got
-
-        return call
-
-    monkeypatch.setattr(_Guarded, "__getattr__", spy)
-    found = use_store.search(query, k, filters)
-    monkeypatch.setattr(_Guarded, "__getattr__", real)
+    with _store_calls("query", "get") as made:
+        found = use_store.search(query, k, filters)
+    calls = [(name, kw, got["ids"][0] if name == "query" else got["ids"]) for name, kw, got in made]
 
     rounds = [i for i, (name, _, _) in enumerate(calls) if name == "query"]
     assert len(rounds) >= 3
