@@ -295,3 +295,31 @@ def test_a_filter_checked_here_reads_each_hit_once_and_finds_the_nearest(
     want = list(nearest.items())[:k]
     assert [c.group for c in found] == [g for g, _ in want]
     assert [c.score for c in found] == pytest.approx([s for _, s in want], abs=1e-4)
+
+
+def test_a_store_written_before_member_lists_still_finds_variants_and_gains_the_lists(
+    tmp_path, counting_embedder
+) -> None:
+    """Stores written by earlier versions have no member lists: variants are looked up by
+    group until an ingest of the catalogue writes the lists (nothing re-embedded)."""
+    catalogue = [_boots("a-en", "a", "en"), _boots("a-de", "a", "de"), _boots("b-en", "b", "en")]
+    store = Store.open(str(tmp_path / "s"), embeddings=counting_embedder)
+    store.ingest(catalogue)
+    got = store._col.get(include=["metadatas"])
+    old = [{**(m or {}), "members": None} for m in got["metadatas"] or []]  # None: removed
+    store._col.update(ids=got["ids"], metadatas=old)  # type: ignore[arg-type]
+    assert all("members" not in (m or {}) for m in store._col.get()["metadatas"] or [])
+    store._members.clear()
+
+    def variants() -> tuple[dict[str, set[str]], list[object]]:
+        store._members.clear()
+        with _store_calls("get") as gets:
+            found = store.search("mountain boots", 5)
+        by_group = {c.group: {v.id for v in c.variants} for c in found}
+        return by_group, [kw.get("where") for _, kw, _ in gets if kw.get("where")]
+
+    wanted = {"a": {"a-en", "a-de"}, "b": {"b-en"}}
+    assert variants() == (wanted, [{"group": {"$in": ["a", "b"]}}])  # looked up by group
+    report = store.ingest(catalogue)
+    assert (report.unchanged, report.embedded) == (3, 0)
+    assert variants() == (wanted, [])  # now by id
