@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -297,6 +297,18 @@ def _item_filter(filters: Filters) -> Callable[[Item], bool]:
     return passes
 
 
+def _keep_nearest(
+    hits: Iterable[tuple[Item, float]],
+    allowed: Callable[[Item], bool],
+    dense: dict[str, tuple[float, Item]],
+) -> None:
+    """Add to ``dense`` each allowed hit (nearest first) whose group it has no item of yet,
+    with its similarity (1 - cosine distance)."""
+    for item, distance in hits:
+        if allowed(item) and item.group_key not in dense:
+            dense[item.group_key] = (1.0 - float(distance), item)
+
+
 class Store:
     """A Chroma collection of catalogue items, tied to one embedding model."""
 
@@ -561,12 +573,12 @@ class Store:
             touched.update((item.group_key, None) for item in self.get(gone))
             # Each touched group's members once written: its stored items that stay, and
             # the items joining it. They go into the upsert; only the stayers are updated.
-            stored_rows = self._group_rows(list(touched))
             leaving = {items[i].id for i in todo} | set(gone)
-            members: dict[str, list[str]] = {
-                group: [item_id for item_id, _ in rows if item_id not in leaving]
-                for group, rows in stored_rows.items()
+            staying = {
+                group: [row for row in rows if row[0] not in leaving]
+                for group, rows in self._group_rows(list(touched)).items()
             }
+            members = {group: [item_id for item_id, _ in rows] for group, rows in staying.items()}
             for i in todo:
                 members.setdefault(items[i].group_key, []).append(items[i].id)
             listed = {group: json.dumps(sorted(set(ids))) for group, ids in members.items()}
@@ -587,13 +599,7 @@ class Store:
                     )
                 for chunk_ids in _chunks(gone):
                     self._col.delete(ids=chunk_ids)
-                self._write_members(
-                    {
-                        group: [row for row in rows if row[0] not in leaving]
-                        for group, rows in stored_rows.items()
-                    },
-                    listed,
-                )
+                self._write_members(staying, listed)
             finally:
                 self._forget()
             self._check_written([items[i].id for i in todo], vectors[:1])
@@ -829,15 +835,12 @@ class Store:
                     fresh = [
                         (i, d) for i, d in zip(found, distances, strict=False) if i not in read
                     ]
-                    by_id = {item.id: item for item in self.get([i for i, _ in fresh])}
-                    hits = [(by_id[i], d) for i, d in fresh if i in by_id]
+                    hits = self._read_hits(fresh)
                 else:
                     metas = got["metadatas"][0]  # type: ignore[index]
                     hits = [(self._read(m), d) for m, d in zip(metas, distances, strict=False)]
                 read.update(found)
-                for item, distance in hits:
-                    if allowed(item) and item.group_key not in dense:
-                        dense[item.group_key] = (1.0 - float(distance), item)
+                _keep_nearest(hits, allowed, dense)
                 if where is None:
                     self._check_index(len(found), fetch)
                 if len(dense) >= k or len(found) < fetch:
@@ -904,15 +907,15 @@ class Store:
             if i in ids
         ]
         for start in range(0, len(nearest), fetch):  # as many as Chroma's filter would give
-            batch = nearest[start : start + fetch]
-            found = {item.id: item for item in self.get([i for i, _ in batch])}
-            for item_id, distance in batch:
-                item = found.get(item_id)
-                if item is not None and allowed(item) and item.group_key not in dense:
-                    dense[item.group_key] = (1.0 - distance, item)
+            _keep_nearest(self._read_hits(nearest[start : start + fetch]), allowed, dense)
             if len(dense) >= k:
                 return True
         return len(got["ids"][0]) < n  # the whole store was read
+
+    def _read_hits(self, hits: Sequence[tuple[str, float]]) -> list[tuple[Item, float]]:
+        """The stored items of these (id, distance) hits, in their order."""
+        found = {item.id: item for item in self.get([i for i, _ in hits])}
+        return [(found[i], d) for i, d in hits if i in found]
 
     def _check_index(self, returned: int, asked: int) -> None:
         """An unfiltered query that returned fewer than asked read the whole index: fewer
@@ -978,11 +981,8 @@ class Store:
             if item.group_key in members:
                 members[item.group_key].append(item)
         rest = [g for g in groups if not known[g]]
-        for chunk in _chunks(rest):
-            got = self._col.get(where={"group": {"$in": chunk}}, include=["metadatas"])
-            for meta in got["metadatas"] or []:
-                item = _item_of(meta)
-                members[item.group_key].append(item)
+        for group, rows in self._group_rows(rest).items():
+            members[group].extend(_item_of(meta) for _, meta in rows)
         return members
 
     def _read(self, metadata: Any) -> Item:
