@@ -100,7 +100,8 @@ def _uncompressed_identifier(kind: Any, model_file: Any) -> Any:
         from py3langid import modelio
 
         ptc, pc, classes, nextmove, row, output = modelio.load_model(model_file)
-        keep = [i for i, c in enumerate(classes) if c in set(languages)]
+        wanted = set(languages)
+        keep = [i for i, c in enumerate(classes) if c in wanted]
         return {
             "ptc": np.ascontiguousarray(np.asarray(ptc)[:, keep]),
             "pc": np.asarray(pc)[keep],
