@@ -1,15 +1,21 @@
 """Follow-ups in a conversation: "more like 2", "cheaper", "not in Spanish", "only films".
 
-Without an LLM, phrases in 7 languages (``locales/followups.yaml``) are understood; with an
-LLM the follow-up is turned into the same structured :class:`FollowUp` (validated by
-pydantic), and the phrase table answers when the model does not.
+Without an LLM, phrases in 14 languages (``locales/followups.yaml``: en es fr de it pt ja
+zh ko ru ar hi tr nl) are understood, with or without accents, ranks in digits or words
+("il terzo", "3番目", "第三个", "세 번째"); with an LLM the follow-up is turned into the same
+structured :class:`FollowUp` (validated by pydantic), and the phrase table answers when the
+model does not. A message no table reads but that looks like a follow-up ("#2", a bare
+rank, "more expensive", Polish "tańsze": :func:`looks_like_follow_up`) is reported as not
+understood by the chat instead of being run as a new request.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,16 +24,33 @@ from agent._llm import Message
 from agent._locale import in_language
 from agent._locale import table as locale_table
 from agent._ranking import Ranking
+from retrieval._lexical import has_spaceless
 
 if TYPE_CHECKING:
     from agent._rerank import LLMRanker
 
-__all__ = ["FollowUp", "followup_languages", "interpret", "interpret_with_llm"]
+__all__ = [
+    "FollowUp",
+    "fold",
+    "followup_languages",
+    "interpret",
+    "interpret_with_llm",
+    "looks_like_follow_up",
+]
 
 KINDS = (
     "more_like", "exclude", "cheaper", "something_else", "not_language", "only_language",
     "only_domain",
 )  # fmt: skip
+#: A message the tables do not read counts as an unread follow-up only when it is this
+#: short: follow-ups are a few words ("#2 pls", "tańsze?", "nie ten"), the requests that
+#: name a number ("top 5 films for a rainy day", "3000円以下のプレゼント") are longer or
+#: name no rank. In words; in characters (spaces left out) for Chinese, Japanese, Korean
+#: and Thai.
+SHORT_WORDS = 4
+SHORT_CHARS = 10
+#: A bare number is a rank ("2", "nie 2") up to this; "1984" or "2046" is a request.
+MAX_BARE_RANK = 20
 
 
 class FollowUp(BaseModel):
@@ -79,15 +102,113 @@ def notes(language: str) -> dict[str, str]:
     return in_language("notes", language)
 
 
+# -- folding: what "with or without accents" means ------------------------------------
+#: Marks dropped after a letter of these scripts: Latin, Greek, Cyrillic ("é", "ü", "ё",
+#: "й") and Arabic (vowel marks, shadda, hamza on alef). Kana voicing marks and Hangul
+#: are kept: they change the word.
+_DROP_MARKS_BELOW = "\u0530"
+_ARABIC = ("\u0600", "\u06ff")
+_NUKTA = "\u093c"
+_FOLD = str.maketrans(
+    {
+        "ı": "i",  # Turkish dotless i, typed as i without a Turkish keyboard
+        "ى": "ي",  # alef maksura and ya are typed for each other
+        "ة": "ه",  # ta marbuta typed as ha
+        "ـ": None,  # tatweel
+        "ँ": "ं",  # chandrabindu typed as anusvara ("पाँच"/"पांच")
+        "’": "'",
+    }
+)
+
+
+def fold(text: str) -> str:
+    """``text`` as the phrase tables match it: NFKC (full-width digits are digits, "№" is
+    "No"), accents and Arabic vowel marks dropped ("più" = "piu", "أرخص" = "ارخص"), Hindi
+    without nukta, Turkish "ı" as "i". Case is kept (patterns ignore it)."""
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text)):
+        if unicodedata.combining(ch) and out:
+            base = out[-1]
+            if base < _DROP_MARKS_BELOW or _ARABIC[0] <= base <= _ARABIC[1] or ch == _NUKTA:
+                continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out)).translate(_FOLD)
+
+
+def _key(word: str) -> str:
+    return fold(word).lower()
+
+
+def _alternation(words: Iterable[str]) -> str:
+    """A regex matching any of ``words``; a word ending in ``*`` is a stem."""
+    keys = sorted({_key(w) for w in words}, key=len, reverse=True)
+    return "|".join(re.escape(k[:-1]) + r"\w*" if k.endswith("*") else re.escape(k) for k in keys)
+
+
+def _lookup(table: Mapping[str, Any], found: str) -> Any:
+    """``table``'s value for the matched text ``found``: an exact key, else the longest
+    stem (a key ending in ``*``) that starts it."""
+    key = _key(found)
+    if key in table:
+        return table[key]
+    stems = [k for k in table if k.endswith("*") and key.startswith(k[:-1])]
+    return table[max(stems, key=len)] if stems else None
+
+
+_PLACEHOLDER = re.compile(r"<([A-Z]+)>")
+
+
+def _compile(pattern: str, entry: Mapping[str, Any]) -> re.Pattern[str]:
+    macros = entry.get("macros", {})
+    pattern = _PLACEHOLDER.sub(lambda m: macros.get(m.group(1), m.group(0)), pattern)
+    groups = {
+        "N": r"(?P<n>\d+|" + _alternation(entry.get("numbers", {})) + ")",
+        "LANG": "(?P<lang>" + _alternation(entry["languages"]) + ")",
+        "DOMAIN": "(?P<domain>" + _alternation(entry["domains"]) + ")",
+    }
+    pattern = _PLACEHOLDER.sub(lambda m: groups[m.group(1)], pattern)
+    return re.compile(fold(pattern), re.IGNORECASE)
+
+
 @functools.cache
 def _table() -> dict[str, dict[str, Any]]:
     compiled: dict[str, dict[str, Any]] = {}
     for language, entry in locale_table("followups").items():
+        if language.startswith("_"):
+            continue
         compiled[language] = {
-            **entry,
-            **{k: [re.compile(p, re.IGNORECASE) for p in entry.get(k, [])] for k in KINDS},
+            **{k: [_compile(p, entry) for p in entry.get(k, [])] for k in KINDS},
+            **{
+                name: {_key(k): v for k, v in entry.get(name, {}).items()}
+                for name in ("languages", "domains", "numbers")
+            },
         }
     return compiled
+
+
+@dataclass(frozen=True)
+class _Unread:
+    ranks: list[re.Pattern[str]]
+    cues: list[re.Pattern[str]]
+    articles: frozenset[str]
+    negations: frozenset[str]
+    numbers: dict[str, int]  # every table's rank words (stems end in "*")
+
+
+@functools.cache
+def _unread() -> _Unread:
+    section = locale_table("followups")["_unread"]
+    numbers: dict[str, int] = {}
+    for entry in _table().values():
+        for word, value in entry["numbers"].items():
+            numbers.setdefault(word, int(value))
+    return _Unread(
+        ranks=[re.compile(fold(p), re.IGNORECASE) for p in section["ranks"]],
+        cues=[re.compile(fold(p), re.IGNORECASE) for p in section["cues"]],
+        articles=frozenset(_key(w) for w in section["articles"]),
+        negations=frozenset(_key(w) for w in section["negations"]),
+        numbers=numbers,
+    )
 
 
 def followup_languages() -> list[str]:
@@ -95,10 +216,17 @@ def followup_languages() -> list[str]:
     return sorted(_table())
 
 
+def _rank(entry: Mapping[str, Any], found: str | None) -> int | None:
+    if found is None:
+        return 1  # "not this one": the item the answer puts first
+    if found.isdigit():
+        return int(found)
+    value = _lookup(entry["numbers"], found)
+    return None if value is None else int(value)
+
+
 def _match_language(text: str, language: str) -> FollowUp | None:
     entry = _table()[language]
-    names: dict[str, str] = {k.lower(): v for k, v in entry["languages"].items()}
-    domains: dict[str, str] = {k.lower(): v for k, v in entry["domains"].items()}
     result = FollowUp()
     matched = False
     consumed: list[tuple[int, int]] = []
@@ -112,16 +240,20 @@ def _match_language(text: str, language: str) -> FollowUp | None:
                 if not free(m):
                     continue
                 groups = m.groupdict()
-                if kind == "more_like":
-                    result.more_like = int(groups["n"])
-                elif kind == "exclude":
-                    result.exclude_ranks.append(int(groups["n"]))
+                if kind in ("more_like", "exclude"):
+                    rank = _rank(entry, groups.get("n"))
+                    if rank is None:
+                        continue
+                    if kind == "more_like":
+                        result.more_like = rank
+                    elif rank not in result.exclude_ranks:
+                        result.exclude_ranks.append(rank)
                 elif kind == "cheaper":
                     result.cheaper = True
                 elif kind == "something_else":
                     result.something_else = True
                 elif kind in ("not_language", "only_language"):
-                    code = names.get(groups["lang"].lower())
+                    code = _lookup(entry["languages"], groups["lang"])
                     if code is None:
                         continue
                     target = (
@@ -129,12 +261,16 @@ def _match_language(text: str, language: str) -> FollowUp | None:
                         if kind == "not_language"
                         else (result.only_languages)
                     )
-                    target.append(code)
-                elif kind == "only_domain":
-                    domain = domains.get(groups["domain"].lower())
+                    if code not in target:
+                        target.append(code)
+                if groups.get("domain"):  # "only films", or "only films in French"
+                    domain = _lookup(entry["domains"], groups["domain"])
                     if domain is None:
                         continue
-                    result.only_domains.append(domain)
+                    if domain not in result.only_domains:
+                        result.only_domains.append(domain)
+                elif kind == "only_domain":
+                    continue
                 consumed.append((m.start(), m.end()))
                 matched = True
     return result if matched else None
@@ -145,13 +281,49 @@ def interpret(text: str, language: str | None = None) -> FollowUp:
 
     The phrases of ``language`` are tried first, then those of every other language.
     """
+    folded = fold(text)
     order = [language] if language in _table() else []
     order += [code for code in _table() if code not in order]
     for code in order:
-        found = _match_language(text, code)
+        found = _match_language(folded, code)
         if found is not None:
             return found
     return FollowUp(kind="new", query=text)
+
+
+def _short(text: str) -> bool:
+    words = text.split()
+    if has_spaceless(text):
+        return len("".join(words)) <= SHORT_CHARS
+    return len(words) <= SHORT_WORDS
+
+
+def looks_like_follow_up(text: str, shown: int = MAX_BARE_RANK) -> bool:
+    """Whether a message that :func:`interpret` read as a new request looks like a
+    follow-up all the same: short, and naming a rank ("#2", "No. 3", "3番目", "2" alone,
+    "nie 2", "il terzo" with ``shown`` items on screen) or a cue of ``_unread`` ("more
+    expensive", "tańsze", "billigare").
+
+    A request is never short *and* made of those: "top 5 films" and "Rocky 2" name no rank,
+    "3000円以下" is a price, "1984" is no rank, "Seven" is a film when five items are shown.
+    """
+    folded = fold(text).strip()
+    if not folded or not _short(folded):
+        return False
+    unread = _unread()
+    if any(p.search(folded) for p in (*unread.ranks, *unread.cues)):
+        return True
+    words = re.findall(r"\w+", folded.lower())
+    digits = [w for w in words if w.isdigit()]
+    if len(digits) == 1:  # "2", "2?", "nie 2"; not "Rocky 2"
+        others = [w for w in words if not w.isdigit()]
+        rank = int(digits[0])
+        return 1 <= rank <= min(shown, MAX_BARE_RANK) and set(others) <= unread.negations
+    rest = [w for w in words if w not in unread.articles]  # "il terzo", "the third"
+    if len(rest) != 1 or digits:
+        return False
+    value = _lookup(unread.numbers, rest[0])
+    return value is not None and 1 <= value <= min(shown, MAX_BARE_RANK)
 
 
 def interpret_with_llm(
