@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from agent._agent import Agent
-from agent._followup import FollowUp, interpret, interpret_with_llm, notes
+from agent._followup import (
+    FollowUp,
+    followup_languages,
+    interpret,
+    interpret_with_llm,
+    looks_like_follow_up,
+    notes,
+)
 from agent._profile import UserProfile, load_profile, locale_hints
 from agent._ranking import Ranking
 from agent._rerank import LLMRanker
@@ -29,8 +36,8 @@ from retrieval._prices import convert
 __all__ = ["ChatSession", "Event", "Request", "run_repl"]
 
 HELP = """Type a request in any language. Follow-ups refine the last answer:
-  "more like 2", "exclude 3", "cheaper", "something else", "only films", "not in Spanish"
-  (also in es, de, fr, ja, zh, ko; with an LLM, in any wording).
+  "more like 2", "exclude 3", "not this one", "cheaper", "something else", "only films",
+  "not in Spanish" (in {languages}; with an LLM, in any wording).
 Commands:
   /help            this help
   /user FILE       switch user profile            /lang CODE|auto  answer in this language
@@ -108,12 +115,23 @@ class ChatSession:
         if self.request is None or self.last is None:
             return self._run(Request(query=text), None)
         follow = self._interpret(text)
+        if follow is None:  # looks like a follow-up, and nothing read it: say so
+            note = notes(self.session_language)["not_understood"].format(text=text)
+            return [Event("text", note)]
         if follow.kind == "new":
             self.shown = []
             return self._run(Request(query=follow.query or text), None)
         return self._run(self._apply(follow), follow)
 
-    def _interpret(self, text: str) -> FollowUp:
+    @property
+    def session_language(self) -> str:
+        """The language the chat speaks: ``/lang``, else that of the last answer."""
+        return self.language or (self.last.trace.request_language if self.last else "en")
+
+    def _interpret(self, text: str) -> FollowUp | None:
+        """The message as a follow-up (``kind="new"``: a new request), or ``None`` when it
+        looks like a follow-up that neither the model nor the phrase tables understood
+        (:func:`~agent._followup.looks_like_follow_up`)."""
         self.followup = None
         language = self.last.trace.request_language if self.last else None
         agent = self.agent
@@ -129,8 +147,12 @@ class ChatSession:
                 template=template,
             )
             if found is not None:
-                return found
-        return interpret(text, language)
+                return found  # the model's reading, "new" included, stands
+        found = interpret(text, language)
+        shown = len(self.last.items) if self.last else 0
+        if found.kind == "new" and looks_like_follow_up(text, shown=shown):
+            return None
+        return found
 
     def _item(self, rank: int) -> Any:
         if self.last is None or not 1 <= rank <= len(self.last.items):
@@ -204,7 +226,7 @@ class ChatSession:
         name, _, arg = text[1:].partition(" ")
         arg = arg.strip()
         commands: dict[str, Callable[[str], list[Event]]] = {
-            "help": lambda a: [Event("text", HELP)],
+            "help": self._cmd_help,
             "user": self._cmd_user,
             "lang": self._cmd_lang,
             "k": self._cmd_k,
@@ -222,6 +244,9 @@ class ChatSession:
             hint = f"; did you mean /{close[0]}?" if close else "; /help lists the commands"
             return [Event("error", f"unknown command /{name}{hint}")]
         return handler(arg)
+
+    def _cmd_help(self, arg: str) -> list[Event]:
+        return [Event("text", HELP.format(languages=" ".join(followup_languages())))]
 
     def _cmd_user(self, arg: str) -> list[Event]:
         if not arg:

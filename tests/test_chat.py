@@ -15,6 +15,7 @@ import pytest
 
 from agent import Agent, ConfigError
 from agent._chat import ChatSession
+from agent._followup import notes
 from agent._profile import load_profile
 from agent.testing import FunctionModel, prompt_candidates
 from retrieval import Store, to_eur
@@ -84,9 +85,48 @@ def test_a_new_request_starts_over(use_store: Store) -> None:
     assert chat.request is not None and chat.request.filters.max_price_eur is None
 
 
+def test_italian_follow_ups_refine_the_last_request(use_store: Store) -> None:
+    """Was: "più economico" was not in any phrase table and ran as a new request."""
+    chat = session_for(use_store, user=None)
+    first = answer(chat.handle("Vorrei un giallo da leggere"))
+    assert first.trace.request_language == "it"
+    events = chat.handle("più economico")
+    answer(events)
+    assert events[0].text == "più economico"  # the note, in the session's language
+    assert chat.request is not None and chat.request.query == "Vorrei un giallo da leggere"
+    assert chat.request.filters.max_price_eur is not None
+    answer(chat.handle("togli il terzo"))
+    assert len(chat.request.filters.exclude_ids) == 1
+
+
+@pytest.mark.parametrize(
+    ("request_text", "line", "language"),
+    [
+        ("Quiero aprender a programar", "tańsze", "es"),  # Polish: no phrase table
+        ("hiking gear", "#2", "en"),
+        ("hiking gear", "more expensive", "en"),  # a change the chat cannot make
+        ("東京で食べたいラーメン", "三番目", "ja"),
+    ],
+)
+def test_a_follow_up_that_is_not_understood_is_said_so(
+    use_store: Store, request_text: str, line: str, language: str
+) -> None:
+    chat = session_for(use_store, user=None)
+    first = answer(chat.handle(request_text))
+    before = chat.request
+    events = chat.handle(line)
+    assert [e.kind for e in events] == ["text"]
+    assert events[0].text == notes(language)["not_understood"].format(text=line)
+    assert chat.request is before and chat.last is first  # nothing ran
+    answer(chat.handle("un film romantique à Paris"))  # a real new request still runs
+    assert chat.request is not None and chat.request.query == "un film romantique à Paris"
+
+
 def test_slash_commands(use_store: Store, tmp_path: Path) -> None:
     chat = session_for(use_store, user=None)
-    assert "/why N" in chat.handle("/help")[0].text
+    help_text = chat.handle("/help")[0].text
+    assert "/why N" in help_text
+    assert "(in ar de en es fr hi it ja ko nl pt ru tr zh;" in help_text  # the phrase tables
     assert chat.handle("/k 3")[0].text == "3 items per answer"
     assert len(answer(chat.handle("ramen")).items) == 3
     assert chat.handle("/lang de")[0].text == "language: de"
