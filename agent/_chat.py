@@ -8,6 +8,7 @@ Ctrl-C cancels, Ctrl-D leaves) and rich tables.
 from __future__ import annotations
 
 import difflib
+import re
 import statistics
 import threading
 from collections.abc import Callable
@@ -25,13 +26,13 @@ from agent._followup import (
     looks_like_follow_up,
     notes,
 )
+from agent._money import amount, format_money, price_text
 from agent._profile import UserProfile, load_profile, locale_hints
 from agent._ranking import Ranking
 from agent._rerank import LLMRanker
-from agent._result import Recommendation
+from agent._result import RankedItem, Recommendation
 from agent.errors import ConfigError, PolyrankError
 from retrieval import Filters, to_eur
-from retrieval._prices import convert
 
 __all__ = ["ChatSession", "Event", "Request", "run_repl"]
 
@@ -333,21 +334,31 @@ class ChatSession:
 
 
 # -- the terminal -----------------------------------------------------------------------
-def _price(item: Any, home: str | None) -> str:
-    """The item's price, with an approximate conversion to the user's currency."""
-    price, currency = item.attributes.get("price"), item.attributes.get("currency")
-    if price is None:
-        return ""
-    text = f"{price} {currency}"
-    if home and currency and str(currency).upper() != home:
-        converted = convert(price, currency, home)
-        if converted is not None:
-            digits = 0 if converted >= 100 else 2
-            text += f" (≈ {converted:,.{digits}f} {home})"
-    return text
+def _price(item: RankedItem, language: str, home: str | None, locale: str | None) -> str:
+    """The item's price as the Agent wrote it (:attr:`RankedItem.price`); for an item it
+    did not fill, the same format (:func:`~agent._money.price_text`: the user's currency,
+    "≈" when converted)."""
+    if item.price is not None:
+        return item.price
+    return price_text(item.attributes, language, currency=home, locale=locale) or ""
 
 
-def render(console: Any, event: Event, home_currency: str | None = None) -> None:
+def _reason(item: RankedItem, language: str, price: str) -> str:
+    """The reason without a price the price column already shows: a list part of the reason
+    that is only the price (the local ranker ends its reasons with "book, 28,99 €"), in the
+    column's format or in the item's own currency. A price inside a sentence stays."""
+    reason = item.reason
+    found = amount(item.attributes)
+    forms = {price, format_money(*found, language)} if found else {price}
+    for form in sorted((f for f in forms if f), key=len, reverse=True):
+        reason = re.sub(rf"\s*[,·]\s*{re.escape(form)}(?=\s*(?:[,·]|$))", "", reason)
+    return reason
+
+
+def render(
+    console: Any, event: Event, home_currency: str | None = None, locale: str | None = None
+) -> None:
+    """Print one event. ``home_currency`` and ``locale``: the user's, for prices."""
     from rich.table import Table
     from rich.text import Text
 
@@ -359,6 +370,7 @@ def render(console: Any, event: Event, home_currency: str | None = None) -> None
         console.print(plain(event.text), highlight=False)
     elif event.kind == "answer" and event.recommendation is not None:
         rec = event.recommendation
+        language = rec.trace.request_language
         table = Table(
             show_lines=False,
             expand=False,
@@ -368,13 +380,14 @@ def render(console: Any, event: Event, home_currency: str | None = None) -> None
         for column in ("#", "title", "lang", "domain", "price", "reason"):
             table.add_column(column, overflow="fold")
         for item in rec.items:
+            price = _price(item, language, home_currency, locale)
             table.add_row(
                 str(item.rank),
                 plain(item.title),
                 plain(item.language),
                 plain(item.domain),
-                plain(_price(item, home_currency)),
-                plain(item.reason),
+                plain(price),
+                plain(_reason(item, language, price)),
             )
         console.print(table)
         t = rec.trace
@@ -432,12 +445,10 @@ def run_repl(session: ChatSession, history_file: Path) -> int:
                 continue
             if any(e.kind == "exit" for e in events):
                 break
-            currency = (
-                session.user
-                and locale_hints(session.user.locale, session.user.languages[0]).currency
-            )
+            user = session.user
+            currency = user and locale_hints(user.locale, user.languages[0]).currency
             for event in events:
-                render(console, event, currency or None)
+                render(console, event, currency or None, user.locale if user else None)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     console.print("bye")

@@ -16,7 +16,9 @@ import pytest
 from agent import Agent, ConfigError
 from agent._chat import ChatSession
 from agent._followup import notes
+from agent._money import format_money, price_text
 from agent._profile import load_profile
+from agent._result import RankedItem, Recommendation, Trace
 from agent.testing import FunctionModel, prompt_candidates
 from retrieval import Store, to_eur
 from tests.conftest import ROOT
@@ -335,7 +337,7 @@ def test_real_terminal_conversation_in_spanish_and_japanese(
     assert "tu petición" in screen or "valoraste" in screen  # reasons in Spanish
 
     screen = term.send("más baratos")
-    assert "más barato" in screen and "EUR" in screen  # the note in the session's language
+    assert "más barato" in screen and "€" in screen  # the note in the session's language
 
     screen = term.send("/user " + str(USERS / "kenji.yaml"), until="user kenji")
     screen = term.send("東京で食べたいラーメン")
@@ -354,28 +356,56 @@ def test_real_terminal_conversation_in_spanish_and_japanese(
     assert (tmp_path / ".polyrank" / "chat_history").read_text().count("2番みたいなの") == 1
 
 
-def test_prices_are_also_shown_in_the_users_currency() -> None:
-    from agent._chat import _price
-    from agent._result import RankedItem
+def _shown(reason: str, price: str | None, attributes: dict[str, Any], rank: int) -> RankedItem:
+    return RankedItem(
+        id=f"x{rank}",
+        rank=rank,
+        score=1.0,
+        title=f"item {rank}",
+        language="zh",
+        domain="food",
+        reason=reason,
+        group=f"x{rank}",
+        retrieval_score=1.0,
+        attributes=attributes,
+        price=price,
+    )
 
-    def item(price: float, currency: str) -> RankedItem:
-        return RankedItem(
-            id="x",
-            rank=1,
-            score=1.0,
-            title="t",
-            language="ru",
-            domain="food",
-            reason="r",
-            group="x",
-            retrieval_score=1.0,
-            attributes={"price": price, "currency": currency},
-        )
 
-    assert _price(item(700, "RUB"), "JPY") == "700 RUB (≈ 1,129 JPY)"
-    assert _price(item(12.5, "EUR"), "CHF") == "12.5 EUR (≈ 11.90 CHF)"
-    assert _price(item(3200, "JPY"), "JPY") == "3200 JPY"
-    assert _price(item(10, "XYZ"), "JPY") == "10 XYZ"  # unknown currency: no guess
+def _screen(*items: RankedItem) -> str:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from agent._chat import Event, render
+
+    trace = Trace(request_language="es", language_source="explicit", ranker="local", model="l")
+    rec = Recommendation(query="q", user_id=None, items=list(items), trace=trace)
+    console = Console(file=StringIO(), width=240, color_system=None)
+    render(console, Event("answer", "", rec), "EUR", "es-ES")
+    return str(console.file.getvalue())
+
+
+def test_each_price_is_printed_once_in_the_one_format() -> None:
+    """Was: the price column wrote "93.59 CNY (≈ 12.17 EUR)" beside a reason ending in
+    "93,59 CN¥": the same price twice, in two formats."""
+    yuan = {"price": 93.59, "currency": "CNY"}
+    native = format_money(93.59, "CNY", "es")  # how the reason writes it
+    filled = _shown(f"«caldo picante» · comida (chino), {native}", "≈ 12,17 €", yuan, 1)
+    roubles = {"price": 700, "currency": "RUB"}
+    fallback = price_text(roubles, "es", currency="EUR", locale="es-ES")
+    assert fallback == "≈ 7,00\xa0€"  # Babel: the user's currency, Spanish style
+    unfilled = _shown(f"comida (ruso) · {format_money(700, 'RUB', 'es')}", None, roubles, 2)
+    screen = _screen(filled, unfilled)
+    assert screen.count("12,17 €") == 1 and native not in screen and "CNY" not in screen
+    assert screen.count(fallback) == 1 and "700" not in screen and "RUB" not in screen
+    assert "comida (chino)" in screen and "comida (ruso)" in screen  # the rest of the reason
+
+
+def test_a_price_inside_a_sentence_stays_in_the_reason() -> None:
+    euros = {"price": 12.5, "currency": "EUR"}
+    sentence = _shown("cuesta 12,50 € menos que el anterior", "12,50 €", euros, 1)
+    assert "cuesta 12,50 € menos que el anterior" in _screen(sentence)
 
 
 @pytest.mark.slow
