@@ -344,14 +344,16 @@ def _price(item: RankedItem, language: str, home: str | None, locale: str | None
 
 
 def _reason(item: RankedItem, language: str, price: str) -> str:
-    """The reason without a price the price column already shows: a list part of the reason
-    that is only the price (the local ranker ends its reasons with "book, 28,99 €"), in the
-    column's format or in the item's own currency. A price inside a sentence stays."""
+    """The reason without the price the price column already shows: a list part of the
+    reason that is the price ("book, 28,99 €"), in the column's format or in the item's own
+    currency, is left out; one that sets it against the ceiling ("≈ 8 € (≤ 15 €)") keeps
+    the ceiling ("≤ 15 €"). A price inside a sentence stays."""
     reason = item.reason
     found = amount(item.attributes)
     forms = {price, format_money(*found, language)} if found else {price}
     for form in sorted((f for f in forms if f), key=len, reverse=True):
-        reason = re.sub(rf"\s*[,·]\s*{re.escape(form)}(?=\s*(?:[,·]|$))", "", reason)
+        part = rf"(\s*[,·]\s*){re.escape(form)}(?:\s*\(([^()]*)\))?(?=\s*(?:[,·]|$))"
+        reason = re.sub(part, lambda m: f"{m[1]}{m[2]}" if m[2] else "", reason)
     return reason
 
 

@@ -412,8 +412,11 @@ def test_each_price_is_printed_once_in_the_one_format() -> None:
     assert "comida (chino)" in screen and "comida (ruso)" in screen  # the rest of the reason
 
 
-def test_a_price_inside_a_sentence_stays_in_the_reason() -> None:
+def test_a_price_against_the_ceiling_keeps_the_ceiling_and_a_sentence_its_price() -> None:
     euros = {"price": 12.5, "currency": "EUR"}
+    ceiling = _shown("película, 2019 · 12,50 € (≤ 15,00 €)", "12,50 €", euros, 1)
+    screen = _screen(ceiling)
+    assert screen.count("12,50 €") == 1 and "película, 2019 · ≤ 15,00 €" in screen
     sentence = _shown("cuesta 12,50 € menos que el anterior", "12,50 €", euros, 1)
     assert "cuesta 12,50 € menos que el anterior" in _screen(sentence)
 
