@@ -2,85 +2,517 @@
 
 Usage::
 
-    intent = read_intent("Quero um filme brasileiro engraçado")
-    intent.domains        # ("films",)
-    intent.cheap, intent.kids
+    intent = read_intent("Ein Film für Kinder, keine Gruselfilme, unter 15 Franken")
+    intent.domain            # 'films': the one domain asked for (restricts the candidates)
+    intent.max_price         # Money(amount=15.0, currency='CHF')
+    intent.exclude           # ('horror',): genres removed, by their catalogue tags
+    intent.audience          # ('kids',)
+    intent.summary("de")     # 'Film · ≤ 15,00 CHF · für Kinder · nicht: Horror'
 
-The phrase table is ``locales/intents.yaml`` (17 languages). The local ranker uses an
-intent as soft boosts, never as a filter: a request that names no domain gets none.
+The phrase tables are ``locales/intents.yaml``. Every clause is read only when its words
+are in the tables: an amount without a currency, or a currency without a comparison word
+("for 20 euros"), is ignored, never guessed. The domain restricts the candidates only when
+the request names one (or names two, one of them as the source of taste: "I loved the film
+X, which book…"); otherwise the domains found are soft boosts of the local ranker.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent._locale import in_language
 from agent._locale import table as locale_table
 from agent.errors import ConfigError
 from retrieval._lexical import has_spaceless
+from retrieval._prices import RATES_TO_EUR, to_eur
 
-__all__ = ["Intent", "read_intent", "request_text"]
+__all__ = ["Intent", "Money", "read_intent", "request_text"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: How far a negation reaches: the words after "no"/"keine"/"pas de" (or before "말고",
+#: "以外"), and for scripts without spaces, characters.
+NEGATION_WORDS = 3
+NEGATION_CHARS = 6
+#: How far (characters) a comparison word may stand from the amount it qualifies
+#: ("less than $20", "3000円以下", "unter 30 Franken").
+COMPARISON_REACH = 14
+#: Characters between the two amounts of a range ("20 to 30 euros", "от 1000 до 3000 ₽").
+RANGE_GAP = 8
+#: "About 30 euros" is a ceiling this much above the amount.
+AROUND_MARGIN = 1.2
+#: Children's ages that make a request one "for kids" ("for my 6-year-old").
+KIDS_MAX_AGE = 12
+#: Ceilings above this many euros are not read (a year, a model number): no catalogue
+#: ceiling a person types is larger.
+MAX_EUROS = 1_000_000
 
 
-@dataclass(frozen=True)
-class Intent:
-    """Domains the request names (in the order found), and its constraints."""
+class Money(BaseModel):
+    """An amount in a currency (ISO 4217)."""
 
+    model_config = ConfigDict(frozen=True)
+
+    amount: float = Field(ge=0, allow_inf_nan=False)
+    currency: str
+
+    def in_eur(self) -> float | None:
+        return to_eur(self.amount, self.currency)
+
+    def __str__(self) -> str:
+        return f"{self.amount:g} {self.currency}"
+
+
+class Intent(BaseModel):
+    """What the request was understood to ask: one typed object for both rankers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: Domains the request names or implies, in the order found.
     domains: tuple[str, ...] = ()
+    #: The one domain asked for, when the request leaves no doubt: the candidates are
+    #: restricted to it.
+    domain: str | None = None
+    #: Domains the request refuses ("no films, please").
+    exclude_domains: tuple[str, ...] = ()
+    max_price: Money | None = None
+    min_price: Money | None = None
     cheap: bool = False
-    kids: bool = False
+    #: Who it is for: ``kids``, ``beginners``.
+    audience: tuple[str, ...] = ()
+    #: Genres refused ("keine Krimis"), by the keys of ``intents.yaml``'s ``genres``.
+    exclude: tuple[str, ...] = ()
+    #: The catalogue tags those genres stand for (an item with one is left out).
+    exclude_tags: tuple[str, ...] = ()
+    #: Genres asked for ("a funny film"), by the same keys.
+    genres: tuple[str, ...] = ()
+    occasion: str | None = None
+
+    @property
+    def kids(self) -> bool:
+        return "kids" in self.audience
+
+    @property
+    def empty(self) -> bool:
+        return self == Intent()
+
+    def summary(self, language: str) -> str:
+        """One line in ``language``: "films · ≤ 15 EUR · not: horror"."""
+        from agent._money import format_money
+
+        words = in_language("reasons", language)
+        said: dict[str, str] = words.get("understood", {}) or in_language("reasons", "en").get(
+            "understood", {}
+        )
+        domains = words.get("domains", {})
+        parts: list[str] = []
+        if self.domain:
+            parts.append(str(domains.get(self.domain, self.domain)))
+        elif self.domains:
+            parts.append(" / ".join(str(domains.get(d, d)) for d in self.domains))
+        if self.max_price is not None:
+            parts.append(
+                "≤ " + format_money(self.max_price.amount, self.max_price.currency, language)
+            )
+        if self.min_price is not None:
+            parts.append(
+                "≥ " + format_money(self.min_price.amount, self.min_price.currency, language)
+            )
+        if self.cheap:
+            parts.append(said.get("cheap", "cheap"))
+        for who in self.audience:
+            parts.append(said.get(who, who))
+        if self.occasion:
+            parts.append(said.get(self.occasion, self.occasion))
+        refused = [genre_name(g, language) for g in self.exclude]
+        refused += [str(domains.get(d, d)) for d in self.exclude_domains]
+        if refused:
+            parts.append(f"{said.get('not', 'not')}: {', '.join(refused)}")
+        return " · ".join(parts)
 
 
 def _norm(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
+    return unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
+
+
+def _stems(by_language: Any) -> tuple[str, ...]:
+    """Every language's stems of one table entry, longest first (``tags`` aside)."""
+    if not isinstance(by_language, dict):
+        return ()
+    stems = {_norm(s) for key, values in by_language.items() if key != "tags" for s in values or ()}
+    return tuple(sorted(stems, key=len, reverse=True))
 
 
 @functools.cache
-def _phrases() -> dict[str, dict[str, tuple[str, ...]]]:
+def _tables() -> dict[str, Any]:
     raw = locale_table("intents")
-    table: dict[str, dict[str, tuple[str, ...]]] = {}
-    for section in ("domains", "constraints"):
-        for name, by_language in raw[section].items():
-            stems = {_norm(s) for stems in by_language.values() for s in stems}
-            table.setdefault(section, {})[name] = tuple(sorted(stems, key=len, reverse=True))
-    return table
-
-
-def _match(text: str, words: list[str], stem: str) -> str | None:
-    """The request's word (or phrase) that ``stem`` matches, if any."""
-    if " " in stem or has_spaceless(stem):
-        return stem if stem in text else None
-    if stem.endswith("*"):
-        return next((w for w in words if w.startswith(stem[:-1])), None)
-    return stem if stem in words else None
-
-
-def read_intent(query: str) -> Intent:
-    """Domains and constraints the request names; empty when it names none."""
-    text = _norm(query)
-    words = _WORD.findall(text)
-    table = _phrases()
-    found: list[tuple[int, str]] = []  # (where the request names it, domain)
-    for domain, stems in table["domains"].items():
-        for stem in stems:
-            word = _match(text, words, stem)
-            if word is not None:
-                found.append((text.find(word), domain))
-                break
-    found.sort()
-    flags = {
-        name: any(_match(text, words, stem) is not None for stem in stems)
-        for name, stems in table["constraints"].items()
+    out: dict[str, Any] = {
+        "domains": {d: _stems(v) for d, v in raw["domains"].items()},
+        "constraints": {c: _stems(v) for c, v in raw["constraints"].items()},
+        "genres": {g: _stems(v) for g, v in raw["genres"].items()},
+        "genre_tags": {g: tuple(v.get("tags") or [g]) for g, v in raw["genres"].items()},
+        "liked": _stems(raw["liked"]),
+        "before": _stems(raw["negation"]["before"]),
+        "after": _stems(raw["negation"]["after"]),
     }
+    money = raw["money"]
+    out["currencies"] = {
+        _norm(str(k)): str(v)
+        for k, v in sorted(money["currencies"].items(), key=lambda kv: -len(str(kv[0])))
+    }
+    for kind in ("ceiling", "floor", "around"):
+        out[kind] = _stems(money[kind])
+    return out
+
+
+def genre_name(genre: str, language: str) -> str:
+    """A genre's name in ``language`` (the first word of its table entry), else English."""
+    entry = locale_table("intents")["genres"].get(genre, {})
+    words = entry.get(language) or entry.get("en") or [genre]
+    return str(words[0]).rstrip("*")
+
+
+def genre_tags(genre: str) -> tuple[str, ...]:
+    return tuple(_tables()["genre_tags"].get(genre, (genre,)))
+
+
+# -- matching -----------------------------------------------------------------------------
+def _spans(text: str, stem: str) -> list[tuple[int, int]]:
+    """Where ``stem`` occurs in ``text`` as a word, a word's start (``*``) or a phrase."""
+    if not stem:
+        return []
+    if stem.endswith("*"):
+        core = stem[:-1]
+        pattern = r"(?<!\w)" + re.escape(core) + r"\w*"
+    elif has_spaceless(stem):
+        pattern = re.escape(stem)
+    else:  # whole words: a boundary where the stem starts or ends with a letter
+        head = r"(?<!\w)" if re.match(r"\w", stem) else ""
+        tail = r"(?!\w)" if re.search(r"\w$", stem) else ""
+        pattern = head + re.escape(stem) + tail
+    return [(m.start(), m.end()) for m in re.finditer(pattern, text)]
+
+
+def _first(text: str, stems: Sequence[str], outside: Sequence[tuple[int, int]] = ()) -> int:
+    """The earliest position where one of ``stems`` occurs outside the ``outside`` spans
+    (-1: nowhere)."""
+    best = -1
+    for stem in stems:
+        for start, end in _spans(text, stem):
+            if any(a <= start < b or a < end <= b for a, b in outside):
+                continue
+            if best < 0 or start < best:
+                best = start
+            break
+    return best
+
+
+def _negated(text: str) -> list[tuple[int, int]]:
+    """The spans a negation covers: the words after a ``before`` trigger ("keine
+    Gruselfilme"), the words before an ``after`` trigger ("공포 영화 말고")."""
+    tables = _tables()
+    out: list[tuple[int, int]] = []
+    for stem in tables["before"]:
+        for _, end in _spans(text, stem):
+            out.append((end, _reach_forward(text, end)))
+    for stem in tables["after"]:
+        for start, _ in _spans(text, stem):
+            out.append((_reach_back(text, start), start))
+    return [(a, b) for a, b in out if b > a]
+
+
+_STOP = re.compile(r"[,.;:!?、。，！？；]|\b(?:but|pero|mais|aber|ma|mas|maar|но|ama|لكن)\b")
+
+
+def _reach_forward(text: str, start: int) -> int:
+    rest = text[start:]
+    stop = _STOP.search(rest)
+    rest = rest[: stop.start()] if stop else rest
+    if has_spaceless(rest[:NEGATION_CHARS]):
+        return start + min(len(rest), NEGATION_CHARS)
+    words = list(_WORD.finditer(rest))
+    if not words:
+        return start
+    return start + words[min(len(words), NEGATION_WORDS) - 1].end()
+
+
+def _reach_back(text: str, end: int) -> int:
+    before = text[:end]
+    stops = list(_STOP.finditer(before))
+    floor = stops[-1].end() if stops else 0
+    before = before[floor:]
+    if has_spaceless(before[-NEGATION_CHARS:]):
+        return max(floor, end - NEGATION_CHARS)
+    words = list(_WORD.finditer(before))
+    if not words:
+        return end
+    return floor + words[max(0, len(words) - NEGATION_WORDS)].start()
+
+
+# -- prices ---------------------------------------------------------------------------------
+_CJK_DIGITS = {
+    "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5,
+    "六": 6, "七": 7, "八": 8, "九": 9,
+}  # fmt: skip
+_MULTIPLIERS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "萬": 10_000,
+                "천": 1000, "백": 100, "만": 10_000, "십": 10}  # fmt: skip
+_NUMBER = re.compile(
+    r"(?:\d+(?:[.,' \u00a0\u202f]\d{3})*(?:[.,]\d{1,2})?|[零〇一二两兩三四五六七八九十百千万萬]+)"
+    r"(?:\s?(?:[十百千万萬천백만십]|k\b))*",
+    re.UNICODE,
+)
+
+
+def _number(text: str) -> float | None:
+    """'1.000' 1000, '29,99' 29.99, '3万' 30000, '20만' 200000, '两百' 200, '5k' 5000."""
+    text = text.strip().replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+    if not text:
+        return None
+    if text.endswith("k"):
+        base = _number(text[:-1])
+        return base * 1000 if base is not None else None
+    if text[0] in _CJK_DIGITS or text[0] in _MULTIPLIERS:
+        return _cjk_number(text)
+    digits = re.match(r"[\d.,']+", text)
+    if digits is None:
+        return None
+    head, tail = digits.group(0), text[digits.end() :]
+    value = _arabic(head)
+    if value is None:
+        return None
+    for ch in tail:  # 3万, 20만, 1만5천: multipliers after digits
+        if ch in _MULTIPLIERS:
+            value *= _MULTIPLIERS[ch]
+        elif ch.isdigit():
+            return None
+    return value
+
+
+def _arabic(text: str) -> float | None:
+    text = text.replace("'", "")
+    if re.fullmatch(r"\d+", text):
+        return float(text)
+    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", text):  # thousands separators only
+        return float(re.sub(r"[.,]", "", text))
+    match = re.fullmatch(r"(\d+(?:[.,]\d{3})*)[.,](\d{1,2})", text)
+    if match:
+        return float(re.sub(r"[.,]", "", match[1]) + "." + match[2])
+    return None
+
+
+def _cjk_number(text: str) -> float | None:
+    total, section, digit = 0.0, 0.0, 0.0
+    for ch in text:
+        if ch in _CJK_DIGITS:
+            digit = _CJK_DIGITS[ch]
+        elif ch in ("万", "萬", "만"):
+            total += (section + digit) * 10_000
+            section, digit = 0.0, 0.0
+        elif ch in _MULTIPLIERS:
+            section += (digit or 1) * _MULTIPLIERS[ch]
+            digit = 0.0
+        elif ch.isdigit():
+            digit = digit * 10 + int(ch)
+        else:
+            return None
+    value = total + section + digit
+    return value or None
+
+
+def _currency_at(text: str, start: int, end: int, language: str, home: str | None) -> str | None:
+    """The currency written just before ``start`` or just after ``end`` of an amount."""
+    currencies: dict[str, str] = _tables()["currencies"]
+    after = text[end : end + 12].lstrip()
+    before = text[max(0, start - 12) : start].rstrip()
+    for word, code in currencies.items():
+        star = word.endswith("*")
+        core = word[:-1] if star else word
+        if after.startswith(core):
+            rest = after[len(core) :]
+            if star or not core[-1:].isalnum() or not rest[:1].isalnum() or has_spaceless(core):
+                return _resolve_currency(core, code, language, home)
+        if before.endswith(core):
+            ahead = before[: len(before) - len(core)]
+            if not core[:1].isalnum() or not ahead[-1:].isalnum():
+                return _resolve_currency(core, code, language, home)
+    return None
+
+
+def _resolve_currency(symbol: str, code: str, language: str, home: str | None) -> str:
+    """'$' is the user's dollar (CAD in Montréal), '¥' is yuan in Chinese."""
+    if (
+        code == "USD"
+        and symbol in ("$", "dollar", "dollars", "dólar", "dólares")
+        and home
+        in (
+            "CAD",
+            "AUD",
+            "NZD",
+            "SGD",
+            "HKD",
+            "MXN",
+        )
+    ):
+        return home
+    if symbol == "¥" and language == "zh":
+        return "CNY"
+    if code == "SEK" and home in ("NOK", "DKK"):
+        return home
+    return code
+
+
+def _prices(text: str, language: str, home: str | None) -> tuple[Money | None, Money | None]:
+    """(ceiling, floor) of the request: amounts with a currency and a comparison word."""
+    tables = _tables()
+    ceiling: Money | None = None
+    floor: Money | None = None
+    found: list[tuple[int, int, float, str | None]] = []
+    for match in _NUMBER.finditer(text):
+        start, end = match.span()
+        if start > 0 and text[start - 1].isalpha() and not has_spaceless(text[start - 1]):
+            continue  # part of a word ("mp3", "k-pop")
+        value = _number(match.group(0))
+        if value is not None:
+            found.append((start, end, value, _currency_at(text, start, end, language, home)))
+    for n, (start, end, value, currency) in enumerate(found):
+        if currency is None and n + 1 < len(found) and found[n + 1][0] - end <= RANGE_GAP:
+            currency = found[n + 1][3]  # "от 1000 до 3000 рублей": a range's one currency
+        if currency is None or currency not in RATES_TO_EUR:
+            continue
+        euros = to_eur(value, currency)
+        if euros is None or not math.isfinite(euros) or euros > MAX_EUROS:
+            continue
+        window = text[max(0, start - COMPARISON_REACH) : end + COMPARISON_REACH]
+        offset = max(0, start - COMPARISON_REACH)
+        kind = _comparison(window, start - offset, end - offset, tables)
+        if kind is None:
+            continue
+        if kind == "floor":
+            floor = Money(amount=value, currency=currency)
+        elif kind == "around":
+            ceiling = Money(amount=round(value * AROUND_MARGIN, 2), currency=currency)
+        else:
+            ceiling = Money(amount=value, currency=currency)
+    return ceiling, floor
+
+
+def _comparison(window: str, start: int, end: int, tables: dict[str, Any]) -> str | None:
+    """Which comparison word is nearest the amount at ``start:end`` of ``window``."""
+    best: tuple[int, int, str] | None = None  # (gap, 0 before / 1 after, kind)
+    for kind in ("ceiling", "floor", "around"):
+        for stem in tables[kind]:
+            for a, b in _spans(window, stem):
+                if b <= start:
+                    key = (start - b, 0, kind)
+                elif a >= end:
+                    key = (a - end, 1, kind)
+                else:
+                    continue
+                if best is None or key[:2] < best[:2]:
+                    best = key
+    return best[2] if best is not None else None
+
+
+# -- the whole request ----------------------------------------------------------------------
+_AGE = re.compile(
+    r"(\d{1,2})\s?(?:-?\s?years?[- ]old|yo\b|ans\b|años\b|anos\b|jahre?\b|jährig|anni\b|"
+    r"jaar\b|лет\b|год|yaş|साल|岁|歳|살|세)",
+)
+
+
+def read_intent(query: str, *, language: str = "", currency: str | None = None) -> Intent:
+    """What ``query`` asks for; an empty :class:`Intent` when it says nothing we read.
+
+    ``language``: the request's language (for "¥"); ``currency``: the user's (for "$").
+    """
+    text = _norm(query)
+    tables = _tables()
+    negated = _negated(text)
+    ceiling, floor = _prices(text, language, currency)
+    # Genres refused (inside a negation) and asked for (outside).
+    exclude: list[str] = []
+    genres: list[str] = []
+    genre_spans: list[tuple[int, int]] = []
+    for genre, stems in tables["genres"].items():
+        for stem in stems:
+            hits = _spans(text, stem)
+            inside = [h for h in hits if any(a <= h[0] < b for a, b in negated)]
+            if inside:
+                exclude.append(genre)
+                genre_spans.extend(inside)
+                break
+            if hits and genre not in genres:
+                genres.append(genre)
+    # Domains: named outside a negation count; one inside counts as refused unless it is
+    # the noun of a refused genre ("no horror films": films, not horror).
+    found: list[tuple[int, str]] = []
+    refused: list[str] = []
+    for domain, stems in tables["domains"].items():
+        where = _first(text, stems, outside=negated)
+        if where >= 0:
+            found.append((where, domain))
+            continue
+        for stem in stems:
+            hits = [
+                h
+                for h in _spans(text, stem)
+                if any(a <= h[0] < b for a, b in negated) and h not in genre_spans
+            ]
+            if not hits:
+                continue
+            start = hits[0][0]
+            span = next((a, b) for a, b in negated if a <= start < b)
+            if any(span[0] <= g[0] < span[1] for g in genre_spans):
+                found.append((start, domain))
+            else:
+                refused.append(domain)
+            break
+    found.sort()
+    domains = tuple(d for _, d in found)
+    flags = {
+        name: _first(text, stems, outside=negated) >= 0
+        for name, stems in tables["constraints"].items()
+    }
+    audience = []
+    if flags.get("kids") or any(int(m[1]) <= KIDS_MAX_AGE for m in _AGE.finditer(text)):
+        audience.append("kids")
+    if flags.get("beginners"):
+        audience.append("beginners")
+    exclude_tags = tuple(dict.fromkeys(t for g in exclude for t in genre_tags(g)))
     return Intent(
-        domains=tuple(d for _, d in found),
-        cheap=flags.get("cheap", False),
-        kids=flags.get("kids", False),
+        domains=domains,
+        domain=_the_domain(text, found, tables),
+        exclude_domains=tuple(d for d in dict.fromkeys(refused) if d not in domains),
+        max_price=ceiling,
+        min_price=floor,
+        cheap=flags.get("cheap", False) and ceiling is None,
+        audience=tuple(audience),
+        exclude=tuple(exclude),
+        exclude_tags=exclude_tags,
+        genres=tuple(g for g in genres if g not in exclude),
+        occasion="gift" if flags.get("gift") else None,
     )
+
+
+def _the_domain(text: str, found: list[tuple[int, str]], tables: dict[str, Any]) -> str | None:
+    """The one domain asked for: the only one named, or, of two, the one that is not the
+    source of taste ("Me encantó la película…, ¿qué libro…?")."""
+    if len(found) == 1:
+        return found[0][1]
+    if len(found) != 2:
+        return None
+    markers = [s for stem in tables["liked"] for s, _ in _spans(text, stem)]
+    if not markers:
+        return None
+    # The source is the domain named nearest a "liked" word.
+    source = min(found, key=lambda f: min(abs(f[0] - m) for m in markers))
+    return next(d for _, d in found if d != source[1])
 
 
 def request_text(query: str) -> str:

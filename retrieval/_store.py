@@ -275,12 +275,17 @@ def _item_filter(filters: Filters) -> Callable[[Item], bool]:
     """A test of whether an item satisfies the filters (ids and groups aside), with the
     filter values normalised once rather than per item."""
     domains = {d.lower() for d in filters.domains}
+    refused_domains = {d.lower() for d in filters.exclude_domains}
     languages = {x.lower() for x in filters.languages}
     excluded = {x.lower() for x in filters.exclude_languages}
     region = filters.region.upper() if filters.region else None
+    refused_tags = {t.lower() for t in filters.exclude_tags}
+    priced = filters.max_price_eur is not None or filters.min_price_eur is not None
 
     def passes(item: Item) -> bool:
         if domains and item.domain not in domains:
+            return False
+        if item.domain in refused_domains:
             return False
         if languages and item.language not in languages:
             return False
@@ -288,13 +293,21 @@ def _item_filter(filters: Filters) -> Callable[[Item], bool]:
             return False
         if region and item.regions and region not in item.regions:
             return False
-        if filters.max_price_eur is not None:
+        if priced:
             price = to_eur(item.attributes.get("price"), item.attributes.get("currency"))
-            if price is None or price > filters.max_price_eur:
+            if price is None:
+                return filters.allow_unpriced and not refused_tags & _tags(item)
+            if filters.max_price_eur is not None and price > filters.max_price_eur:
                 return False
-        return True
+            if filters.min_price_eur is not None and price < filters.min_price_eur:
+                return False
+        return not (refused_tags and refused_tags & _tags(item))
 
     return passes
+
+
+def _tags(item: Item) -> set[str]:
+    return {t.lower() for t in item.tags}
 
 
 def _keep_nearest(
@@ -738,6 +751,8 @@ class Store:
         clauses: list[dict[str, Any]] = []
         if filters.domains:
             clauses.append({"domain": {"$in": [d.lower() for d in filters.domains]}})
+        if filters.exclude_domains:
+            clauses.append({"domain": {"$nin": [d.lower() for d in filters.exclude_domains]}})
         if filters.languages:
             clauses.append({"language": {"$in": [lang.lower() for lang in filters.languages]}})
         if filters.exclude_languages:
@@ -1040,24 +1055,14 @@ class Store:
         lexical: dict[str, float] | None = None,
     ) -> list[Candidate]:
         members = self.variants([group for group, _ in top])
-        allowed = {lang.lower() for lang in filters.languages}
-        excluded = {lang.lower() for lang in filters.exclude_languages}
-        region = filters.region.upper() if filters.region else None
+        passes = _item_filter(filters)
         out: list[Candidate] = []
         for group, (score, hit) in top:
-            # The language versions the filters allow (the hit always qualifies), in a
-            # stable order; the one shown is the first preferred language among them.
+            # The language versions the filters allow (languages, region, price: a variant
+            # priced over the ceiling is not shown; the hit always qualifies), in a stable
+            # order; the one shown is the first preferred language among them.
             variants = sorted(
-                [
-                    v
-                    for v in members.get(group) or [hit]
-                    if v.id == hit.id
-                    or (
-                        (not allowed or v.language in allowed)
-                        and v.language not in excluded
-                        and (not region or not v.regions or region in v.regions)
-                    )
-                ],
+                [v for v in members.get(group) or [hit] if v.id == hit.id or passes(v)],
                 key=lambda it: (it.language or "", it.id),
             )
             shown = preferred_variant(variants, filters.prefer_languages, hit)

@@ -23,6 +23,8 @@ class Filters(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     domains: tuple[str, ...] = ()
+    #: Domains to leave out ("no films, please").
+    exclude_domains: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     region: str | None = None
     exclude_ids: tuple[str, ...] = ()
@@ -32,12 +34,19 @@ class Filters(BaseModel):
     exclude_languages: tuple[str, ...] = ()
     #: Only items with a known price at most this, in euros (approximate conversion).
     max_price_eur: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    #: Only items with a known price at least this, in euros.
+    min_price_eur: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    #: Let items without a price through the price bounds (a request's "under 15 euros"
+    #: cannot be broken by a film that has no price); ``--max-price`` keeps only priced ones.
+    allow_unpriced: bool = False
+    #: Leave out items carrying any of these tags ("horror": a request said no horror).
+    exclude_tags: tuple[str, ...] = ()
     #: Languages to show a group in, best first (the user's languages).
     prefer_languages: tuple[str, ...] = ()
 
     @field_validator(
         "domains", "languages", "exclude_ids", "exclude_groups", "exclude_languages",
-        "prefer_languages",
+        "prefer_languages", "exclude_tags", "exclude_domains",
         mode="before",
     )  # fmt: skip
     @classmethod

@@ -1,0 +1,183 @@
+"""Request understanding (agent._intent): domains, prices, exclusions, audience, occasion."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent._intent import Money, read_intent
+from agent._money import price_text
+
+
+@pytest.mark.parametrize(
+    ("query", "domain"),
+    [
+        ("something to read on the train", "books"),
+        ("algo para leer en vacaciones de verano", None),  # books and travel: not sure
+        ("something to listen to while running", "music"),
+        ("un film romantique à Paris", "films"),
+        ("Ich suche ein spannendes Buch", "books"),
+        ("送给喜欢徒步的朋友的礼物", None),
+        ("Me encantó la película Amélie, ¿qué libro me gustaría?", "books"),
+        ("just watched Number Ten, the football film set in Rio, now I want to go there", "travel"),
+        ("20만원 이하 캠핑 장비", "products"),
+    ],
+)
+def test_the_one_domain_asked_for_is_read_by_noun_or_verb(query: str, domain: str | None) -> None:
+    assert read_intent(query).domain == domain
+
+
+@pytest.mark.parametrize(
+    ("query", "ceiling"),
+    [
+        ("Ein Film unter 15 Franken", Money(amount=15, currency="CHF")),
+        ("3000円以下のプレゼント", Money(amount=3000, currency="JPY")),
+        ("$20 or less, a gift", Money(amount=20, currency="USD")),
+        ("不超过200元的书", Money(amount=200, currency="CNY")),
+        ("20만원 이하 캠핑 장비", Money(amount=200_000, currency="KRW")),
+        ("до 1000 рублей книга", Money(amount=1000, currency="RUB")),
+        ("هدية أقل من 100 درهم", Money(amount=100, currency="AED")),
+        ("un livre à moins de 12,50 €", Money(amount=12.5, currency="EUR")),
+        ("a gift for around 30 euros", Money(amount=36, currency="EUR")),
+        ("预算一万元以内", Money(amount=10_000, currency="CNY")),
+    ],
+)
+def test_price_ceilings_in_any_currency(query: str, ceiling: Money) -> None:
+    assert read_intent(query).max_price == ceiling
+
+
+def test_a_dollar_is_the_users_dollar_and_yen_in_chinese_is_yuan() -> None:
+    assert read_intent("under $40", currency="CAD").max_price == Money(amount=40, currency="CAD")
+    assert read_intent("200¥以下", language="zh").max_price == Money(amount=200, currency="CNY")
+    assert read_intent("200¥以下", language="ja").max_price == Money(amount=200, currency="JPY")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["a book for 20 euros", "under 30", "the 2019 film", "top 10 songs", "mp3 player under"],
+)
+def test_an_amount_without_currency_or_comparison_is_ignored_not_guessed(query: str) -> None:
+    intent = read_intent(query)
+    assert intent.max_price is None and intent.min_price is None
+
+
+def test_floor_and_ceiling_together() -> None:
+    intent = read_intent("от 1000 до 3000 рублей")
+    assert intent.min_price == Money(amount=1000, currency="RUB")
+    assert intent.max_price == Money(amount=3000, currency="RUB")
+
+
+@pytest.mark.parametrize(
+    ("query", "genre", "domain"),
+    [
+        ("no horror films please, something funny", "horror", "films"),
+        ("keine Gruselfilme", "horror", None),
+        ("keine Krimis bitte, ein spannendes Buch", "crime", "books"),
+        ("un film à suspense pour ce soir, mais pas d'horreur svp", "horror", "films"),
+        ("pas de romans, plutôt un livre d'histoire", "novel", "books"),
+        ("공포 영화 말고 코미디", "horror", "films"),
+        ("ホラー以外の映画", "horror", "films"),
+        ("un film leggero, niente di triste", "drama", "films"),
+        ("korku olmasın, bir film", "horror", "films"),
+    ],
+)
+def test_exclusions_name_genres_and_keep_the_domain(
+    query: str, genre: str, domain: str | None
+) -> None:
+    intent = read_intent(query)
+    assert genre in intent.exclude and genre not in intent.genres
+    assert intent.exclude_tags and domain == intent.domain
+
+
+def test_a_refused_domain_is_left_out() -> None:
+    intent = read_intent("no books please, something to do this weekend")
+    assert "books" in intent.exclude_domains and "books" not in intent.domains
+
+
+def test_audience_and_occasion() -> None:
+    assert read_intent("a gift for my 6-year-old").audience == ("kids",)
+    assert read_intent("a gift for my 6-year-old").occasion == "gift"
+    assert read_intent("Python para principiantes").audience == ("beginners",)
+    assert read_intent("a book for my 40-year-old brother").audience == ()
+    assert read_intent("nothing for kids").audience == ()  # negated
+
+
+def test_summary_says_what_was_understood_in_the_request_language() -> None:
+    intent = read_intent("Ein Film für Kinder, keine Gruselfilme, unter 15 Franken")
+    line = intent.summary("de")
+    assert line.startswith("Film · ≤ ") and "CHF" in line
+    assert "für Kinder" in line and line.endswith("nicht: horror")
+    assert read_intent("hello there").summary("en") == ""
+
+
+def test_prices_are_shown_in_the_users_currency_marked_approximate() -> None:
+    yuan = {"price": 93.59, "currency": "CNY"}
+    assert price_text(yuan, "fr", currency="EUR", locale="fr-FR").startswith("≈ 12,17")
+    assert price_text(yuan, "zh", currency="CNY", locale="zh-CN") == "¥93.59"
+    assert price_text({"price": 5}, "en") is None  # no currency: no price
+    assert "RUB" in (price_text({"price": 1000, "currency": "RUB"}, "en") or "")
+
+
+# -- the request's constraints applied by the Agent (a real store, use-m3) ---------------
+def test_recommend_applies_the_domain_the_ceiling_and_the_exclusions(use_store) -> None:
+    from agent import Agent
+    from retrieval import to_eur
+
+    agent = Agent(store=use_store)
+    rec = agent.recommend("a film for tonight under 15 euros, no horror please", k=5)
+    assert rec.items and all(i.domain == "films" for i in rec.items)
+    stored = {item.id: item for item in use_store.get([i.id for i in rec.items])}
+    for item in rec.items:
+        assert not {"horror", "zombie"} & set(stored[item.id].tags)
+        price = to_eur(item.attributes.get("price"), item.attributes.get("currency"))
+        assert price is None or price <= 15 + 1e-9
+    assert rec.trace.understood == "film · ≤ €15.00 · not: horror"
+    assert rec.trace.intent["domain"] == "films" and rec.trace.relaxed == []
+
+
+def test_a_price_ceiling_in_won_filters_out_dearer_items(use_store) -> None:
+    from agent import Agent
+    from retrieval import to_eur
+
+    agent = Agent(store=use_store)
+    rec = agent.recommend("캠핑 장비 5만원 이하", k=5)
+    assert rec.items
+    for item in rec.items:
+        euros = to_eur(item.attributes.get("price"), item.attributes.get("currency"))
+        assert euros is not None and euros <= 50_000 * 0.00069 + 1e-6
+
+
+def test_a_domain_with_too_few_items_is_relaxed_and_the_trace_says_so(use_store) -> None:
+    from agent import Agent
+
+    agent = Agent(store=use_store)
+    rec = agent.recommend("a book under 10 euros", k=5)
+    assert len(rec.items) == 5
+    assert rec.trace.relaxed == ["domain"]
+    assert rec.items[0].domain == "books"  # the request's own domain first
+
+
+def test_reasons_state_facts_and_korean_particles_agree(use_store) -> None:
+    from agent import Agent
+    from agent._local import _agree
+
+    assert _agree("구매하신 「책」와 잘 어울려요", "ko") == "구매하신 「책」과 잘 어울려요"
+    assert _agree("구매하신 「영화」과 비슷해요", "ko") == "구매하신 「영화」와 비슷해요"
+    agent = Agent(store=use_store)
+    rec = agent.recommend("Quiero aprender a programar con Python", k=3)
+    fixed = {"encaja con lo que buscas", "responde a tu petición"}
+    for item in rec.items:
+        assert not any(f in item.reason for f in fixed)
+        assert "libro" in item.reason or "producto" in item.reason
+    assert any("Python" in i.reason for i in rec.items)  # the matching clause, quoted back
+
+
+def test_shown_variant_and_price_follow_the_user(use_store) -> None:
+    from agent import Agent
+    from agent._profile import UserProfile
+
+    agent = Agent(store=use_store)
+    claire = UserProfile(id="c", languages=("fr", "en"), locale="fr-CA")
+    rec = agent.recommend("un livre pour apprendre à programmer", user=claire, k=3)
+    for item in rec.items:
+        if item.price and item.attributes.get("currency") != "CAD":
+            assert item.price.startswith("≈") and "$" in item.price
