@@ -29,10 +29,17 @@ from typing import Any, TypeVar
 
 from agent._batch import QueryBatcher
 from agent._cache import ReplyCache
-from agent._intent import request_text
+from agent._intent import Intent, read_intent, request_text
 from agent._llm import ChatModel
 from agent._local import LocalRanker
-from agent._profile import UserContext, UserProfile, build_context, load_profile
+from agent._money import price_text
+from agent._profile import (
+    UserContext,
+    UserProfile,
+    build_context,
+    load_profile,
+    locale_hints,
+)
 from agent._ranking import Ranker, Ranking, RankRequest
 from agent._rerank import LLMRanker, RerankConfig
 from agent._result import RankedItem, Recommendation, Trace
@@ -86,6 +93,13 @@ class _Plan:
     context: UserContext = field(default_factory=UserContext)
     filters: Filters = field(default_factory=Filters)
     anchor: str | None = None
+    intent: Intent = field(default_factory=Intent)
+    #: The request's domain restricts the filters (dropped when too few items remain).
+    intent_domain: bool = False
+    #: Constraints of the intent dropped because too few items met them ("domain").
+    relaxed: list[str] = field(default_factory=list)
+    #: The request's embedding, once retrieval made it.
+    vector: Any = None
 
     def lap(self, stage: str, since: float) -> float:
         """Record ms spent on ``stage`` since ``since``; returns now."""
@@ -94,8 +108,18 @@ class _Plan:
         return now
 
     def request(self) -> RankRequest:
+        hints = self.context.hints or locale_hints(self.language[0], self.language[0])
         return RankRequest(
-            self.search_text, self.language[0], self.k, passes=self.passes, anchor=self.anchor
+            self.search_text,
+            self.language[0],
+            self.k,
+            passes=self.passes,
+            anchor=self.anchor,
+            intent=self.intent,
+            understood=self.intent.summary(self.language[0]),
+            currency=hints.currency,
+            locale=hints.locale,
+            vector=self.vector,
         )
 
 
@@ -407,7 +431,8 @@ class Agent:
         mark = plan.lap("language", plan.started)
         context = build_context(profile, self.store, lang)
         mark = plan.lap("context", mark)
-        preferred = tuple(dict.fromkeys([lang, *(profile.languages if profile else ())]))
+        # Shown in the request's language, else the user's next ones, else English.
+        preferred = tuple(dict.fromkeys([lang, *(profile.languages if profile else ()), "en"]))
         given = filters or Filters()
         filters = given.model_copy(
             update={
@@ -420,6 +445,12 @@ class Agent:
                 "prefer_languages": given.prefer_languages or preferred,
             }
         )
+        if like is None:
+            hints = context.hints
+            plan.intent = read_intent(
+                query, language=lang, currency=hints.currency if hints else None
+            )
+            filters, plan.intent_domain = self._constrained(filters, plan.intent)
         if like is not None:
             found = self.store.search_by_id(like, preferred)
             if found is None:
@@ -440,16 +471,67 @@ class Agent:
         plan.lap("plan", mark)
         return plan
 
+    def _constrained(self, filters: Filters, intent: Intent) -> tuple[Filters, bool]:
+        """``filters`` narrowed by what the request says: its one domain (unless the
+        caller chose domains), price ceiling and floor (in euros), refused genres and
+        domains. Says whether the domain came from the request."""
+        update: dict[str, Any] = {}
+        from_intent = False
+        if intent.domain and not filters.domains:
+            try:
+                update["domains"] = self.store.check_domains([intent.domain])
+                from_intent = True
+            except ConfigError:  # the store has no such domain: nothing to restrict to
+                pass
+        if intent.exclude_domains and not filters.domains and not from_intent:
+            update["exclude_domains"] = (*filters.exclude_domains, *intent.exclude_domains)
+        if intent.max_price or intent.min_price:
+            update["allow_unpriced"] = (
+                filters.max_price_eur is None and filters.min_price_eur is None
+            )
+        ceiling = intent.max_price.in_eur() if intent.max_price else None
+        if ceiling is not None:
+            given = filters.max_price_eur
+            update["max_price_eur"] = ceiling if given is None else min(given, ceiling)
+        floor = intent.min_price.in_eur() if intent.min_price else None
+        if floor is not None:
+            given = filters.min_price_eur
+            update["min_price_eur"] = floor if given is None else max(given, floor)
+        if intent.exclude_tags:
+            update["exclude_tags"] = tuple(
+                dict.fromkeys([*filters.exclude_tags, *intent.exclude_tags])
+            )
+        return (filters.model_copy(update=update) if update else filters), from_intent
+
     def _retrieve(self, plan: _Plan, vector: Any = None) -> list[Candidate]:
-        """The candidates for a plan; ``vector``: its query, already embedded."""
+        """The candidates for a plan; ``vector``: its query, already embedded.
+
+        When the request's own domain leaves fewer than ``k`` items, the other domains
+        fill in after them (the trace's ``relaxed`` says so).
+        """
         mark = time.perf_counter()
+        wanted = max(self.candidates, plan.k)
+        if vector is None:
+            vector = self.store.embedder.embed_queries([plan.search_text])[0]
+        plan.vector = vector
         candidates = self.store.search(
-            plan.search_text,
-            max(self.candidates, plan.k),
-            plan.filters,
-            feedback=self.feedback,
-            vector=vector,
+            plan.search_text, wanted, plan.filters, feedback=self.feedback, vector=vector
         )
+        if plan.intent_domain and len(candidates) < plan.k:
+            wider = plan.filters.model_copy(
+                update={
+                    "domains": (),
+                    "exclude_groups": (
+                        *plan.filters.exclude_groups,
+                        *(c.group for c in candidates),
+                    ),
+                }
+            )
+            more = self.store.search(
+                plan.search_text, wanted, wider, feedback=self.feedback, vector=vector
+            )
+            candidates = candidates + more[: wanted - len(candidates)]
+            plan.relaxed.append("domain")
         plan.lap("retrieve", mark)
         return candidates
 
@@ -523,8 +605,13 @@ class Agent:
             candidate_ids=[c.id for c in candidates],
             last_prompt=tried.last_prompt,
             errors=list(tried.errors),
+            intent=plan.intent.model_dump(mode="json", exclude_defaults=True),
+            understood=plan.intent.summary(lang),
+            relaxed=list(plan.relaxed),
         )
         trace.cost = self._cost(trace)
+        hints = plan.context.hints or locale_hints(lang, lang)
+        currency, where = hints.currency, hints.locale
         items = [
             RankedItem(
                 id=c.id,
@@ -537,6 +624,7 @@ class Agent:
                 group=c.group,
                 retrieval_score=c.score,
                 attributes=dict(c.attributes),
+                price=price_text(c.attributes, lang, currency=currency, locale=where),
             )
             for i, (c, score, reason) in enumerate(answer.rows(), start=1)
         ]

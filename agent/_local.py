@@ -1,13 +1,18 @@
 """The local ranker: a real ranker without an LLM.
 
-Score = similarity to the request + what the request says it wants (the domain it names,
-its own words found in the item, "cheap", "for kids": :mod:`agent._intent`, soft boosts) +
-similarity to what the user liked (weighted by rating and event), minus penalties for items
-the user cannot read (language-sensitive domains) or cannot buy (region), then MMR for
-diversity. Reasons come from localized templates (``locales/reasons.yaml``): the concrete
-link (a history item of the same domain that is really close, or the request's own word
-found in the item), then what the item is, in the user's language: its domain, its language
-when it differs, its price.
+Relevance to the request decides: similarity to it, plus what the request says it wants
+(:mod:`agent._intent`: genres, audience, a gift, "cheap", a domain named among several),
+minus penalties for items the user cannot read (language-sensitive domains: the profile's
+languages, else the request's) or cannot buy (region). The profile (history, weighted by
+rating and event) then moves an item by at most :data:`PROFILE_MARGIN`, so it reorders
+only items whose relevance is that close; MMR keeps the list diverse. The request's hard
+constraints (its one domain, price ceiling, exclusions) are filters applied before ranking.
+
+Reasons come from localized templates (``locales/reasons.yaml``) and state facts: a
+history item related to this request, else the clause of the item's own description most
+like the request (when it is shown in the user's language), else the request's aspects
+the item matches (genre, audience, gift); then what it is (domain, its language when
+another, year) and its price against the request's ceiling.
 """
 
 from __future__ import annotations
@@ -22,25 +27,40 @@ from typing import Any
 
 import numpy as np
 
-from agent._intent import Intent, read_intent
+from agent._intent import Intent, genre_name, genre_tags, read_intent
 from agent._locale import in_language
 from agent._locale import table as locale_table
+from agent._money import price_text
 from agent._profile import LANGUAGE_SENSITIVE_DOMAINS, Interest, UserContext
 from agent._ranking import Ranking, RankRequest
 from retrieval import Candidate, Store, to_eur
-from retrieval._lexical import spaceless, tokenize
+from retrieval._lexical import has_spaceless, tokenize
 
 __all__ = ["LocalRanker", "localized_reason", "reason_languages"]
 
-W_REQUEST = 0.6
+#: Weight of the profile's pull (similarity to liked items, -1..1 times the event weight),
+#: and the most it may move an item: the profile reorders only items this close in
+#: relevance, so a true but unrelated link (a tea purchase) cannot outrank the request.
 W_HISTORY = 0.35
-#: Soft boosts from the request's intent (weights measured on evals/suites/core.yaml).
+PROFILE_MARGIN = 0.04
+#: Soft boosts from the request's intent, added to the cosine similarity.
 W_DOMAIN = 0.04  # the item is of a domain the request names (half for a second domain)
-W_LEXICAL = 0.0  # times the BM25 strength (0..1); 0.03 cost top-1 agreement 0.786 → 0.722
+W_GENRE = 0.03  # the item carries a genre the request asks for ("a funny film")
+W_AUDIENCE = 0.03  # "for kids" / "for beginners": items tagged for them
+W_GIFT = 0.0  # "a gift": items tagged as gifts (the embeddings over-find them already)
 W_CHEAP = 0.03  # "cheap": times how cheap the item is among the priced candidates
-W_KIDS = 0.03  # "for kids": items tagged for children
-KIDS_TAGS = frozenset({"kids", "children", "family", "animation", "toy"})
+#: Items of another domain than the one the request asked for fill in only after it (they
+#: are there when its domain had too few items: the trace's ``relaxed``).
+OFF_DOMAIN_PENALTY = 1.0
+AUDIENCE_TAGS = {
+    "kids": frozenset({"kids", "children", "family", "animation", "toy"}),
+    "beginners": frozenset({"beginners"}),
+}
+#: A language-sensitive item (book, film) in no language the user reads. Without a
+#: profile the request's language is the one read; English, which many read besides,
+#: costs half (:data:`ENGLISH_SHARE`).
 UNREADABLE_PENALTY = 0.12
+ENGLISH_SHARE = 0.5
 #: An item not sold in the user's region. 0.2 sank it below unrelated items (a Seoul user
 #: asking what to take camping never saw the tent, sold in US/GB/CA/AU); 0.05 raised the
 #: core suite's nDCG@5 0.807 -> 0.813 and 0.727 -> 0.738, RBO 0.735 -> 0.742 and 0.660 ->
@@ -58,8 +78,20 @@ LINK_SPECIFICITY = 1.0  # z-score of a history item's similarity across the cand
 #: 0.69, two hiking guides 0.79), loose ones 0.56-0.66 (ramen kit / kimchi 0.64, headphones /
 #: headlamp 0.66, BBQ sauce / shortbread 0.56).
 LINK_MIN = 0.665
+#: ... and only when the history item is itself related to this request: its similarity
+#: to the request at least this share of the candidate's own.
+LINK_REQUEST_SHARE = 0.8
+#: Hubs: an item close to every other candidate (a generic compilation) is close to every
+#: request too; its relevance loses this times how much closer it is to the other
+#: candidates than the average candidate is (local scaling, as CSLS does for
+#: cross-lingual retrieval). Chosen on the tune half of the fresh requests (core.yaml's
+#: fresh-* cases; `polyrank eval`): 0 -> nDCG@5 0.499, sensible top-3 13/61; 0.15 -> 0.502,
+#: 14/61; 0.3 -> 0.488, 14/61; 0.6 -> 0.486, 14/61. A small effect, kept at its best.
+W_HUB = 0.15
 #: Free-text history vectors remembered per ranker (oldest dropped first).
 TEXT_VECTOR_CACHE = 1024
+#: Bounds of a description clause quoted in a reason (characters).
+CLAUSE_MIN, CLAUSE_MAX = 12, 90
 
 
 @functools.cache
@@ -83,64 +115,82 @@ def domain_name(domain: str, language: str) -> str:
     return str(table.get("domains", {}).get(domain, domain))
 
 
-def format_price(candidate: Candidate, language: str) -> str | None:
-    """The candidate's price in its currency, written the way ``language`` writes money."""
-    from babel.numbers import UnknownCurrencyError, format_currency
+def format_price(
+    candidate: Candidate,
+    language: str,
+    currency: str | None = None,
+    locale: str | None = None,
+) -> str | None:
+    """The candidate's price as the user reads it (:func:`agent._money.price_text`)."""
+    return price_text(candidate.attributes, language, currency=currency, locale=locale)
 
-    price = candidate.attributes.get("price")
-    currency = candidate.attributes.get("currency")
-    if not isinstance(price, int | float) or isinstance(price, bool) or not currency:
+
+def _year(candidate: Candidate, language: str) -> str | None:
+    year = candidate.attributes.get("year")
+    if not isinstance(year, int) or isinstance(year, bool) or not 1000 <= year <= 2999:
         return None
-    try:
-        return str(format_currency(price, str(currency), locale=_locale(language)))
-    except (UnknownCurrencyError, ValueError):
-        return f"{price} {currency}"
+    return str(in_language("reasons", language).get("year", "{year}")).format(year=year)
 
 
-def facts(candidate: Candidate, language: str) -> str:
-    """What the item is, in ``language``: its domain, its language if another, its price."""
-    parts = [domain_name(candidate.domain, language)]
+def facts(candidate: Candidate, language: str, request: RankRequest | None = None) -> str:
+    """What the item is, in ``language``: its domain, its language if another, its year;
+    its price when the request spoke of price (against the ceiling, if it gave one)."""
+    known = candidate.domain in in_language("reasons", language).get("domains", {})
+    # A domain the tables do not name (a LangChain document's) is an "item", not an
+    # English word in a German reason.
+    head = domain_name(candidate.domain if known else "item", language)
     if candidate.language and candidate.language != language:
-        parts[0] += f" ({language_name(candidate.language, language)})"
-    price = format_price(candidate, language)
-    if price:
-        parts.append(price)
-    return ", ".join(parts)
+        template = str(in_language("reasons", language).get("in_language", "{domain} ({language})"))
+        head = template.format(domain=head, language=language_name(candidate.language, language))
+    parts = [head]
+    year = _year(candidate, language)
+    if year:
+        parts[0] += f", {year}"
+    intent = request.intent if request is not None else Intent()
+    if intent.max_price or intent.min_price or intent.cheap:
+        assert request is not None
+        price = format_price(candidate, language, request.currency, request.locale)
+        if price:
+            bound = intent.max_price or intent.min_price
+            if bound is not None:
+                from agent._money import format_money
+
+                sign = "≤" if intent.max_price else "≥"
+                price += f" ({sign} {format_money(bound.amount, bound.currency, language)})"
+            parts.append(price)
+    return " · ".join(parts)
 
 
-def matched_word(query: str, candidate: Candidate) -> str | None:
-    """The request's own word (or, in Chinese, Japanese, Korean, its longest run of two or
-    more characters) that the item's text contains: quoted back to the user in the reason."""
-    texts = [candidate.title, candidate.description, *candidate.tags]
-    texts += [f"{v.title} {v.description}" for v in candidate.variants]
-    haystack = " ".join(texts)
-    tokens = set(tokenize(haystack))
-    best: str | None = None
-    for word in re.findall(r"\w+", query):
-        if spaceless(word):
-            lowered = haystack.casefold()
-            for size in range(len(word), 1, -1):
-                hit = next(
-                    (
-                        word[i : i + size]
-                        for i in range(len(word) - size + 1)
-                        if word[i : i + size].casefold() in lowered
-                        and not _particles(word[i : i + size])
-                    ),
-                    None,
-                )
-                if hit:
-                    if best is None or len(hit) > len(best):
-                        best = hit
-                    break
-        elif set(tokenize(word)) & tokens and (best is None or len(word) > len(best)):
-            best = word
-    return best
+def aspects(candidate: Candidate, intent: Intent, language: str) -> list[str]:
+    """The request's aspects this item has, named in ``language``: genres asked for,
+    the audience, a gift."""
+    tags = {t.lower() for t in candidate.tags}
+    said = in_language("reasons", language).get("understood", {})
+    out = [genre_name(g, language) for g in intent.genres if tags & set(genre_tags(g))]
+    out += [str(said.get(who, who)) for who in intent.audience if tags & AUDIENCE_TAGS[who]]
+    if intent.occasion == "gift" and "gift" in tags:
+        out.append(str(said.get("gift", "gift")))
+    return list(dict.fromkeys(out))
 
 
-def _particles(text: str) -> bool:
-    """Only hiragana: grammar, not content."""
-    return all("\u3040" <= ch <= "\u309f" for ch in text)
+_CLAUSES = re.compile(r"(?<=[.;:!?。；！？])\s*|\s+[—–-]\s+|(?<=[,，、])\s*")
+
+
+def best_clause(description: str, query: str) -> str | None:
+    """The clause of ``description`` that shares most words with ``query`` (the first
+    on a tie), cut to :data:`CLAUSE_MAX` characters; ``None`` when none is long enough."""
+    wanted = set(tokenize(query))
+    best: tuple[int, str] | None = None
+    for part in _CLAUSES.split(description):
+        clause = part.strip().rstrip(".;:,。；，、")
+        if len(clause) < (4 if has_spaceless(clause) else CLAUSE_MIN):
+            continue
+        overlap = len(wanted & set(tokenize(clause)))
+        if best is None or overlap > best[0]:
+            best = (overlap, clause)
+    if best is None:
+        return None
+    return _short(best[1], CLAUSE_MAX)
 
 
 def reason_languages() -> list[str]:
@@ -171,14 +221,35 @@ def localized_reason(
         title = _short(interest.title)
         if interest.rating is not None:
             rating = f"{interest.rating:g}"
-            return str(table["rated"]).format(title=title, rating=rating)
+            return _agree(str(table["rated"]).format(title=title, rating=rating), language)
         kind = interest.event if interest.item_id else "text"
-        return str(table.get(kind, table["like"])).format(title=title)
+        return _agree(str(table.get(kind, table["like"])).format(title=title), language)
     if anchor:
-        return str(table["similar"]).format(title=_short(anchor))
+        return _agree(str(table["similar"]).format(title=_short(anchor)), language)
     if tag:
-        return str(table["tag"]).format(tag=tag)
+        return _agree(str(table["tag"]).format(tag=tag), language)
     return str(table["query"]).format(query=_short(query.strip(), 60))
+
+
+_KO_PAIR = re.compile(r"(.)」(와|과)")
+#: How Korean reads the digits a title may end with: does the word end in a consonant?
+_KO_DIGIT_CONSONANT = {"0": True, "1": True, "2": False, "3": True, "4": False, "5": False,
+                       "6": True, "7": True, "8": True, "9": False}  # fmt: skip
+
+
+def _ends_in_consonant(ch: str) -> bool:
+    if "\uac00" <= ch <= "\ud7a3":
+        return (ord(ch) - 0xAC00) % 28 != 0
+    if ch.isdigit():
+        return _KO_DIGIT_CONSONANT.get(ch, True)
+    return ch.isalpha() and ch.lower() not in "aeiouy"
+
+
+def _agree(text: str, language: str) -> str:
+    """Korean particles agree with the word before them: 「책」과, 「영화」와."""
+    if language != "ko":
+        return text
+    return _KO_PAIR.sub(lambda m: f"{m[1]}」{'과' if _ends_in_consonant(m[1]) else '와'}", text)
 
 
 @dataclass(frozen=True)
@@ -189,9 +260,7 @@ class _Scores:
 
     def reason(self, i: int, request: RankRequest, candidate: Candidate) -> str:
         """The reason of candidate ``i``: written only for the items that are shown."""
-        return LocalRanker.reason(
-            candidate, self.links[i], request.query, request.language, request.anchor
-        )
+        return LocalRanker.reason(candidate, self.links[i], request)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -304,14 +373,15 @@ class LocalRanker:
     ) -> _Scores:
         """Every candidate's score and the history item its reason names (in input order),
         and their unit vectors."""
+        relevance = self._relevance(request, candidates, context)
         if self.store is None:
-            return _Scores([c.score for c in candidates], [None] * len(candidates), None)
+            return _Scores(relevance, [None] * len(candidates), None)
         history = [i.item_id for i in context.interests if i.item_id]
         vectors, fetched = self._vectors(candidates, also=history)  # one store call
         interests = self._interest_vectors(context, fetched)
-        region = context.hints.region if context.hints else None
-        intent = read_intent(request.query)
         n = len(candidates)
+        links: list[Interest | None] = [None] * n
+        personal = np.zeros(n)
         if interests:
             matrix = np.vstack([v for _, v in interests])
             weights = np.array([i.weight for i, _ in interests])
@@ -327,8 +397,8 @@ class LocalRanker:
             personal = np.clip(pulls, 0, None).max(axis=1) + np.clip(pulls, None, 0).min(axis=1)
             # A history item is named in the reason only where it is of the candidate's
             # domain, close in absolute terms (LINK_MIN), specific to this candidate (well
-            # above its similarity to the other candidates) and explains it at least as well
-            # as the request does.
+            # above its similarity to the other candidates), explains it at least as well
+            # as the request does, and is itself related to the request.
             spread = sims.std(axis=0) + 1e-6
             specific = (sims - sims.mean(axis=0)) / spread >= LINK_SPECIFICITY
             request_sim = np.array([c.score for c in candidates])[:, None]
@@ -339,31 +409,48 @@ class LocalRanker:
                 & (weights > 0)[None, :]
                 & (sims >= request_sim)
             )
-        else:
-            personal = np.zeros(n)
-            eligible = np.zeros((n, 0), dtype=bool)
-            sims = np.zeros((n, 0))
-        boosts = self._intent_boosts(intent, candidates)
-        base: list[float] = []
-        links: list[Interest | None] = []
-        for i, c in enumerate(candidates):
-            score = W_REQUEST * c.score + W_HISTORY * float(personal[i]) + boosts[i]
-            if c.domain in LANGUAGE_SENSITIVE_DOMAINS and context.languages:
-                readable = {v.language for v in c.variants} | {c.language}
-                if not readable & set(context.languages):
-                    score -= UNREADABLE_PENALTY
-            if region and c.regions and region not in c.regions:
-                score -= REGION_PENALTY
-            base.append(score)
-            link = None
-            if eligible[i].any():
-                link = interests[int(np.where(eligible[i], sims[i], -np.inf).argmax())][0]
-            links.append(link)
+            if request.vector is not None:
+                query = _unit(np.asarray(request.vector, dtype=np.float64))
+                to_request = matrix @ query
+                eligible &= to_request[None, :] >= LINK_REQUEST_SHARE * request_sim
+            for i in range(n):
+                if eligible[i].any():
+                    links[i] = interests[int(np.where(eligible[i], sims[i], -np.inf).argmax())][0]
+        if W_HUB and n > 2:
+            closeness = (vectors @ vectors.T).sum(axis=1) - 1.0
+            closeness /= n - 1
+            relevance = list(np.array(relevance) - W_HUB * (closeness - closeness.mean()))
+        moved = np.clip(W_HISTORY * personal, -PROFILE_MARGIN, PROFILE_MARGIN)
+        base = [relevance[i] + float(moved[i]) for i in range(n)]
         return _Scores(base, links, vectors)
 
     @staticmethod
+    def _relevance(
+        request: RankRequest, candidates: Sequence[Candidate], context: UserContext
+    ) -> list[float]:
+        """Relevance to the request: similarity, what the request says it wants, and
+        whether the user can read and buy the item."""
+        intent = request.intent
+        region = context.hints.region if context.hints else None
+        reads = set(context.languages) or {request.language}
+        boosts = LocalRanker._intent_boosts(intent, candidates)
+        out = []
+        for c, boost in zip(candidates, boosts, strict=True):
+            score = c.score + boost
+            if c.domain in LANGUAGE_SENSITIVE_DOMAINS:
+                readable = {v.language for v in c.variants} | {c.language}
+                if not readable & reads:
+                    share = ENGLISH_SHARE if "en" in readable and not context.languages else 1.0
+                    score -= UNREADABLE_PENALTY * share
+            if region and c.regions and region not in c.regions:
+                score -= REGION_PENALTY
+            out.append(score)
+        return out
+
+    @staticmethod
     def _intent_boosts(intent: Intent, candidates: Sequence[Candidate]) -> list[float]:
-        """Soft boosts for what the request names: domain, its words, cheap, for kids."""
+        """Soft boosts for what the request names: a domain among several, genres,
+        audience, a gift, cheap."""
         prices = {
             c.id: p
             for c in candidates
@@ -373,14 +460,22 @@ class LocalRanker:
         if intent.cheap and len(prices) > 1:
             ordered = sorted(prices, key=lambda i: prices[i])
             cheapness = {i: 1 - r / (len(ordered) - 1) for r, i in enumerate(ordered)}
+        wanted = {g: set(genre_tags(g)) for g in intent.genres}
         out = []
         for c in candidates:
-            boost = W_LEXICAL * c.lexical
-            if c.domain in intent.domains:
+            tags = {t.lower() for t in c.tags}
+            boost = 0.0
+            if intent.domain and c.domain != intent.domain:
+                boost -= OFF_DOMAIN_PENALTY
+            if c.domain in intent.domains and not intent.domain:
                 boost += W_DOMAIN * (1.0 if intent.domains[0] == c.domain else 0.5)
+            if any(tags & t for t in wanted.values()):
+                boost += W_GENRE
+            if any(tags & AUDIENCE_TAGS[who] for who in intent.audience):
+                boost += W_AUDIENCE
+            if intent.occasion == "gift" and "gift" in tags:
+                boost += W_GIFT
             boost += W_CHEAP * cheapness.get(c.id, 0.0)
-            if intent.kids and KIDS_TAGS & {t.lower() for t in c.tags}:
-                boost += W_KIDS
             out.append(boost)
         return out
 
@@ -403,20 +498,35 @@ class LocalRanker:
         return chosen
 
     @staticmethod
-    def reason(
-        candidate: Candidate,
-        interest: Interest | None,
-        query: str,
-        language: str,
-        anchor: str | None = None,
-    ) -> str:
-        """The concrete link (history, "more like", the request's own word), then what the
-        item is (:func:`facts`), all in ``language``."""
+    def reason(candidate: Candidate, interest: Interest | None, request: RankRequest) -> str:
+        """A fact that ties the item to this request or profile, then what it is
+        (:func:`facts`), all in the request's language.
+
+        The tie: a related history item; else "more like" its anchor; else the clause of
+        the item's description most like the request (when the item is shown in the
+        user's language) and the request's aspects it has (genre, audience, gift).
+        """
+        language = request.language
+        what = facts(candidate, language, request)
         if interest is not None:
-            link = localized_reason(language, query=query, interest=interest)
-        elif anchor:
-            link = localized_reason(language, query=query, anchor=anchor)
-        else:
-            word = matched_word(query, candidate)
-            link = localized_reason(language, query="", tag=word)
-        return f"{link} · {facts(candidate, language)}"
+            return f"{localized_reason(language, query='', interest=interest)} · {what}"
+        if request.anchor:
+            # Every item is "similar to" the anchor: say also what this one shares with it,
+            # so five similar items do not read alike. ``request.query`` is the anchor's own
+            # text for "more like N": the clause of this item's description most like it,
+            # and the genres and audience it names that this item has too.
+            link = [localized_reason(language, query="", anchor=request.anchor)]
+            if candidate.language == language:
+                clause = best_clause(candidate.description, request.query)
+                if clause:
+                    link.append(clause)
+            shared = read_intent(request.query, language=language)
+            return " · ".join([*link, *aspects(candidate, shared, language), what])
+        lead: list[str] = []
+        if candidate.language == language:
+            # The item's own words, in the user's language: unquoted, they are the reason.
+            clause = best_clause(candidate.description, request.query)
+            if clause:
+                lead.append(clause[:1].upper() + clause[1:])
+        lead += aspects(candidate, request.intent, language)
+        return " · ".join([*lead, what])

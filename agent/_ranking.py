@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from agent._intent import Intent
 from agent._profile import UserContext
 from retrieval import Candidate
 
@@ -30,7 +31,10 @@ class RankRequest:
     """What a ranker is asked: the request text, the answer language, how many items.
 
     ``anchor`` is the title of the item the user asked for more of ("more like 2");
-    ``passes`` overrides the LLM ranker's shuffled passes.
+    ``passes`` overrides the LLM ranker's shuffled passes. ``intent`` is what the request
+    was understood to ask (its constraints are already applied to the candidates);
+    ``understood`` its one-line summary in ``language``, which the LLM's prompt states.
+    ``currency`` and ``locale``: how the user reads prices (from the profile's locale).
     """
 
     query: str
@@ -38,6 +42,13 @@ class RankRequest:
     k: int
     passes: int | None = None
     anchor: str | None = None
+    intent: Intent = field(default_factory=Intent)
+    understood: str = ""
+    currency: str | None = None
+    locale: str | None = None
+    #: The request's embedding, when retrieval made one (the local ranker checks that a
+    #: history item it names is related to the request).
+    vector: Any = None
 
 
 @dataclass

@@ -103,6 +103,8 @@ class _Tally:
     prompt_template: str | None = None
     system_template: str | None = None
     last_prompt: str | None = None
+    #: What the request was understood to ask, stated in the prompt ("films · ≤ 15 EUR").
+    understood: str = ""
 
     def repair(self, kind: str, count: int = 1) -> None:
         if count:
@@ -391,11 +393,13 @@ class LLMRanker:
             language_name=name,
             user=context,
             sensitive_domains=sorted(LANGUAGE_SENSITIVE_DOMAINS),
+            understood=tally.understood,
         )
         rows = [self._row(i, c, "") for i, c in enumerate(window)]
         skeleton = self.prompts["rerank"].render(**base, candidates=rows)
         answer = self.config.answer_tokens_per_item * len(window) + 50
         budget = self.config.context_window - answer - count_tokens(system) - count_tokens(skeleton)
+        budget -= len(window)  # a text cut and joined can tokenize one token longer
         budget = max(budget, self.config.min_text_tokens * len(window))
         texts = fair_truncate([c.description for c in window], budget)
         rows = [self._row(i, c, t) for i, (c, t) in enumerate(zip(window, texts, strict=True))]
@@ -504,6 +508,7 @@ class LLMRanker:
     ) -> Ranking:
         if not candidates:
             return tally.ranking(self.spec)
+        tally.understood = request.understood
         # Cut where a prompt is rendered, once for all windows and passes: the local
         # ranker never reads the preferences, so build_context leaves them whole.
         context = context.model_copy(

@@ -24,6 +24,10 @@ class RankedItem(BaseModel):
     group: str
     retrieval_score: float
     attributes: dict[str, Any] = Field(default_factory=dict)
+    #: The price as the user reads it (:func:`agent._money.price_text`): in the user's
+    #: currency and marked "≈" when converted; the one format recommend, chat and the
+    #: reasons print.
+    price: str | None = None
 
 
 class Trace(BaseModel):
@@ -51,6 +55,12 @@ class Trace(BaseModel):
     candidate_ids: list[str] = Field(default_factory=list)  # retrieval order
     last_prompt: str | None = None
     errors: list[str] = Field(default_factory=list)
+    #: What the request was understood to ask (:class:`agent._intent.Intent`, as JSON),
+    #: and its one-line summary in the request's language ("films · ≤ 15 EUR · not: horror").
+    intent: dict[str, Any] = Field(default_factory=dict)
+    understood: str = ""
+    #: Constraints of the request dropped because too few items met them ("domain").
+    relaxed: list[str] = Field(default_factory=list)
 
     def repair(self, kind: str, count: int = 1) -> None:
         if count:

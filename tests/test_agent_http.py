@@ -50,7 +50,7 @@ def test_good_answer_is_used_and_request_is_well_formed(use_store: Store) -> Non
     assert body["model"] == "test-model"
     trace = rec.trace
     assert (trace.ranker, trace.fallback, trace.llm_calls) == ("openai:test-model", False, 1)
-    assert trace.prompt_template == "rerank@2" and trace.system_template == "system@2"
+    assert trace.prompt_template == "rerank@3" and trace.system_template == "system@2"
     assert trace.prompt_tokens > 0 and trace.repairs == {}
     # reversed retrieval order: the last candidate comes first
     assert [i.id for i in rec.items] == list(reversed(trace.candidate_ids))[:3]

@@ -153,9 +153,16 @@ def test_local_recommendations_use_profile_and_exclude_history(use_store: Store)
     assert rec.trace.ranker == "local" and not rec.trace.fallback
     assert not seen & {i.id for i in rec.items}
     assert all(detect_language(i.reason).code == "ja" for i in rec.items)  # type: ignore[union-attr]
-    # the request's own word is quoted back; a loosely related past item (the ramen kit for
+    # a reason states a fact: the clause of the item's own description that matches the
+    # request (no quoted request word); a loosely related past item (the ramen kit for
     # kimchi, cosine 0.64) is never named as the link
-    assert any("「ラーメン」" in i.reason for i in rec.items)
+    stored = {item.id: item for item in use_store.get([i.id for i in rec.items])}
+    assert not any("「ラーメン」" in i.reason for i in rec.items)
+    assert any(
+        "ラーメン" in i.reason.split(" · ")[0]
+        and i.reason.split(" · ")[0].rstrip("…") in stored[i.id].description
+        for i in rec.items
+    )
     assert not any(
         "本格とんこつラーメンセット" in i.reason for i in rec.items if i.group == "fd-kimchi"
     )
