@@ -14,7 +14,7 @@ from evals._runner import EvalRun
 __all__ = ["to_html", "to_json", "to_markdown"]
 
 SUMMARY_METRICS = (
-    "ndcg@{k}", "mrr", "recall@{k}", "consistency.rbo", "consistency.rankc",
+    "ndcg@{k}", "sensible@3", "mrr", "recall@{k}", "consistency.rbo", "consistency.rankc",
     "consistency.jaccard", "consistency.top1", "reason_language", "validity", "fallback_rate",
     "position_tau", "intra_list_distance", "language_spread", "latency_ms", "tokens", "cost",
 )  # fmt: skip
@@ -23,6 +23,7 @@ SUMMARY_METRICS = (
 def to_json(run: EvalRun, comparison: Comparison | None = None) -> dict[str, Any]:
     data = dataclasses.asdict(run)
     data["passed"] = run.passed
+    data["fallbacks"] = run.fallbacks
     if comparison is not None:
         data["baseline"] = {**dataclasses.asdict(comparison), "regressions": comparison.regressions}
     return data
@@ -42,7 +43,7 @@ def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
         f"fallback rate {run.overall['fallback_rate']} · {run.seconds} s",
         "",
     ]
-    metrics = [m for m in _metrics(run) if any(m in row for row in run.summary.values())][:9]
+    metrics = [m for m in _metrics(run) if any(m in row for row in run.summary.values())][:10]
     lines.append("| language | " + " | ".join(metrics) + " |")
     lines.append("| --- |" + " ---: |" * len(metrics))
     for lang, row in run.summary.items():
@@ -51,6 +52,18 @@ def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
     if failed:
         lines += ["", "### Failed expectations", ""]
         lines += [f"- `{case}`: {e['expect']} (observed {e['observed']})" for case, e in failed]
+    fallbacks = run.fallbacks
+    if fallbacks:
+        verdict = (
+            "allowed (--allow-fallback)"
+            if run.allow_fallback
+            else "the run fails: these are the local ranker's answers, not the model's"
+        )
+        lines += ["", f"### Fell back to the local ranker: {len(fallbacks)} request(s), {verdict}"]
+        lines.append("")
+        lines += [f"- `{f['case']}`, {f['language']}: {f['reason']}" for f in fallbacks[:30]]
+        if len(fallbacks) > 30:
+            lines.append(f"- … {len(fallbacks) - 30} more")
     if comparison is not None:
         lines += ["", f"### Baseline `{comparison.key}`", ""]
         if not comparison.found:

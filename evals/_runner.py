@@ -11,37 +11,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from agent._config import Settings
 from agent._llm import ChatModel
 from agent._rerank import RerankConfig
 from agent._result import Recommendation
 from agent.errors import ConfigError
+from evals._assertions import evaluate
 from evals._metrics import (
-    intra_list_distance,
-    jaccard_at_k,
-    kendall_tau,
-    rank_c,
+    CaseContext,
+    Metric,
+    PairContext,
+    RequestContext,
     rbo,
-    relevance_metrics,
     top1_agreement,
 )
+from evals._metrics import metrics as registered
 from evals._suite import Case, Expectation, LoadedSuite
-from retrieval import Store, is_in_language, load_catalog
+from retrieval import Store, load_catalog
 
 __all__ = ["CaseResult", "EvalRun", "LanguageResult", "RunOptions", "run_suite"]
 
 LOCAL_TEMPLATE = "local-ranker@1"
-#: Repairs that mean the model's answer was not usable as it came.
-STRUCTURAL_REPAIRS = (
-    "invalid_output",
-    "truncated",
-    "salvaged",
-    "invented_id",
-    "duplicate_id",
-    "missing_id",
-)
 
 
 @dataclass(frozen=True)
@@ -59,6 +49,7 @@ class RunOptions:
     repeat: int = 1
     concurrency: int = 4
     store: str | None = None
+    allow_fallback: bool = False
 
 
 @dataclass
@@ -79,6 +70,7 @@ class LanguageResult:
     gold_top1: bool = False
     promotions: dict[str, list[float]] = field(default_factory=dict)  # same/other language
     repeats: list[list[str]] = field(default_factory=list)  # group rankings of each repeat
+    fallback_reason: str | None = None  # why the LLM's answer was not used
 
 
 @dataclass
@@ -91,10 +83,18 @@ class CaseResult:
     pairwise: dict[str, float]
     stability: dict[str, float]
     expectations: list[dict[str, Any]]
+    metrics: dict[str, float] = field(default_factory=dict)  # the ``case`` metrics
 
     @property
     def passed(self) -> bool:
         return all(e["passed"] for e in self.expectations)
+
+    @property
+    def fallbacks(self) -> dict[str, str]:
+        """Why the local ranker answered, by language (empty: the model answered)."""
+        return {
+            lang: r.fallback_reason or "unknown" for lang, r in self.languages.items() if r.fallback
+        }
 
 
 @dataclass
@@ -111,10 +111,26 @@ class EvalRun:
     summary: dict[str, dict[str, float]]  # language -> metric -> value
     overall: dict[str, Any]
     seconds: float
+    allow_fallback: bool = False
+
+    @property
+    def fallbacks(self) -> list[dict[str, str]]:
+        """Every request the local ranker answered for the model: case, language, why."""
+        return [
+            {"case": c.name, "language": lang, "reason": reason}
+            for c in self.cases
+            for lang, reason in c.fallbacks.items()
+        ]
+
+    @property
+    def expectations_met(self) -> bool:
+        return all(c.passed for c in self.cases)
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.cases)
+        """Every expectation met, by the model's own answers (unless ``allow_fallback``:
+        an answer of the local ranker in its place does not count as the model's)."""
+        return self.expectations_met and (self.allow_fallback or not self.fallbacks)
 
     @property
     def failed_expectations(self) -> list[tuple[str, dict[str, Any]]]:
@@ -125,37 +141,26 @@ def _key(item_id: str, group: str, labels: dict[str, int]) -> str:
     return item_id if item_id in labels else group
 
 
+def _metric_error(metric: Metric, where: str, exc: Exception) -> ConfigError:
+    return ConfigError(f"metric {metric.name!r} failed on {where}: {exc!r}")
+
+
 def _score_language(
     case: Case, language: str, recs: Sequence[Recommendation], k: int, store: Store
 ) -> LanguageResult:
     rec = recs[0]
     labels = case.relevant
-    keys = [_key(i.id, i.group, labels) for i in rec.items]
-    metrics = relevance_metrics(keys, labels, k) if labels else {}
-    reasons = [i.reason for i in rec.items]
-    in_language = [is_in_language(r, language) for r in reasons]
     trace = rec.trace
-    metrics["reason_language"] = sum(in_language) / len(in_language) if in_language else 1.0
-    # Valid means usable as answered: no repair beyond putting ids in order (a reply that
-    # lists 2 of 20 ids, invents or repeats ids, or had to be salvaged or re-asked is not).
-    invalid = sum(trace.repairs.get(kind, 0) for kind in STRUCTURAL_REPAIRS)
-    metrics["validity"] = 0.0 if trace.fallback or invalid else 1.0
-    metrics["fallback_rate"] = 1.0 if trace.fallback else 0.0
-    metrics["latency_ms"] = trace.latency_ms.get("total", 0.0)
-    metrics["tokens"] = float(trace.prompt_tokens + trace.completion_tokens)
-    metrics["cost"] = trace.cost
-    # position bias: does the output copy the input order?
+    ctx = RequestContext(case=case, language=language, recommendation=rec, k=k, store=store)
+    metrics: dict[str, float] = {}
+    for metric in registered("request"):
+        try:
+            value = metric.compute(ctx)
+        except Exception as exc:
+            raise _metric_error(metric, f"case {case.name!r}, {language}", exc) from exc
+        if value is not None:
+            metrics[metric.at(k)] = float(value)
     position = {cid: n for n, cid in enumerate(trace.candidate_ids)}
-    inputs = [position.get(i.id, len(position)) for i in rec.items]
-    metrics["position_tau"] = kendall_tau(inputs, list(range(len(inputs))))
-    # diversity
-    vectors = store.vectors([i.id for i in rec.items])
-    if len(vectors) >= 2:
-        matrix = np.vstack([v / (np.linalg.norm(v) or 1.0) for v in vectors.values()])
-        metrics["intra_list_distance"] = intra_list_distance(matrix)
-    n = max(1, len(rec.items))
-    metrics["language_spread"] = len({i.language for i in rec.items}) / n
-    metrics["domain_spread"] = len({i.domain for i in rec.items}) / n
     # candidate-language bias: how far items move up, by whether they are in the request's
     # language (positive = promoted)
     promotions: dict[str, list[float]] = {"same": [], "other": []}
@@ -183,7 +188,7 @@ def _score_language(
         groups=[i.group for i in rec.items],
         titles=[i.title for i in rec.items],
         item_languages=[i.language for i in rec.items],
-        reasons=reasons,
+        reasons=[i.reason for i in rec.items],
         metrics={m: round(v, 6) for m, v in metrics.items()},
         repairs=dict(trace.repairs),
         fallback=trace.fallback,
@@ -193,36 +198,46 @@ def _score_language(
         gold_top1=gold_top1,
         promotions=promotions,
         repeats=[[i.group for i in r.items] for r in recs],
+        fallback_reason=trace.fallback_reason,
     )
 
 
 def _consistency(
     case: Case, results: dict[str, LanguageResult], k: int, p: float
 ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Each ``languages`` metric of every non-reference language against the reference,
+    and its mean over every pair of languages."""
+    across = registered("languages")
+
+    def scores(a: Sequence[str], b: Sequence[str], where: str) -> dict[str, float]:
+        ctx = PairContext(reference=a, other=b, k=k, rbo_p=p)
+        out: dict[str, float] = {}
+        for metric in across:
+            try:
+                value = metric.compute(ctx)
+            except Exception as exc:
+                raise _metric_error(metric, where, exc) from exc
+            if value is not None:
+                out[metric.short] = round(float(value), 6)
+        return out
+
     ref = results[case.reference_language].groups
-    versus: dict[str, dict[str, float]] = {}
-    for lang, result in results.items():
-        if lang == case.reference_language:
-            continue
-        versus[lang] = {
-            "rbo": round(rbo(ref, result.groups, p), 6),
-            "rankc": round(rank_c(ref, result.groups), 6),
-            "jaccard": round(jaccard_at_k(ref, result.groups, k), 6),
-            "top1": top1_agreement(ref, result.groups),
-        }
+    versus = {
+        lang: scores(ref, result.groups, f"case {case.name!r}, {lang}")
+        for lang, result in results.items()
+        if lang != case.reference_language
+    }
     langs = sorted(results)
     pairs = [(a, b) for i, a in enumerate(langs) for b in langs[i + 1 :]]
     pairwise: dict[str, float] = {}
     if pairs:
-        for name, fn in (
-            ("rbo", lambda a, b: rbo(a, b, p)),
-            ("rankc", rank_c),
-            ("jaccard", lambda a, b: jaccard_at_k(a, b, k)),
-            ("top1", top1_agreement),
-        ):
-            pairwise[name] = round(
-                statistics.mean(fn(results[a].groups, results[b].groups) for a, b in pairs), 6
-            )
+        each = [
+            scores(results[a].groups, results[b].groups, f"case {case.name!r}, {a}/{b}")
+            for a, b in pairs
+        ]
+        for name in each[0]:
+            values = [e[name] for e in each if name in e]
+            pairwise[name] = round(statistics.mean(values), 6)
     return versus, pairwise
 
 
@@ -240,47 +255,22 @@ def _stability(results: dict[str, LanguageResult], p: float) -> dict[str, float]
     return {"top1": round(statistics.mean(top1), 6), "rbo": round(statistics.mean(agreement), 6)}
 
 
-def _observe(
-    name: str, case: Case, results: dict[str, LanguageResult], versus: dict[str, dict[str, float]]
-) -> float | None:
-    if name.startswith("consistency."):
-        metric = name.split(".", 1)[1]
-        values = [v[metric] for v in versus.values() if metric in v]
-        return statistics.mean(values) if values else 1.0
-    values = [r.metrics[name] for r in results.values() if name in r.metrics]
-    return statistics.mean(values) if values else None
+def _case_metrics(ctx: CaseContext) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for metric in registered("case"):
+        try:
+            value = metric.compute(ctx)
+        except Exception as exc:
+            raise _metric_error(metric, f"case {ctx.case.name!r}", exc) from exc
+        if value is not None:
+            out[metric.at(ctx.k)] = round(float(value), 6)
+    return out
 
 
 def _expectations(
-    case: Case,
-    results: dict[str, LanguageResult],
-    versus: dict[str, dict[str, float]],
-    common: Sequence[Expectation] = (),
+    ctx: CaseContext, common: Sequence[Expectation], base: Path
 ) -> list[dict[str, Any]]:
-    out = []
-    for expect in [*common, *case.expect]:
-        if expect.type == "not_in_top":
-            depth = int(expect.threshold)
-            banned = set(expect.value or [])
-            hits = sorted(
-                {
-                    f"{lang}:{key}"
-                    for lang, r in results.items()
-                    for key in [*r.ranking[:depth], *r.groups[:depth]]
-                    if key in banned
-                }
-            )
-            out.append({"expect": str(expect), "observed": hits, "passed": not hits})
-            continue
-        observed = _observe(expect.type, case, results, versus)
-        out.append(
-            {
-                "expect": str(expect),
-                "observed": None if observed is None else round(observed, 4),
-                "passed": observed is not None and expect.holds(observed),
-            }
-        )
-    return out
+    return [evaluate(expect, ctx, base) for expect in [*common, *ctx.case.expect]]
 
 
 def _summary(cases: Sequence[CaseResult], k: int) -> dict[str, dict[str, float]]:
@@ -354,7 +344,10 @@ def run_suite(
     unknown = [
         f"case {c.name!r}, relevant: {key!r}"
         for c in suite.cases
-        for key in [*c.relevant, *(v for e in c.expect for v in e.value or [])]
+        for key in [
+            *c.relevant,
+            *(v for e in c.expect if e.type == "not_in_top" for v in e.value or []),
+        ]
         if key not in known
     ]
     if unknown:
@@ -407,6 +400,7 @@ def run_suite(
             for lang in case.variants
         }
         versus, pairwise = _consistency(case, results, k, defaults.rbo_p)
+        ctx = CaseContext(case=case, languages=results, consistency=versus, k=k)
         cases.append(
             CaseResult(
                 name=case.name,
@@ -416,7 +410,8 @@ def run_suite(
                 consistency=versus,
                 pairwise=pairwise,
                 stability=_stability(results, defaults.rbo_p),
-                expectations=_expectations(case, results, versus, defaults.expect),
+                expectations=_expectations(ctx, defaults.expect, loaded.path.parent),
+                metrics=_case_metrics(ctx),
             )
         )
     templates = {r.template for c in cases for r in c.languages.values()}
@@ -434,4 +429,5 @@ def run_suite(
         summary=_summary(cases, k),
         overall=_overall(cases),
         seconds=round(time.perf_counter() - started, 2),
+        allow_fallback=options.allow_fallback,
     )
