@@ -118,6 +118,8 @@ class Agent:
         timeout: seconds one request may spend on the LLM, transport retries and re-asks
             included (also the limit of each HTTP call); then the local ranker answers.
         max_tokens: answer budget of one LLM call (``openai:`` models).
+        callbacks: LangChain callback handlers given to the chat model (a tracer sees
+            polyrank's model calls, nested under the caller's run when there is one).
         feedback: pseudo-relevance feedback for retrieval, e.g. ``Feedback()``; off by
             default (measured trade-offs in :class:`~retrieval.Feedback`).
     """
@@ -138,6 +140,7 @@ class Agent:
         timeout: float = 60.0,
         max_tokens: int | None = None,
         feedback: Feedback | None = None,
+        callbacks: list[Any] | None = None,
     ) -> None:
         if isinstance(store, Store):
             if embeddings is not None:
@@ -153,7 +156,7 @@ class Agent:
         rerank = rerank or RerankConfig()
         if rerank.deadline is None:  # one deadline per request, across retries and re-asks
             rerank = dataclasses.replace(rerank, deadline=timeout)
-        chat = self._chat_model(model, base_url, api_key, timeout, max_tokens)
+        chat = self._chat_model(model, base_url, api_key, timeout, max_tokens, callbacks)
         #: The ranker that answers: an :class:`LLMRanker`, or the local ranker.
         self.ranker: Ranker = self.local
         #: The chat model behind the LLM ranker (``None``: the local ranker only).
@@ -180,6 +183,7 @@ class Agent:
         api_key: str | None,
         timeout: float,
         max_tokens: int | None,
+        callbacks: list[Any] | None = None,
     ) -> ChatModel | None:
         """The chat model ``model`` names; ``None`` for ``local`` (no LLM)."""
         if not isinstance(model, str):
@@ -195,6 +199,8 @@ class Agent:
         options: dict[str, Any] = {"timeout": timeout}
         if max_tokens is not None:
             options["max_tokens"] = max_tokens
+        if callbacks:
+            options["callbacks"] = callbacks
         chat: ChatModel = resolve("llm", model, base_url=base_url, api_key=api_key, **options)
         return chat
 
@@ -523,6 +529,7 @@ class Agent:
             candidate_ids=[c.id for c in candidates],
             last_prompt=tried.last_prompt,
             errors=list(tried.errors),
+            calls=list(tried.calls),
         )
         trace.cost = self._cost(trace)
         items = [
@@ -548,9 +555,15 @@ class Agent:
             trace=trace,
         )
 
-    def _cost(self, trace: Trace) -> float:
-        name = self.model.split(":", 1)[-1]
-        prompt, completion = self.prices.get(name, (0.0, 0.0))
+    def _cost(self, trace: Trace) -> float | None:
+        """USD for the trace's tokens; ``None`` when they were spent on a model without a
+        known price (``prices``, ``POLYRANK_PRICES``): unknown, not free."""
+        if not trace.prompt_tokens and not trace.completion_tokens:
+            return 0.0
+        price = self.prices.get(self.model.split(":", 1)[-1])
+        if price is None:
+            return None
+        prompt, completion = price
         return round((trace.prompt_tokens * prompt + trace.completion_tokens * completion) / 1e6, 8)
 
 

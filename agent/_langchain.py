@@ -10,8 +10,8 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
@@ -21,12 +21,22 @@ from retrieval import Candidate, detect_language
 
 __all__ = ["PolyrankCompressor"]
 
+T = TypeVar("T")
+
 
 def _candidate(index: int, doc: Document) -> Candidate:
     meta = doc.metadata
     key = str(doc.id or meta.get("id") or f"doc-{index}")
     text = doc.page_content
     guess = detect_language(text)
+    attributes = {
+        k: v
+        for k, v in (meta.get("attributes") or {}).items()
+        if isinstance(v, str | int | float | bool)
+    }
+    for name in ("price", "currency"):  # PolyrankRetriever's documents carry them
+        if isinstance(meta.get(name), str | int | float) and name not in attributes:
+            attributes[name] = meta[name]
     return Candidate(
         id=key,
         group=str(meta.get("group") or key),
@@ -35,7 +45,21 @@ def _candidate(index: int, doc: Document) -> Candidate:
         description=text,
         language=str(meta.get("language") or (guess.code if guess else "")),
         domain=str(meta.get("domain") or "documents"),
+        tags=tuple(str(t) for t in meta.get("tags") or ()),
+        regions=tuple(str(r) for r in meta.get("regions") or ()),
+        attributes=attributes,
     )
+
+
+def _nested(callbacks: Callbacks | None, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call`` inside the caller's LangChain run: the chat model's runs become children
+    of the run that ``callbacks`` belongs to (a retriever's, say), not new roots."""
+    if callbacks is None:
+        return call(*args, **kwargs)
+    from langchain_core.runnables.config import set_config_context
+
+    with set_config_context({"callbacks": callbacks}) as context:
+        return context.run(call, *args, **kwargs)
 
 
 class PolyrankCompressor(BaseDocumentCompressor):
@@ -58,7 +82,7 @@ class PolyrankCompressor(BaseDocumentCompressor):
             return []
         candidates = [_candidate(i, d) for i, d in enumerate(documents)]
         by_id = {c.id: d for c, d in zip(candidates, documents, strict=True)}
-        rec = self.agent.rerank(query, candidates, self.user, k=self.top_n)
+        rec = _nested(callbacks, self.agent.rerank, query, candidates, self.user, k=self.top_n)
         out = []
         for item in rec.items:
             doc = by_id[item.id]

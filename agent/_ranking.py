@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from agent._profile import UserContext
 from retrieval import Candidate
@@ -74,6 +74,9 @@ class Ranking:
     system_template: str | None = None
     last_prompt: str | None = None
     failure: str | None = None
+    #: Every model call: messages sent (system prompt included), raw reply, tokens,
+    #: latency, what was wrong with it (``--trace FILE`` writes them).
+    calls: tuple[dict[str, Any], ...] = ()
 
     def rows(self) -> Iterator[tuple[Candidate, float, str]]:
         """``(candidate, score, reason)`` per item, best first."""

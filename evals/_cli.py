@@ -14,9 +14,17 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from agent._cli import llm_options, positive_int, settings_of
+from agent._cli import (
+    TraceFile,
+    configure_logging,
+    llm_options,
+    positive_int,
+    settings_of,
+    trace_option,
+    verbosity_options,
+)
 from agent.errors import PolyrankError
 
 if TYPE_CHECKING:
@@ -57,6 +65,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--repeat", type=positive_int, default=1, help="run N times; report stability")
     llm_options(p)
+    trace_option(p)
     p.add_argument(
         "--concurrency", type=positive_int, default=4, help="requests at once (default 4)"
     )
@@ -127,16 +136,27 @@ def run(args: argparse.Namespace) -> int:
     )
     console = Console(stderr=True)
     total = sum(len(c.variants) for c in loaded.suite.cases) * max(1, args.repeat)
-    if console.is_terminal:
-        from rich.progress import Progress
+    trace = TraceFile(args.trace)
 
-        with Progress(console=console, transient=True) as bar:
-            task = bar.add_task(f"eval {loaded.suite.name}", total=total)
-            result = run_suite(
-                loaded, options, progress=lambda done, _: bar.update(task, completed=done)
-            )
-    else:
-        result = run_suite(loaded, options)
+    def record(case: str, language: str, repeat: int, rec: Any) -> None:
+        trace.write(rec, case=case, language=language, repeat=repeat)
+
+    try:
+        if console.is_terminal:
+            from rich.progress import Progress
+
+            with Progress(console=console, transient=True) as bar:
+                task = bar.add_task(f"eval {loaded.suite.name}", total=total)
+                result = run_suite(
+                    loaded,
+                    options,
+                    progress=lambda done, _: bar.update(task, completed=done),
+                    record=record,
+                )
+        else:
+            result = run_suite(loaded, options, record=record)
+    finally:
+        trace.close()
     tolerance = (
         args.tolerance if args.tolerance is not None else loaded.suite.defaults.regression_tolerance
     )
@@ -237,8 +257,11 @@ def _show(markdown: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polyrank")
-    add_parser(parser.add_subparsers(dest="command", required=True))
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    verbosity_options(sub.choices["eval"])
     args = parser.parse_args(["eval", *(argv or [])] if argv is not None else None)
+    configure_logging(args.verbose)
     try:
         return run(args)
     except PolyrankError as exc:

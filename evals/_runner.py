@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from collections import defaultdict
@@ -30,6 +31,8 @@ from evals._suite import Case, Expectation, LoadedSuite
 from retrieval import Store, load_catalog
 
 __all__ = ["CaseResult", "EvalRun", "LanguageResult", "RunOptions", "run_suite"]
+
+log = logging.getLogger("polyrank.evals")
 
 LOCAL_TEMPLATE = "local-ranker@1"
 
@@ -108,7 +111,7 @@ class EvalRun:
     repeat: int
     rbo_p: float
     cases: list[CaseResult]
-    summary: dict[str, dict[str, float]]  # language -> metric -> value
+    summary: dict[str, dict[str, float | str]]  # language -> metric -> value
     overall: dict[str, Any]
     seconds: float
     allow_fallback: bool = False
@@ -273,7 +276,7 @@ def _expectations(
     return [evaluate(expect, ctx, base) for expect in [*common, *ctx.case.expect]]
 
 
-def _summary(cases: Sequence[CaseResult], k: int) -> dict[str, dict[str, float]]:
+def _summary(cases: Sequence[CaseResult], k: int) -> dict[str, dict[str, float | str]]:
     per: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for case in cases:
         for lang, result in case.languages.items():
@@ -281,12 +284,17 @@ def _summary(cases: Sequence[CaseResult], k: int) -> dict[str, dict[str, float]]
                 per[lang][metric].append(value)
             for metric, value in case.consistency.get(lang, {}).items():
                 per[lang][f"consistency.{metric}"].append(value)
-    summary: dict[str, dict[str, float]] = {}
+    summary: dict[str, dict[str, float | str]] = {}
     for lang, metrics in sorted(per.items()):
-        row = {m: round(statistics.mean(v), 4) for m, v in metrics.items() if m != "cost"}
+        row: dict[str, float | str] = {
+            m: round(statistics.mean(v), 4) for m, v in metrics.items() if m != "cost"
+        }
+        requests = len(metrics["latency_ms"])
         row["latency_ms"] = round(statistics.median(metrics["latency_ms"]), 1)
-        row["cost"] = round(sum(metrics["cost"]), 6)
-        row["cases"] = float(len(metrics["latency_ms"]))
+        # A model without a known price has no cost: "unknown", never a made-up 0.
+        known = metrics.get("cost", [])
+        row["cost"] = round(sum(known), 6) if len(known) == requests else "unknown"
+        row["cases"] = float(requests)
         summary[lang] = row
     return summary
 
@@ -327,8 +335,13 @@ def run_suite(
     loaded: LoadedSuite,
     options: RunOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
+    record: Callable[[str, str, int, Recommendation], None] | None = None,
 ) -> EvalRun:
-    """Run every case in every language (``repeat`` times) and score the results."""
+    """Run every case in every language (``repeat`` times) and score the results.
+
+    ``progress(done, total)`` after each request; ``record(case, language, repeat,
+    recommendation)`` with each (``--trace FILE``), in the calling thread.
+    """
     options = options or RunOptions()
     suite = loaded.suite
     defaults = suite.defaults
@@ -373,6 +386,11 @@ def run_suite(
         for r in range(len(agents))
     ]
     done = 0
+    log.info(
+        "suite %s: %d cases, %d requests, model %s, store %s",
+        suite.name, len(suite.cases), len(jobs),
+        model if isinstance(model, str) else model.spec, store_path,
+    )  # fmt: skip
 
     def run(job: tuple[Case, str, int]) -> Recommendation:
         case, lang, r = job
@@ -390,6 +408,11 @@ def run_suite(
     with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
         for job, rec in zip(jobs, pool.map(run, jobs), strict=True):
             recs[(job[0].name, job[1])].append(rec)
+            if record:
+                record(job[0].name, job[1], job[2], rec)
+            if rec.trace.fallback:
+                log.info("case %s, %s: fell back (%s)", job[0].name, job[1],
+                         rec.trace.fallback_reason)  # fmt: skip
             done += 1
             if progress:
                 progress(done, len(jobs))
