@@ -70,6 +70,7 @@ __all__ = [
 
 _LAZY = {
     "Agent": "agent._agent",
+    "__version__": "retrieval._version",
     "ChatModel": "agent._llm",
     "Event": "agent._profile",
     "LangChainChat": "agent._lcchat",

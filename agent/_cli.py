@@ -285,6 +285,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Multilingual recommendations: retrieve from a Chroma catalogue, rerank "
         "with an LLM or the local ranker, explain in the user's language.",
     )
+    from retrieval._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"polyrank {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = sub.add_parser(
@@ -401,13 +404,47 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress_bar(total: int) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
-    if total < PROGRESS_THRESHOLD or not sys.stderr.isatty():
-        return None, lambda: None
-    from rich.console import Console
-    from rich.progress import Progress
+def _progress_lines() -> Callable[[int, int], None]:
+    """Progress for a log (not a terminal): a line at each tenth of the way, with the rate."""
+    started = time.perf_counter()
+    shown = -1
 
-    bar = Progress(console=Console(stderr=True), transient=True)
+    def update(done: int, todo: int) -> None:
+        nonlocal shown
+        tenth = done * 10 // max(1, todo)
+        if tenth == shown:
+            return
+        shown = tenth
+        seconds = time.perf_counter() - started
+        rate = f", {done / seconds:.0f} items/s" if seconds > 0 and done else ""
+        print(f"polyrank: embedded {done}/{todo} items{rate}", file=sys.stderr, flush=True)
+
+    return update
+
+
+def _progress_bar(total: int) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A bar on a terminal; lines on stderr otherwise (CI logs), for a large catalogue."""
+    if total < PROGRESS_THRESHOLD:
+        return None, lambda: None
+    if not sys.stderr.isatty():
+        return _progress_lines(), lambda: None
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("embedding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
     task = bar.add_task("embedding", total=None)
     bar.start()
 

@@ -93,6 +93,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "__version__": "retrieval._version",
     **dict.fromkeys(["Comparison", "compare", "update_baseline"], "evals._baseline"),
     **dict.fromkeys(
         [

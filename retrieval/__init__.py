@@ -86,6 +86,7 @@ __getattr__ = lazy_attributes(
     __name__,
     {
         "ChromaEmbeddingFunction": "retrieval._chroma",
+        "__version__": "retrieval._version",
         # LangChain's retriever interface, imported only when asked for
         "PolyrankRetriever": "retrieval._langchain",
         "candidate_document": "retrieval._langchain",
