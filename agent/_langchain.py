@@ -10,7 +10,7 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from langchain_core.callbacks import Callbacks
@@ -19,15 +19,20 @@ from pydantic import ConfigDict
 
 from retrieval import Candidate, detect_language
 
-__all__ = ["PolyrankCompressor"]
+__all__ = ["PolyrankCompressor", "text_candidate"]
 
 T = TypeVar("T")
 
 
 def _candidate(index: int, doc: Document) -> Candidate:
     meta = doc.metadata
-    key = str(doc.id or meta.get("id") or f"doc-{index}")
-    text = doc.page_content
+    return text_candidate(str(doc.id or meta.get("id") or f"doc-{index}"), doc.page_content, meta)
+
+
+def text_candidate(key: str, text: str, meta: Mapping[str, Any]) -> Candidate:
+    """A document of another framework (a LangChain ``Document``, a LlamaIndex node) as a
+    candidate: its text and what its metadata says (title, language, domain, group, tags,
+    regions, price; :func:`retrieval.candidate_document` writes all of them)."""
     guess = detect_language(text)
     attributes = {
         k: v
