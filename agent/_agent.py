@@ -474,6 +474,42 @@ class Agent:
         Their ``score`` is replaced by their similarity to ``query`` under this agent's
         embeddings, so the local ranker weighs them like retrieved ones.
         """
+        return self._ranked(*self._rerank_plan(query, candidates, user, k, language, passes))
+
+    async def arerank(
+        self,
+        query: str,
+        candidates: Sequence[Candidate],
+        user: str | Path | UserProfile | None = None,
+        k: int = 5,
+        *,
+        language: str | None = None,
+        passes: int | None = None,
+    ) -> Recommendation:
+        """:meth:`rerank` without blocking the event loop: the embeddings are computed on
+        the agent's worker threads and the model is awaited (``acomplete``)."""
+        loop = asyncio.get_running_loop()
+        plan, ranked = await loop.run_in_executor(
+            self._pool(), self._rerank_plan, query, candidates, user, k, language, passes
+        )
+        mark = time.perf_counter()
+        request = plan.request()
+        tried = await self.ranker.arank(request, ranked, plan.context)
+        answer = tried
+        if tried.failure is not None:
+            answer = await self.local.arank(request, ranked, plan.context)
+        return self._finish(plan, ranked, tried, answer, mark)
+
+    def _rerank_plan(
+        self,
+        query: str,
+        candidates: Sequence[Candidate],
+        user: str | Path | UserProfile | None,
+        k: int,
+        language: str | None,
+        passes: int | None,
+    ) -> tuple[_Plan, list[Candidate]]:
+        """:meth:`rerank`'s plan and its candidates, scored against ``query`` (blocking)."""
         started = time.perf_counter()
         if candidates:
             query_vector = self.store.embedder.embed_queries([query])[0]
@@ -488,7 +524,7 @@ class Agent:
         plan.profile, plan.language = profile, (lang, source)
         plan.context = build_context(profile, self.store, lang)
         plan.lap("context", started)
-        return self._ranked(plan, list(candidates))
+        return plan, list(candidates)
 
     def _ranked(self, plan: _Plan, candidates: list[Candidate]) -> Recommendation:
         """Rank the candidates; the local ranker answers when the LLM failed."""

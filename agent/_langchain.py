@@ -10,6 +10,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -88,6 +89,32 @@ class PolyrankCompressor(BaseDocumentCompressor):
         candidates = [_candidate(i, d) for i, d in enumerate(documents)]
         by_id = {c.id: d for c, d in zip(candidates, documents, strict=True)}
         rec = _nested(callbacks, self.agent.rerank, query, candidates, self.user, k=self.top_n)
+        return self._documents(rec, by_id)
+
+    async def acompress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        """:meth:`compress_documents` on the event loop: the model is awaited
+        (``Agent.arerank``), not run in one executor thread per call."""
+        if not documents:
+            return []
+        candidates = [_candidate(i, d) for i, d in enumerate(documents)]
+        by_id = {c.id: d for c, d in zip(candidates, documents, strict=True)}
+        if callbacks is None:
+            rec = await self.agent.arerank(query, candidates, self.user, k=self.top_n)
+        else:
+            from langchain_core.runnables.config import set_config_context
+
+            with set_config_context({"callbacks": callbacks}) as context:
+                # the coroutine's task runs in this context: the caller's run is the parent
+                rec = await asyncio.create_task(
+                    self.agent.arerank(query, candidates, self.user, k=self.top_n),
+                    context=context,
+                )
+        return self._documents(rec, by_id)
+
+    @staticmethod
+    def _documents(rec: Any, by_id: Mapping[str, Document]) -> list[Document]:
         out = []
         for item in rec.items:
             doc = by_id[item.id]

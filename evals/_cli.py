@@ -146,11 +146,14 @@ def run(args: argparse.Namespace) -> int:
             from rich.progress import Progress
 
             with Progress(console=console, transient=True) as bar:
-                task = bar.add_task(f"eval {loaded.suite.name}", total=total)
+                name = loaded.suite.name
+                task = bar.add_task(f"eval {name}: building the suite's store", total=total)
                 result = run_suite(
                     loaded,
                     options,
-                    progress=lambda done, _: bar.update(task, completed=done),
+                    progress=lambda done, _: bar.update(
+                        task, completed=done, description=f"eval {name}: {total} requests"
+                    ),
                     record=record,
                 )
         else:

@@ -339,7 +339,8 @@ def run_suite(
 ) -> EvalRun:
     """Run every case in every language (``repeat`` times) and score the results.
 
-    ``progress(done, total)`` after each request; ``record(case, language, repeat,
+    ``progress(done, total)`` once the suite's store is built (``done`` 0), then after
+    each request; ``record(case, language, repeat,
     recommendation)`` with each (``--trace FILE``), in the calling thread.
     """
     options = options or RunOptions()
@@ -370,6 +371,8 @@ def run_suite(
         )
     store = Store.open(store_path)
     store.ingest(items)
+    if progress:  # the store is built: the requests start (a bar can say which is which)
+        progress(0, sum(len(c.variants) for c in suite.cases) * max(1, options.repeat))
     agents = [
         settings.agent(
             store,

@@ -385,3 +385,18 @@ def test_the_exit_code_of_a_failed_expectation_can_be_changed(
     capsys.readouterr()
     assert main(["eval", str(path), "--store", store]) == 1
     assert "POLYRANK_FAILED_EXIT_CODE='many': not a whole number" in capsys.readouterr().err
+
+
+def test_progress_starts_once_the_suite_store_is_built(store: str) -> None:
+    """Was: an unlabelled 0% while the suite's store was built; now the first call says
+    the store is ready, so the bar can name the two phases."""
+    from agent import Settings
+    from evals import RunOptions, run_suite
+
+    calls: list[tuple[int, int, bool]] = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total, Path(store).exists()))
+
+    run_suite(load_suite(MINI), RunOptions(settings=Settings.load(), store=store), progress)
+    assert calls[0] == (0, 5, True) and calls[-1] == (5, 5, True) and len(calls) == 6

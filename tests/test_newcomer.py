@@ -59,3 +59,14 @@ def test_ingest_reports_progress_in_a_log(
     total = sum(1 for line in CATALOG.read_text(encoding="utf-8").splitlines() if line.strip())
     assert 2 <= len(lines) <= 11 and lines[-1].startswith(f"polyrank: embedded {total}/{total}")
     assert "items/s" in lines[-1]
+
+
+def test_the_sample_data_has_a_public_path(use_store_path: Path) -> None:
+    """Was: the README's example named data/ files that exist only in a clone."""
+    from agent import Agent
+    from agent.sample import CATALOG, user, user_names
+
+    assert CATALOG.is_file() and "ana" in user_names() and user("ana").is_file()
+    rec = Agent(store=str(use_store_path)).recommend("Quiero aprender a programar",
+                                                     user=user("ana"), k=3)  # fmt: skip
+    assert rec.user_id == "ana" and len(rec.items) == 3
