@@ -646,6 +646,17 @@ def _fell_back(recs: Sequence[Any], args: argparse.Namespace) -> int:
     return EXIT_OK if getattr(args, "allow_fallback", False) else EXIT_FALLBACK
 
 
+def _waiting(agent: Any) -> contextlib.AbstractContextManager[Any]:
+    """A spinner on a terminal while an LLM ranks (a slow model left it blank)."""
+    if agent.llm is None or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    from agent._terminal import plain
+
+    return Console(stderr=True).status(plain(f"asking {agent.model}…"))
+
+
 def _recommend(args: argparse.Namespace) -> int:
     from agent._profile import load_profile
 
@@ -654,14 +665,15 @@ def _recommend(args: argparse.Namespace) -> int:
     trace = TraceFile(args.trace)
     try:
         agent = _make_agent(settings)
-        rec = agent.recommend(
-            args.query,
-            user,
-            k=args.k,
-            passes=args.passes,
-            language=args.language,
-            filters=_filters(args),
-        )
+        with _waiting(agent):
+            rec = agent.recommend(
+                args.query,
+                user,
+                k=args.k,
+                passes=args.passes,
+                language=args.language,
+                filters=_filters(args),
+            )
         trace.write(rec)
     finally:
         trace.close()

@@ -294,3 +294,21 @@ def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "p.json"
     path.write_text(text)
     return path
+
+
+def test_recommend_shows_a_spinner_on_a_terminal_while_the_model_ranks(
+    small_use_store: str,
+    server: ScriptedOpenAIServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Was: a blank terminal until a slow model answered."""
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    assert recommend(small_use_store) == 0
+    assert "asking" not in capsys.readouterr().err  # not a terminal: nothing
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert recommend(small_use_store) == 0
+    assert "asking openai:scripted" in capsys.readouterr().err
