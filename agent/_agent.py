@@ -32,6 +32,7 @@ from agent._cache import ReplyCache
 from agent._intent import request_text
 from agent._llm import ChatModel
 from agent._local import LocalRanker
+from agent._otel import emit_spans
 from agent._profile import UserContext, UserProfile, build_context, load_profile
 from agent._ranking import Ranker, Ranking, RankRequest
 from agent._rerank import LLMRanker, RerankConfig
@@ -584,6 +585,7 @@ class Agent:
             for i, (c, score, reason) in enumerate(answer.rows(), start=1)
         ]
         profile = plan.profile
+        emit_spans(trace, plan.started, plan.search_text)  # OpenTelemetry, when configured
         return Recommendation(
             query=plan.search_text,
             user_id=profile.id if profile else None,

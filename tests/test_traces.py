@@ -312,3 +312,47 @@ def test_recommend_shows_a_spinner_on_a_terminal_while_the_model_ranks(
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert recommend(small_use_store) == 0
     assert "asking openai:scripted" in capsys.readouterr().err
+
+
+# -- OpenTelemetry ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def spans() -> Any:
+    """The SDK's in-memory exporter on the global tracer provider (set once a process)."""
+    from opentelemetry import trace as otel
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = otel.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        otel.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    yield exporter
+    processor.shutdown()  # stops exporting to this test's exporter
+
+
+def test_opentelemetry_spans_per_stage_and_llm_call_under_the_callers_span(
+    small_use_store: str, server: ScriptedOpenAIServer, spans: Any
+) -> None:
+    from opentelemetry import trace as otel
+
+    agent = _agent(small_use_store, server)
+    with otel.get_tracer("the-app").start_as_current_span("handle-request") as outer:
+        rec = agent.recommend(QUERY, k=3)
+    finished = {s.name: s for s in spans.get_finished_spans()}
+    root = finished["polyrank.recommend"]
+    assert root.parent is not None and root.parent.span_id == outer.get_span_context().span_id
+    assert root.attributes["polyrank.ranker"] == "openai:scripted"
+    assert root.attributes["gen_ai.usage.input_tokens"] == rec.trace.prompt_tokens > 0
+    for stage in ("language", "context", "plan", "retrieve", "rank"):
+        span = finished[f"polyrank.{stage}"]
+        assert span.parent.span_id == root.context.span_id
+        assert root.start_time <= span.start_time <= span.end_time <= root.end_time
+    llm = [s for s in spans.get_finished_spans() if s.name == "polyrank.llm"]
+    assert len(llm) == rec.trace.llm_calls
+    assert all(s.parent.span_id == finished["polyrank.rank"].context.span_id for s in llm)
