@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ def to_json(run: EvalRun, comparison: Comparison | None = None) -> dict[str, Any
     if comparison is not None:
         data["baseline"] = {**dataclasses.asdict(comparison), "regressions": comparison.regressions}
     return data
+
+
+def _short(metric: str) -> str:
+    """A column head that wraps: ``consistency.jaccard`` may break after the dot."""
+    return metric.replace(".", ".\u200b").replace("_", "_\u200b")
 
 
 def _metrics(run: EvalRun) -> list[str]:
@@ -84,6 +90,29 @@ def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Viridis at five stops: a sequential scale that people with any common colour-vision
+#: deficiency read in the same order, and that stays ordered in grey.
+SCALE = ((0.0, (68, 1, 84)), (0.25, (59, 82, 139)), (0.5, (33, 145, 140)),
+         (0.75, (94, 201, 98)), (1.0, (253, 231, 37)))  # fmt: skip
+
+
+def colour(value: float) -> str:
+    """The scale's colour of ``value`` (0..1; clamped) as ``#rrggbb``."""
+    v = min(1.0, max(0.0, float(value)))
+    for (x0, c0), (x1, c1) in itertools.pairwise(SCALE):
+        if v <= x1:
+            t = (v - x0) / (x1 - x0)
+            return "#" + "".join(
+                f"{round(a + (b - a) * t):02x}" for a, b in zip(c0, c1, strict=True)
+            )
+    return "#{:02x}{:02x}{:02x}".format(*SCALE[-1][1])
+
+
+def ink(value: float) -> str:
+    """Text colour readable on :func:`colour` of ``value``."""
+    return "#ffffff" if value < 0.55 else "#1b1f24"
+
+
 def to_html(run: EvalRun, comparison: Comparison | None = None, metric: str | None = None) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
@@ -106,6 +135,9 @@ def to_html(run: EvalRun, comparison: Comparison | None = None, metric: str | No
 
     return env.get_template("report.html.j2").render(
         zero_languages=zero_languages,
+        colour=colour,
+        ink=ink,
+        short=_short,
         run=run,
         comparison=comparison,
         languages=languages,

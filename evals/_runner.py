@@ -87,6 +87,8 @@ class CaseResult:
     stability: dict[str, float]
     expectations: list[dict[str, Any]]
     metrics: dict[str, float] = field(default_factory=dict)  # the ``case`` metrics
+    #: RBO between every pair of the case's languages (both ways; 1 on the diagonal).
+    matrix: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -207,9 +209,10 @@ def _score_language(
 
 def _consistency(
     case: Case, results: dict[str, LanguageResult], k: int, p: float
-) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, dict[str, float]]]:
     """Each ``languages`` metric of every non-reference language against the reference,
-    and its mean over every pair of languages."""
+    its mean over every pair of languages, and the RBO of every pair (a symmetric
+    language x language matrix, 1 on the diagonal)."""
     across = registered("languages")
 
     def scores(a: Sequence[str], b: Sequence[str], where: str) -> dict[str, float]:
@@ -233,6 +236,7 @@ def _consistency(
     langs = sorted(results)
     pairs = [(a, b) for i, a in enumerate(langs) for b in langs[i + 1 :]]
     pairwise: dict[str, float] = {}
+    matrix: dict[str, dict[str, float]] = {lang: {lang: 1.0} for lang in langs}
     if pairs:
         each = [
             scores(results[a].groups, results[b].groups, f"case {case.name!r}, {a}/{b}")
@@ -241,7 +245,10 @@ def _consistency(
         for name in each[0]:
             values = [e[name] for e in each if name in e]
             pairwise[name] = round(statistics.mean(values), 6)
-    return versus, pairwise
+        for (a, b), e in zip(pairs, each, strict=True):
+            if "rbo" in e:
+                matrix[a][b] = matrix[b][a] = e["rbo"]
+    return versus, pairwise, matrix
 
 
 def _stability(results: dict[str, LanguageResult], p: float) -> dict[str, float]:
@@ -328,6 +335,20 @@ def _overall(cases: Sequence[CaseResult]) -> dict[str, Any]:
         },
         "cases_passed": sum(c.passed for c in cases),
         "cases": len(cases),
+        "consistency_matrix": _overall_matrix(cases),
+    }
+
+
+def _overall_matrix(cases: Sequence[CaseResult]) -> dict[str, dict[str, float]]:
+    """Mean RBO of each pair of languages over the cases that have both."""
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for case in cases:
+        for a, row in case.matrix.items():
+            for b, value in row.items():
+                values[a][b].append(value)
+    return {
+        a: {b: round(statistics.mean(v), 4) for b, v in sorted(row.items())}
+        for a, row in sorted(values.items())
     }
 
 
@@ -425,7 +446,7 @@ def run_suite(
             lang: _score_language(case, lang, recs[(case.name, lang)], k, store)
             for lang in case.variants
         }
-        versus, pairwise = _consistency(case, results, k, defaults.rbo_p)
+        versus, pairwise, matrix = _consistency(case, results, k, defaults.rbo_p)
         ctx = CaseContext(case=case, languages=results, consistency=versus, k=k)
         cases.append(
             CaseResult(
@@ -438,6 +459,7 @@ def run_suite(
                 stability=_stability(results, defaults.rbo_p),
                 expectations=_expectations(ctx, defaults.expect, loaded.path.parent),
                 metrics=_case_metrics(ctx),
+                matrix=matrix,
             )
         )
     templates = {r.template for c in cases for r in c.languages.values()}
