@@ -45,8 +45,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Run every case of SUITE in every language, score relevance (nDCG, MRR, "
         "recall), cross-language consistency (RBO, RankC, Jaccard, top-1), reason language, "
         "repairs, fallbacks, position and language bias, diversity, latency and cost; write "
-        "reports; compare with a baseline. Exit 0 pass, 100 failed expectation or regression, "
-        "1 error.",
+        "reports; compare with a baseline. Exit 0 pass, 100 failed expectation or regression "
+        "(--failed-exit-code), 3 the LLM failed and the local ranker answered "
+        "(--allow-fallback), 1 error.",
     )
     p.add_argument(
         "suite",
