@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from agent._agent import Agent
     from agent._config import Settings
     from agent._langchain import PolyrankCompressor
+    from agent._lcchat import LangChainChat
     from agent._llm import ChatModel, Message, OpenAIChat, Reply, TransportPolicy
     from agent._local import LocalRanker
     from agent._profile import Event, UserProfile, load_profile
@@ -40,6 +41,7 @@ __all__ = [
     "Event",
     "LLMError",
     "LLMRanker",
+    "LangChainChat",
     "LocalRanker",
     "Message",
     "OpenAIChat",
@@ -68,8 +70,10 @@ __all__ = [
 
 _LAZY = {
     "Agent": "agent._agent",
+    "__version__": "retrieval._version",
     "ChatModel": "agent._llm",
     "Event": "agent._profile",
+    "LangChainChat": "agent._lcchat",
     "LocalRanker": "agent._local",
     "Message": "agent._llm",
     "OpenAIChat": "agent._llm",

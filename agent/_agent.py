@@ -33,6 +33,7 @@ from agent._intent import Intent, read_intent, request_text
 from agent._llm import ChatModel
 from agent._local import LocalRanker
 from agent._money import price_text
+from agent._otel import emit_spans
 from agent._profile import (
     UserContext,
     UserProfile,
@@ -142,6 +143,8 @@ class Agent:
         timeout: seconds one request may spend on the LLM, transport retries and re-asks
             included (also the limit of each HTTP call); then the local ranker answers.
         max_tokens: answer budget of one LLM call (``openai:`` models).
+        callbacks: LangChain callback handlers given to the chat model (a tracer sees
+            polyrank's model calls, nested under the caller's run when there is one).
         feedback: pseudo-relevance feedback for retrieval, e.g. ``Feedback()``; off by
             default (measured trade-offs in :class:`~retrieval.Feedback`).
     """
@@ -162,6 +165,7 @@ class Agent:
         timeout: float = 60.0,
         max_tokens: int | None = None,
         feedback: Feedback | None = None,
+        callbacks: list[Any] | None = None,
     ) -> None:
         if isinstance(store, Store):
             if embeddings is not None:
@@ -177,7 +181,7 @@ class Agent:
         rerank = rerank or RerankConfig()
         if rerank.deadline is None:  # one deadline per request, across retries and re-asks
             rerank = dataclasses.replace(rerank, deadline=timeout)
-        chat = self._chat_model(model, base_url, api_key, timeout, max_tokens)
+        chat = self._chat_model(model, base_url, api_key, timeout, max_tokens, callbacks)
         #: The ranker that answers: an :class:`LLMRanker`, or the local ranker.
         self.ranker: Ranker = self.local
         #: The chat model behind the LLM ranker (``None``: the local ranker only).
@@ -204,6 +208,7 @@ class Agent:
         api_key: str | None,
         timeout: float,
         max_tokens: int | None,
+        callbacks: list[Any] | None = None,
     ) -> ChatModel | None:
         """The chat model ``model`` names; ``None`` for ``local`` (no LLM)."""
         if not isinstance(model, str):
@@ -219,6 +224,8 @@ class Agent:
         options: dict[str, Any] = {"timeout": timeout}
         if max_tokens is not None:
             options["max_tokens"] = max_tokens
+        if callbacks:
+            options["callbacks"] = callbacks
         chat: ChatModel = resolve("llm", model, base_url=base_url, api_key=api_key, **options)
         return chat
 
@@ -550,6 +557,42 @@ class Agent:
         Their ``score`` is replaced by their similarity to ``query`` under this agent's
         embeddings, so the local ranker weighs them like retrieved ones.
         """
+        return self._ranked(*self._rerank_plan(query, candidates, user, k, language, passes))
+
+    async def arerank(
+        self,
+        query: str,
+        candidates: Sequence[Candidate],
+        user: str | Path | UserProfile | None = None,
+        k: int = 5,
+        *,
+        language: str | None = None,
+        passes: int | None = None,
+    ) -> Recommendation:
+        """:meth:`rerank` without blocking the event loop: the embeddings are computed on
+        the agent's worker threads and the model is awaited (``acomplete``)."""
+        loop = asyncio.get_running_loop()
+        plan, ranked = await loop.run_in_executor(
+            self._pool(), self._rerank_plan, query, candidates, user, k, language, passes
+        )
+        mark = time.perf_counter()
+        request = plan.request()
+        tried = await self.ranker.arank(request, ranked, plan.context)
+        answer = tried
+        if tried.failure is not None:
+            answer = await self.local.arank(request, ranked, plan.context)
+        return self._finish(plan, ranked, tried, answer, mark)
+
+    def _rerank_plan(
+        self,
+        query: str,
+        candidates: Sequence[Candidate],
+        user: str | Path | UserProfile | None,
+        k: int,
+        language: str | None,
+        passes: int | None,
+    ) -> tuple[_Plan, list[Candidate]]:
+        """:meth:`rerank`'s plan and its candidates, scored against ``query`` (blocking)."""
         started = time.perf_counter()
         if candidates:
             query_vector = self.store.embedder.embed_queries([query])[0]
@@ -564,7 +607,7 @@ class Agent:
         plan.profile, plan.language = profile, (lang, source)
         plan.context = build_context(profile, self.store, lang)
         plan.lap("context", started)
-        return self._ranked(plan, list(candidates))
+        return plan, list(candidates)
 
     def _ranked(self, plan: _Plan, candidates: list[Candidate]) -> Recommendation:
         """Rank the candidates; the local ranker answers when the LLM failed."""
@@ -608,6 +651,7 @@ class Agent:
             intent=plan.intent.model_dump(mode="json", exclude_defaults=True),
             understood=plan.intent.summary(lang),
             relaxed=list(plan.relaxed),
+            calls=list(tried.calls),
         )
         trace.cost = self._cost(trace)
         hints = plan.context.hints or locale_hints(lang, lang)
@@ -629,6 +673,7 @@ class Agent:
             for i, (c, score, reason) in enumerate(answer.rows(), start=1)
         ]
         profile = plan.profile
+        emit_spans(trace, plan.started, plan.search_text)  # OpenTelemetry, when configured
         return Recommendation(
             query=plan.search_text,
             user_id=profile.id if profile else None,
@@ -636,9 +681,15 @@ class Agent:
             trace=trace,
         )
 
-    def _cost(self, trace: Trace) -> float:
-        name = self.model.split(":", 1)[-1]
-        prompt, completion = self.prices.get(name, (0.0, 0.0))
+    def _cost(self, trace: Trace) -> float | None:
+        """USD for the trace's tokens; ``None`` when they were spent on a model without a
+        known price (``prices``, ``POLYRANK_PRICES``): unknown, not free."""
+        if not trace.prompt_tokens and not trace.completion_tokens:
+            return 0.0
+        price = self.prices.get(self.model.split(":", 1)[-1])
+        if price is None:
+            return None
+        prompt, completion = price
         return round((trace.prompt_tokens * prompt + trace.completion_tokens * completion) / 1e6, 8)
 
 

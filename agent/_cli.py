@@ -15,6 +15,7 @@ import argparse
 import atexit
 import contextlib
 import json
+import logging
 import os
 import sys
 import time
@@ -54,6 +55,91 @@ def _prompts_option(parser: argparse.ArgumentParser) -> None:
 
 
 EXIT_OK, EXIT_ERROR, EXIT_FALLBACK, EXIT_INTERRUPTED = 0, 1, 3, 130
+#: Log format of ``-v``: every line says it is polyrank's and which part spoke.
+LOG_FORMAT = "polyrank: %(levelname)s %(name)s: %(message)s"
+
+
+def verbosity_options(parser: argparse.ArgumentParser) -> None:
+    """``-v/--verbose`` (repeatable) on every command."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log to stderr what polyrank does: -v steps, repairs and fallbacks; -vv every "
+        "LLM call (tokens, latency) too",
+    )
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (tests replace it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter(LOG_FORMAT))
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def configure_logging(verbosity: int) -> None:
+    """Send the ``polyrank`` loggers to stderr at INFO (``-v``) or DEBUG (``-vv``); without
+    ``-v`` they stay as the application set them (quiet by default)."""
+    root = logging.getLogger("polyrank")
+    for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(handler)  # one command, one setting (main runs many in tests)
+        root.setLevel(logging.NOTSET)
+    if verbosity > 0:
+        root.addHandler(_StderrHandler())
+        root.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+
+
+def trace_option(parser: argparse.ArgumentParser) -> None:
+    """``--trace FILE`` for commands that may call an LLM."""
+    parser.add_argument(
+        "--trace",
+        metavar="FILE",
+        help="write one JSON line per request to FILE: its trace and every LLM call "
+        "(messages with the system prompt, raw reply, tokens, latency, repairs)",
+    )
+
+
+class TraceFile:
+    """``--trace FILE``: one JSON line per request, flushed after each."""
+
+    def __init__(self, path: str | None) -> None:
+        """Open ``path`` now, so a folder that is not there fails before any work."""
+        self._handle: Any = None
+        if path is not None:
+            try:
+                self._handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - close()
+            except OSError as exc:
+                from agent.errors import ConfigError
+
+                raise ConfigError(f"--trace {path}: cannot write: {exc.strerror}") from None
+
+    def write(self, rec: Any, **where: Any) -> None:
+        if self._handle is None:
+            return
+        line = {
+            **where,
+            "query": rec.query,
+            "user": rec.user_id,
+            "items": [i.id for i in rec.items],
+            "trace": rec.trace.model_dump(mode="json"),
+        }
+        self._handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 def llm_options(parser: argparse.ArgumentParser) -> None:
@@ -199,6 +285,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Multilingual recommendations: retrieve from a Chroma catalogue, rerank "
         "with an LLM or the local ranker, explain in the user's language.",
     )
+    from retrieval._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"polyrank {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = sub.add_parser(
@@ -267,6 +356,7 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--json", action="store_true", help="print the result and trace as JSON")
     _prompts_option(rec)
     llm_options(rec)
+    trace_option(rec)
     _common(rec)
 
     chat = sub.add_parser(
@@ -307,17 +397,54 @@ def _parser() -> argparse.ArgumentParser:
         help="local or openai:MODEL (env POLYRANK_MODEL)",
     )
     llm_options(demo)
+    trace_option(demo)
     _common(demo)
+    for command in sub.choices.values():
+        verbosity_options(command)
     return parser
 
 
-def _progress_bar(total: int) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
-    if total < PROGRESS_THRESHOLD or not sys.stderr.isatty():
-        return None, lambda: None
-    from rich.console import Console
-    from rich.progress import Progress
+def _progress_lines() -> Callable[[int, int], None]:
+    """Progress for a log (not a terminal): a line at each tenth of the way, with the rate."""
+    started = time.perf_counter()
+    shown = -1
 
-    bar = Progress(console=Console(stderr=True), transient=True)
+    def update(done: int, todo: int) -> None:
+        nonlocal shown
+        tenth = done * 10 // max(1, todo)
+        if tenth == shown:
+            return
+        shown = tenth
+        seconds = time.perf_counter() - started
+        rate = f", {done / seconds:.0f} items/s" if seconds > 0 and done else ""
+        print(f"polyrank: embedded {done}/{todo} items{rate}", file=sys.stderr, flush=True)
+
+    return update
+
+
+def _progress_bar(total: int) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A bar on a terminal; lines on stderr otherwise (CI logs), for a large catalogue."""
+    if total < PROGRESS_THRESHOLD:
+        return None, lambda: None
+    if not sys.stderr.isatty():
+        return _progress_lines(), lambda: None
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("embedding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
     task = bar.add_task("embedding", total=None)
     bar.start()
 
@@ -468,7 +595,8 @@ def _print_recommendation(rec: Any) -> None:
         title_justify="left",
         caption=plain(
             f"ranker {ranker} · {t.latency_ms.get('total', 0):.0f} ms · "
-            f"{t.prompt_tokens + t.completion_tokens} tokens"
+            f"{t.prompt_tokens + t.completion_tokens} tokens · "
+            + ("cost unknown" if t.cost is None else f"${t.cost:.6f}")
         ),
         caption_justify="left",
     )
@@ -518,20 +646,37 @@ def _fell_back(recs: Sequence[Any], args: argparse.Namespace) -> int:
     return EXIT_OK if getattr(args, "allow_fallback", False) else EXIT_FALLBACK
 
 
+def _waiting(agent: Any) -> contextlib.AbstractContextManager[Any]:
+    """A spinner on a terminal while an LLM ranks (a slow model left it blank)."""
+    if agent.llm is None or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    from agent._terminal import plain
+
+    return Console(stderr=True).status(plain(f"asking {agent.model}…"))
+
+
 def _recommend(args: argparse.Namespace) -> int:
     from agent._profile import load_profile
 
     settings = settings_of(args)  # cheap checks first
     user = load_profile(args.user) if args.user else None
-    agent = _make_agent(settings)
-    rec = agent.recommend(
-        args.query,
-        user,
-        k=args.k,
-        passes=args.passes,
-        language=args.language,
-        filters=_filters(args),
-    )
+    trace = TraceFile(args.trace)
+    try:
+        agent = _make_agent(settings)
+        with _waiting(agent):
+            rec = agent.recommend(
+                args.query,
+                user,
+                k=args.k,
+                passes=args.passes,
+                language=args.language,
+                filters=_filters(args),
+            )
+        trace.write(rec)
+    finally:
+        trace.close()
     if args.json:
         print(json.dumps(rec.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -564,6 +709,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     catalog = args.catalog or str(CATALOG)
+    TraceFile(args.trace).close()  # a trace file that cannot be written fails first
     store = settings.open_store(create=True)
     where = store.folder or settings.store
     print(
@@ -580,10 +726,15 @@ def _demo(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     recs = []
-    for query, name, domain in DEMO_REQUESTS:
-        filters = Filters(domains=(domain,) if domain else ())
-        recs.append(agent.recommend(query, user(name), k=args.k, filters=filters))
-        _print_recommendation(recs[-1])
+    trace = TraceFile(args.trace)
+    try:
+        for query, name, domain in DEMO_REQUESTS:
+            filters = Filters(domains=(domain,) if domain else ())
+            recs.append(agent.recommend(query, user(name), k=args.k, filters=filters))
+            trace.write(recs[-1])
+            _print_recommendation(recs[-1])
+    finally:
+        trace.close()
     store_option = f" --store {where}" if settings.store else ""
     print(
         "\nTry next:\n"
@@ -613,6 +764,7 @@ def run() -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (module docstring)."""
     args = _parser().parse_args(argv)
+    configure_logging(args.verbose)
     try:
         if args.command == "ingest":
             return _ingest_command(args)

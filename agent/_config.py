@@ -15,6 +15,7 @@ The environment is read here and nowhere else in the CLI (pydantic-settings):
 ``POLYRANK_EMBEDDINGS``     embedding spec (default: what the store was built with)
 ``POLYRANK_TIMEOUT``        seconds per request on the LLM (default 60)
 ``POLYRANK_CACHE``          LLM reply cache folder (default ``.polyrank/cache``)
+``POLYRANK_PRICES``         a JSON/YAML file of model prices (USD per million tokens)
 ``OPENAI_BASE_URL``         any OpenAI-compatible server (``http://127.0.0.1:8080/v1``)
 ``OPENAI_API_KEY``          its key (kept secret: never in a repr, log or trace)
 ==========================  =====================================================
@@ -48,6 +49,7 @@ _ENV = {
     "embeddings": "POLYRANK_EMBEDDINGS",
     "timeout": "POLYRANK_TIMEOUT",
     "cache": "POLYRANK_CACHE",
+    "prices": "POLYRANK_PRICES",
     "base_url": "OPENAI_BASE_URL",
     "api_key": "OPENAI_API_KEY",
 }
@@ -75,6 +77,7 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("embeddings", _ENV["embeddings"])
     )
     prompts: Path | None = None
+    prices: Path | None = Field(None, validation_alias=AliasChoices("prices", _ENV["prices"]))
 
     @classmethod
     def load(cls, **given: Any) -> Settings:
@@ -127,5 +130,9 @@ class Settings(BaseSettings):
             "max_tokens": self.max_tokens,
             "prompts": self.prompts,
         }
+        if self.prices is not None:
+            from agent._pricing import load_prices
+
+            settings["prices"] = load_prices(self.prices)
         opened = store if store is not None else self.open_store(create=False)
         return Agent(store=opened, **{**settings, **options})

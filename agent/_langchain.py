@@ -10,8 +10,9 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
@@ -19,14 +20,29 @@ from pydantic import ConfigDict
 
 from retrieval import Candidate, detect_language
 
-__all__ = ["PolyrankCompressor"]
+__all__ = ["PolyrankCompressor", "text_candidate"]
+
+T = TypeVar("T")
 
 
 def _candidate(index: int, doc: Document) -> Candidate:
     meta = doc.metadata
-    key = str(doc.id or meta.get("id") or f"doc-{index}")
-    text = doc.page_content
+    return text_candidate(str(doc.id or meta.get("id") or f"doc-{index}"), doc.page_content, meta)
+
+
+def text_candidate(key: str, text: str, meta: Mapping[str, Any]) -> Candidate:
+    """A document of another framework (a LangChain ``Document``, a LlamaIndex node) as a
+    candidate: its text and what its metadata says (title, language, domain, group, tags,
+    regions, price; :func:`retrieval.candidate_document` writes all of them)."""
     guess = detect_language(text)
+    attributes = {
+        k: v
+        for k, v in (meta.get("attributes") or {}).items()
+        if isinstance(v, str | int | float | bool)
+    }
+    for name in ("price", "currency"):  # PolyrankRetriever's documents carry them
+        if isinstance(meta.get(name), str | int | float) and name not in attributes:
+            attributes[name] = meta[name]
     return Candidate(
         id=key,
         group=str(meta.get("group") or key),
@@ -35,7 +51,21 @@ def _candidate(index: int, doc: Document) -> Candidate:
         description=text,
         language=str(meta.get("language") or (guess.code if guess else "")),
         domain=str(meta.get("domain") or "documents"),
+        tags=tuple(str(t) for t in meta.get("tags") or ()),
+        regions=tuple(str(r) for r in meta.get("regions") or ()),
+        attributes=attributes,
     )
+
+
+def _nested(callbacks: Callbacks | None, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call`` inside the caller's LangChain run: the chat model's runs become children
+    of the run that ``callbacks`` belongs to (a retriever's, say), not new roots."""
+    if callbacks is None:
+        return call(*args, **kwargs)
+    from langchain_core.runnables.config import set_config_context
+
+    with set_config_context({"callbacks": callbacks}) as context:
+        return context.run(call, *args, **kwargs)
 
 
 class PolyrankCompressor(BaseDocumentCompressor):
@@ -58,7 +88,33 @@ class PolyrankCompressor(BaseDocumentCompressor):
             return []
         candidates = [_candidate(i, d) for i, d in enumerate(documents)]
         by_id = {c.id: d for c, d in zip(candidates, documents, strict=True)}
-        rec = self.agent.rerank(query, candidates, self.user, k=self.top_n)
+        rec = _nested(callbacks, self.agent.rerank, query, candidates, self.user, k=self.top_n)
+        return self._documents(rec, by_id)
+
+    async def acompress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        """:meth:`compress_documents` on the event loop: the model is awaited
+        (``Agent.arerank``), not run in one executor thread per call."""
+        if not documents:
+            return []
+        candidates = [_candidate(i, d) for i, d in enumerate(documents)]
+        by_id = {c.id: d for c, d in zip(candidates, documents, strict=True)}
+        if callbacks is None:
+            rec = await self.agent.arerank(query, candidates, self.user, k=self.top_n)
+        else:
+            from langchain_core.runnables.config import set_config_context
+
+            with set_config_context({"callbacks": callbacks}) as context:
+                # the coroutine's task runs in this context: the caller's run is the parent
+                rec = await asyncio.create_task(
+                    self.agent.arerank(query, candidates, self.user, k=self.top_n),
+                    context=context,
+                )
+        return self._documents(rec, by_id)
+
+    @staticmethod
+    def _documents(rec: Any, by_id: Mapping[str, Document]) -> list[Document]:
         out = []
         for item in rec.items:
             doc = by_id[item.id]

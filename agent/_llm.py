@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import queue
 import threading
@@ -212,6 +213,8 @@ class OpenAIChat:
             (llama.cpp's server reads only the former).
         json_mode: ``json_schema`` (structured output) or ``json_object`` for servers that
             lack json_schema; a server that refuses json_schema is switched automatically.
+        callbacks: LangChain callback handlers of the chat model; its runs nest under the
+            caller's LangChain run when there is one (a tracer sees one tree).
     """
 
     model: str
@@ -222,6 +225,7 @@ class OpenAIChat:
     temperature: float = 0.0
     json_mode: Literal["json_schema", "json_object"] = "json_schema"
     transport: TransportPolicy = field(default_factory=TransportPolicy)
+    callbacks: list[Any] | None = field(default=None, repr=False, compare=False)
     _schema_works: bool = field(default=False, init=False, repr=False)
     #: Per event loop: (ChatOpenAI, its async HTTP client). A pooled connection made on
     #: a loop that has ended fails on the next one ("Event loop is closed").
@@ -253,6 +257,7 @@ class OpenAIChat:
             max_retries=0,  # our own transport loop retries, honouring Retry-After
             temperature=self.temperature,
             max_tokens=self.max_tokens,  # type: ignore[call-arg]
+            callbacks=self.callbacks,
             **extra,
         )
 
@@ -315,7 +320,11 @@ class OpenAIChat:
             except BaseException as exc:  # handed to the caller's thread
                 done.put((False, exc))
 
-        threading.Thread(target=run, name="polyrank-llm-call", daemon=True).start()
+        # In the caller's context: a LangChain run around this call stays its parent.
+        context = contextvars.copy_context()
+        threading.Thread(
+            target=context.run, args=(run,), name="polyrank-llm-call", daemon=True
+        ).start()
         try:
             ok, value = done.get(timeout=remaining)
         except queue.Empty:

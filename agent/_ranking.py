@@ -85,6 +85,9 @@ class Ranking:
     system_template: str | None = None
     last_prompt: str | None = None
     failure: str | None = None
+    #: Every model call: messages sent (system prompt included), raw reply, tokens,
+    #: latency, what was wrong with it (``--trace FILE`` writes them).
+    calls: tuple[dict[str, Any], ...] = ()
 
     def rows(self) -> Iterator[tuple[Candidate, float, str]]:
         """``(candidate, score, reason)`` per item, best first."""

@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import inspect
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -37,6 +38,8 @@ from prompts import PromptSet, data
 from retrieval import Candidate, is_in_language
 
 __all__ = ["LANGUAGE_NAMES", "LLMRanker", "RerankConfig"]
+
+log = logging.getLogger("polyrank.agent.rerank")
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -105,10 +108,12 @@ class _Tally:
     last_prompt: str | None = None
     #: What the request was understood to ask, stated in the prompt ("films · ≤ 15 EUR").
     understood: str = ""
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     def repair(self, kind: str, count: int = 1) -> None:
         if count:
             self.repairs[kind] = self.repairs.get(kind, 0) + count
+            log.info("repair: %s x%d", kind, count)
 
     def ranking(self, spec: str, **answer: Any) -> Ranking:
         return Ranking(
@@ -119,6 +124,7 @@ class _Tally:
             prompt_template=self.prompt_template,
             system_template=self.system_template,
             last_prompt=self.last_prompt,
+            calls=tuple(self.calls),
             **answer,
         )
 
@@ -133,6 +139,31 @@ def _run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         return done.value  # type: ignore[no-any-return]
     coroutine.close()
     raise RuntimeError("a synchronous ranking tried to wait for the event loop")
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _record_reply(
+    record: dict[str, Any], reply: Reply, started: float, cached: bool = False
+) -> None:
+    """A call's record completed with what came back (the raw reply, as sent)."""
+    record.update(
+        reply=reply.content,
+        model=reply.model,
+        prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens,
+        finish_reason=reply.finish_reason,
+        transport_retries=reply.transport_retries,
+        cached=cached,
+        latency_ms=_ms_since(started),
+    )
+    log.debug(
+        "LLM call %d (window %d)%s: %d prompt + %d completion tokens, %.0f ms",
+        record["n"], record["window"], " from the cache" if cached else "",
+        reply.prompt_tokens, reply.completion_tokens, record["latency_ms"],
+    )  # fmt: skip
 
 
 def _failure(exc: LLMError | OutputError) -> str:
@@ -272,6 +303,13 @@ class LLMRanker:
         """The reply, and its cache key (``None`` without a cache). Cached on use: only
         :meth:`_ask` stores a reply, once it parsed."""
         key = None
+        record: dict[str, Any] = {
+            "n": len(tally.calls) + 1,
+            "window": tally.usage.windows,
+            "messages": [dict(m) for m in messages],
+        }
+        tally.calls.append(record)
+        started = time.perf_counter()
         if self.cache is not None:
             # The seed separates repeats (evals --repeat); model params separate settings.
             params = {"seed": self.config.seed, **getattr(self.model, "params", {})}
@@ -279,6 +317,7 @@ class LLMRanker:
             hit = self.cache.get(key)
             if hit is not None:
                 tally.usage.cached_calls += 1
+                _record_reply(record, hit, started, cached=True)
                 return hit, None
         remaining = self._remaining(tally)
         if remaining is not None and remaining <= 0:
@@ -297,7 +336,12 @@ class LLMRanker:
                 reply = await asyncio.to_thread(self._complete, messages, schema, tally.deadline)
         except LLMError as exc:
             tally.usage.transport_retries += exc.retries
+            record.update(
+                error=str(exc), transport_retries=exc.retries, latency_ms=_ms_since(started)
+            )
+            log.warning("LLM call %d to %s failed: %s", record["n"], self.spec, exc)
             raise
+        _record_reply(record, reply, started)
         tally.usage.llm_calls += 1
         tally.usage.transport_retries += reply.transport_retries
         tally.usage.prompt_tokens += reply.prompt_tokens
@@ -353,6 +397,7 @@ class LLMRanker:
                 answer, salvaged = parse_reply(reply, output, salvage)
                 if salvaged:
                     tally.repair("salvaged")
+                    tally.calls[-1]["problem"] = "salvaged: cut off, complete entries kept"
                 elif self.cache is not None and key is not None:
                     self.cache.put(key, reply)  # only a reply that parsed whole
                 return answer
@@ -360,6 +405,9 @@ class LLMRanker:
                 kind = "truncated" if reply.finish_reason == "length" else "invalid_output"
                 tally.repair(kind)
                 tally.errors.append(str(exc).splitlines()[0])
+                tally.calls[-1]["problem"] = f"{kind}: {str(exc).splitlines()[0]}"
+                if attempt < self.config.max_reasks:
+                    log.info("re-asking %s: %s", self.spec, str(exc).splitlines()[0])
                 if attempt == self.config.max_reasks:
                     raise
                 tally.usage.reasks += 1
@@ -442,20 +490,26 @@ class LLMRanker:
         seen: set[str] = set()
         ordered: list[Candidate] = []
         reasons: dict[str, str] = {}
+        fixed: dict[str, int] = {}  # this reply's id repairs, for its call record
         for entry in output.ranking:
             key = entry.id.strip().strip("[]")
             if key not in by_key:
-                tally.repair("invented_id")
+                fixed["invented_id"] = fixed.get("invented_id", 0) + 1
                 continue
             if key in seen:
-                tally.repair("duplicate_id")
+                fixed["duplicate_id"] = fixed.get("duplicate_id", 0) + 1
                 continue
             seen.add(key)
             ordered.append(by_key[key])
             if entry.reason.strip():
                 reasons[by_key[key].id] = entry.reason.strip()
         missing = [c for key, c in by_key.items() if key not in seen]
-        tally.repair("missing_id", len(missing))
+        if missing:
+            fixed["missing_id"] = len(missing)
+        for kind, count in fixed.items():
+            tally.repair(kind, count)
+        if fixed and tally.calls:
+            tally.calls[-1]["repairs"] = fixed
         return ordered + missing, reasons
 
     async def _sliding(
@@ -521,6 +575,8 @@ class LLMRanker:
                 request, top, reasons, candidates, context, tally
             )
         except (LLMError, OutputError) as exc:
+            log.warning("%s gave no usable ranking (%s); the local ranker answers", self.spec,
+                        _failure(exc))  # fmt: skip
             return tally.ranking(self.spec, failure=_failure(exc))
         best = max(scores.values()) or 1.0
         return tally.ranking(

@@ -43,7 +43,7 @@ class Trace(BaseModel):
     system_template: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cost: float = 0.0
+    cost: float | None = 0.0  # USD; None: the model's price is not known (not free)
     latency_ms: dict[str, float] = Field(default_factory=dict)
     repairs: dict[str, int] = Field(default_factory=dict)
     reasks: int = 0
@@ -61,6 +61,11 @@ class Trace(BaseModel):
     understood: str = ""
     #: Constraints of the request dropped because too few items met them ("domain").
     relaxed: list[str] = Field(default_factory=list)
+    #: Every LLM call in order: ``messages`` (system prompt included), the raw ``reply``,
+    #: tokens, ``latency_ms``, ``cached``, ``window``, ``problem`` (why it was re-asked)
+    #: and ``repairs``; ``error`` for a call that failed. Left out of :meth:`to_json`
+    #: unless asked for (``polyrank recommend --trace FILE`` writes them).
+    calls: list[dict[str, Any]] = Field(default_factory=list)
 
     def repair(self, kind: str, count: int = 1) -> None:
         if count:
@@ -75,5 +80,6 @@ class Recommendation(BaseModel):
     items: list[RankedItem]
     trace: Trace
 
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+    def to_json(self, *, calls: bool = False) -> dict[str, Any]:
+        """The JSON shape (README); ``calls``: with every LLM call's messages and reply."""
+        return self.model_dump(mode="json", exclude=None if calls else {"trace": {"calls"}})

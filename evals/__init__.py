@@ -10,9 +10,15 @@ Usage::
                     RunOptions(settings=Settings.load(model="local")))
     print(to_markdown(run), run.passed)
 
-Metrics are registered by name (:func:`register_metric`, :func:`metric_names`); a suite
-whose expectation names an unknown metric, or a ``@K`` its ``k`` does not compute, is
-refused when loaded. Modules load on first use, so ``import evals`` is cheap.
+A metric is an object with a name, a scope and a compute function, registered through
+one call that the built-ins use too::
+
+    evals.register_metric("title_len", lambda ctx: len(ctx.recommendation.items[0].title))
+
+(scopes: ``request`` gets a :class:`RequestContext`, ``languages`` a :class:`PairContext`,
+``case`` a :class:`CaseContext`). A suite whose expectation names an unknown metric, or a
+``@K`` its ``k`` does not compute, is refused when loaded; a suite's own metrics come from
+its ``plugins``. Modules load on first use, so ``import evals`` is cheap.
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ from retrieval._lazy import lazy_attributes
 if TYPE_CHECKING:
     from evals._baseline import Comparison, compare, update_baseline
     from evals._metrics import (
+        CaseContext,
         Metric,
+        PairContext,
+        RequestContext,
         jaccard_at_k,
         kendall_tau,
         metric_names,
@@ -34,13 +43,23 @@ if TYPE_CHECKING:
         register_metric,
         relevance_metrics,
         top1_agreement,
+        unregister_metric,
     )
     from evals._report import to_html, to_json, to_markdown
     from evals._runner import CaseResult, EvalRun, LanguageResult, RunOptions, run_suite
-    from evals._suite import Case, Expectation, LoadedSuite, Suite, load_suite, suite_schema
+    from evals._suite import (
+        Case,
+        Expectation,
+        LoadedSuite,
+        Suite,
+        load_suite,
+        shipped_suites,
+        suite_schema,
+    )
 
 __all__ = [
     "Case",
+    "CaseContext",
     "CaseResult",
     "Comparison",
     "EvalRun",
@@ -48,6 +67,8 @@ __all__ = [
     "LanguageResult",
     "LoadedSuite",
     "Metric",
+    "PairContext",
+    "RequestContext",
     "RunOptions",
     "Suite",
     "compare",
@@ -61,19 +82,25 @@ __all__ = [
     "register_metric",
     "relevance_metrics",
     "run_suite",
+    "shipped_suites",
     "suite_schema",
     "to_html",
     "to_json",
     "to_markdown",
     "top1_agreement",
+    "unregister_metric",
     "update_baseline",
 ]
 
 _LAZY = {
+    "__version__": "retrieval._version",
     **dict.fromkeys(["Comparison", "compare", "update_baseline"], "evals._baseline"),
     **dict.fromkeys(
         [
+            "CaseContext",
             "Metric",
+            "PairContext",
+            "RequestContext",
             "jaccard_at_k",
             "kendall_tau",
             "metric_names",
@@ -83,6 +110,7 @@ _LAZY = {
             "register_metric",
             "relevance_metrics",
             "top1_agreement",
+            "unregister_metric",
         ],
         "evals._metrics",
     ),
@@ -91,7 +119,15 @@ _LAZY = {
         ["CaseResult", "EvalRun", "LanguageResult", "RunOptions", "run_suite"], "evals._runner"
     ),
     **dict.fromkeys(
-        ["Case", "Expectation", "LoadedSuite", "Suite", "load_suite", "suite_schema"],
+        [
+            "Case",
+            "Expectation",
+            "LoadedSuite",
+            "Suite",
+            "load_suite",
+            "shipped_suites",
+            "suite_schema",
+        ],
         "evals._suite",
     ),
 }

@@ -1,23 +1,41 @@
 """``polyrank eval``: run a suite, write reports, gate by exit code.
 
 Exit codes: 0 every expectation met; 100 an expectation failed or a regression beyond the
-tolerance; 1 a config or runtime error.
+tolerance (``--failed-exit-code`` or ``POLYRANK_FAILED_EXIT_CODE`` change it); 3 the LLM
+failed and the local ranker answered for it in some request (the run did not test the
+model; ``--allow-fallback`` accepts that); 1 a config or runtime error.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from agent._cli import llm_options, positive_int, settings_of
+from agent._cli import (
+    TraceFile,
+    configure_logging,
+    llm_options,
+    positive_int,
+    settings_of,
+    trace_option,
+    verbosity_options,
+)
 from agent.errors import PolyrankError
 
-__all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_OK", "add_parser", "main", "run"]
+if TYPE_CHECKING:
+    from evals._runner import EvalRun
 
-EXIT_OK, EXIT_ERROR, EXIT_FAILED = 0, 1, 100
+__all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_FALLBACK", "EXIT_OK", "add_parser", "main", "run"]
+
+EXIT_OK, EXIT_ERROR, EXIT_FALLBACK, EXIT_FAILED = 0, 1, 3, 100
+#: The environment variable that changes the exit code of a failed expectation (promptfoo's
+#: PROMPTFOO_FAILED_TEST_EXIT_CODE), e.g. 0 to report without failing a CI job.
+FAILED_EXIT_CODE_ENV = "POLYRANK_FAILED_EXIT_CODE"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,10 +45,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Run every case of SUITE in every language, score relevance (nDCG, MRR, "
         "recall), cross-language consistency (RBO, RankC, Jaccard, top-1), reason language, "
         "repairs, fallbacks, position and language bias, diversity, latency and cost; write "
-        "reports; compare with a baseline. Exit 0 pass, 100 failed expectation or regression, "
-        "1 error.",
+        "reports; compare with a baseline. Exit 0 pass, 100 failed expectation or regression "
+        "(--failed-exit-code), 3 the LLM failed and the local ranker answered "
+        "(--allow-fallback), 1 error.",
     )
-    p.add_argument("suite", nargs="?", help="suite YAML (e.g. evals/suites/core.yaml)")
+    p.add_argument(
+        "suite",
+        nargs="?",
+        help="suite YAML, or the name of a shipped suite (core: evals/suites/core.yaml)",
+    )
     p.add_argument(
         "--model",
         help="override the suite's model: local, openai:MODEL (env POLYRANK_MODEL)",
@@ -43,13 +66,23 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--repeat", type=positive_int, default=1, help="run N times; report stability")
     llm_options(p)
+    trace_option(p)
     p.add_argument(
         "--concurrency", type=positive_int, default=4, help="requests at once (default 4)"
     )
     p.add_argument("--json", type=Path, help="write everything as JSON here")
     p.add_argument("--md", type=Path, help="write a Markdown summary here")
     p.add_argument("--html", type=Path, help="write a self-contained HTML report here")
-    p.add_argument("--metric", help="metric of the HTML heatmap (default ndcg@k)")
+    p.add_argument(
+        "--metric", help="per-request metric of the HTML heatmap (default ndcg@K; checked)"
+    )
+    p.add_argument(
+        "--failed-exit-code",
+        type=int,
+        metavar="N",
+        help=f"exit code of a failed expectation or regression (env {FAILED_EXIT_CODE_ENV}; "
+        f"default {EXIT_FAILED})",
+    )
     p.add_argument("--baseline", type=Path, help="compare with this baseline file")
     p.add_argument(
         "--update-baseline", action="store_true", help="store this run in the --baseline file"
@@ -87,7 +120,10 @@ def run(args: argparse.Namespace) -> int:
     if args.update_baseline and not args.baseline:
         print("polyrank eval: error: --update-baseline needs --baseline FILE", file=sys.stderr)
         return EXIT_ERROR
+    failed_code = _failed_exit_code(args.failed_exit_code)
     loaded = load_suite(args.suite)
+    if args.metric:
+        _check_heatmap_metric(args.metric, loaded.suite.defaults.k)
     settings = settings_of(args, store=None)  # --store here is the suite's own store
     if args.no_cache:
         settings = settings.model_copy(update={"cache": None})
@@ -97,19 +133,34 @@ def run(args: argparse.Namespace) -> int:
         repeat=args.repeat,
         concurrency=args.concurrency,
         store=args.store,
+        allow_fallback=args.allow_fallback,
     )
     console = Console(stderr=True)
     total = sum(len(c.variants) for c in loaded.suite.cases) * max(1, args.repeat)
-    if console.is_terminal:
-        from rich.progress import Progress
+    trace = TraceFile(args.trace)
 
-        with Progress(console=console, transient=True) as bar:
-            task = bar.add_task(f"eval {loaded.suite.name}", total=total)
-            result = run_suite(
-                loaded, options, progress=lambda done, _: bar.update(task, completed=done)
-            )
-    else:
-        result = run_suite(loaded, options)
+    def record(case: str, language: str, repeat: int, rec: Any) -> None:
+        trace.write(rec, case=case, language=language, repeat=repeat)
+
+    try:
+        if console.is_terminal:
+            from rich.progress import Progress
+
+            with Progress(console=console, transient=True) as bar:
+                name = loaded.suite.name
+                task = bar.add_task(f"eval {name}: building the suite's store", total=total)
+                result = run_suite(
+                    loaded,
+                    options,
+                    progress=lambda done, _: bar.update(
+                        task, completed=done, description=f"eval {name}: {total} requests"
+                    ),
+                    record=record,
+                )
+        else:
+            result = run_suite(loaded, options, record=record)
+    finally:
+        trace.close()
     tolerance = (
         args.tolerance if args.tolerance is not None else loaded.suite.defaults.regression_tolerance
     )
@@ -131,8 +182,69 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"\nbaseline updated: {args.baseline} [{result.suite}|{result.template}|{result.model}]"
         )
-    failed = not result.passed or bool(comparison and comparison.regressions)
-    return EXIT_FAILED if failed else EXIT_OK
+    if result.fallbacks:
+        _say_fallbacks(result)
+        if not args.allow_fallback:
+            return EXIT_FALLBACK
+    failed = not result.expectations_met or bool(comparison and comparison.regressions)
+    return failed_code if failed else EXIT_OK
+
+
+def _failed_exit_code(option: int | None) -> int:
+    """The exit code of a failed expectation: the option, the environment, or 100."""
+    from agent.errors import ConfigError
+
+    where, value = "--failed-exit-code", option
+    if value is None:
+        text = os.environ.get(FAILED_EXIT_CODE_ENV)
+        if text is None or not text.strip():
+            return EXIT_FAILED
+        where = FAILED_EXIT_CODE_ENV
+        try:
+            value = int(text)
+        except ValueError:
+            raise ConfigError(f"{where}={text!r}: not a whole number") from None
+    if not 0 <= value <= 255:
+        raise ConfigError(f"{where}={value}: an exit code is 0 to 255")
+    return value
+
+
+def _check_heatmap_metric(name: str, k: int) -> None:
+    """``--metric`` names a registered per-request metric (the heatmap's cells are one
+    request each), checked before the run."""
+    from agent.errors import ConfigError
+    from evals._metrics import get_metric, metrics
+
+    try:
+        metric = get_metric(name, k)
+    except ValueError as exc:
+        raise ConfigError(f"--metric: {exc}") from None
+    if metric.scope != "request":
+        shown = ", ".join(m.at(k) for m in metrics("request"))
+        raise ConfigError(
+            f"--metric {name!r} is not one number per case and language (scope "
+            f"{metric.scope!r}); the heatmap shows one of: {shown}"
+        )
+
+
+def _say_fallbacks(result: EvalRun) -> None:
+    """One line on stderr: how many requests the local ranker answered, and why."""
+    from agent._terminal import clean
+
+    fallbacks = result.fallbacks
+    reasons = list(dict.fromkeys(f["reason"] for f in fallbacks))
+    kind = "warning" if result.allow_fallback else "error"
+    verdict = (
+        "allowed by --allow-fallback"
+        if result.allow_fallback
+        else "the run did not test the model (--allow-fallback to accept)"
+    )
+    print(
+        f"polyrank eval: {kind}: the LLM failed in {len(fallbacks)} of "
+        f"{result.overall['requests']} requests and the local ranker answered "
+        f"({clean('; '.join(reasons[:3]))}{'; …' if len(reasons) > 3 else ''}); {verdict}",
+        file=sys.stderr,
+    )
 
 
 def _show(markdown: str) -> None:
@@ -149,8 +261,11 @@ def _show(markdown: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polyrank")
-    add_parser(parser.add_subparsers(dest="command", required=True))
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    verbosity_options(sub.choices["eval"])
     args = parser.parse_args(["eval", *(argv or [])] if argv is not None else None)
+    configure_logging(args.verbose)
     try:
         return run(args)
     except PolyrankError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from evals._runner import EvalRun
 __all__ = ["to_html", "to_json", "to_markdown"]
 
 SUMMARY_METRICS = (
-    "ndcg@{k}", "mrr", "recall@{k}", "consistency.rbo", "consistency.rankc",
+    "ndcg@{k}", "sensible@3", "mrr", "recall@{k}", "consistency.rbo", "consistency.rankc",
     "consistency.jaccard", "consistency.top1", "reason_language", "validity", "fallback_rate",
     "position_tau", "intra_list_distance", "language_spread", "latency_ms", "tokens", "cost",
 )  # fmt: skip
@@ -23,9 +24,15 @@ SUMMARY_METRICS = (
 def to_json(run: EvalRun, comparison: Comparison | None = None) -> dict[str, Any]:
     data = dataclasses.asdict(run)
     data["passed"] = run.passed
+    data["fallbacks"] = run.fallbacks
     if comparison is not None:
         data["baseline"] = {**dataclasses.asdict(comparison), "regressions": comparison.regressions}
     return data
+
+
+def _short(metric: str) -> str:
+    """A column head that wraps: ``consistency.jaccard`` may break after the dot."""
+    return metric.replace(".", ".\u200b").replace("_", "_\u200b")
 
 
 def _metrics(run: EvalRun) -> list[str]:
@@ -42,7 +49,7 @@ def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
         f"fallback rate {run.overall['fallback_rate']} · {run.seconds} s",
         "",
     ]
-    metrics = [m for m in _metrics(run) if any(m in row for row in run.summary.values())][:9]
+    metrics = [m for m in _metrics(run) if any(m in row for row in run.summary.values())][:10]
     lines.append("| language | " + " | ".join(metrics) + " |")
     lines.append("| --- |" + " ---: |" * len(metrics))
     for lang, row in run.summary.items():
@@ -51,6 +58,18 @@ def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
     if failed:
         lines += ["", "### Failed expectations", ""]
         lines += [f"- `{case}`: {e['expect']} (observed {e['observed']})" for case, e in failed]
+    fallbacks = run.fallbacks
+    if fallbacks:
+        verdict = (
+            "allowed (--allow-fallback)"
+            if run.allow_fallback
+            else "the run fails: these are the local ranker's answers, not the model's"
+        )
+        lines += ["", f"### Fell back to the local ranker: {len(fallbacks)} request(s), {verdict}"]
+        lines.append("")
+        lines += [f"- `{f['case']}`, {f['language']}: {f['reason']}" for f in fallbacks[:30]]
+        if len(fallbacks) > 30:
+            lines.append(f"- … {len(fallbacks) - 30} more")
     if comparison is not None:
         lines += ["", f"### Baseline `{comparison.key}`", ""]
         if not comparison.found:
@@ -69,6 +88,29 @@ def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
             if len(comparison.moves) > 30:
                 lines.append(f"- … {len(comparison.moves) - 30} more moves")
     return "\n".join(lines) + "\n"
+
+
+#: Viridis at five stops: a sequential scale that people with any common colour-vision
+#: deficiency read in the same order, and that stays ordered in grey.
+SCALE = ((0.0, (68, 1, 84)), (0.25, (59, 82, 139)), (0.5, (33, 145, 140)),
+         (0.75, (94, 201, 98)), (1.0, (253, 231, 37)))  # fmt: skip
+
+
+def colour(value: float) -> str:
+    """The scale's colour of ``value`` (0..1; clamped) as ``#rrggbb``."""
+    v = min(1.0, max(0.0, float(value)))
+    for (x0, c0), (x1, c1) in itertools.pairwise(SCALE):
+        if v <= x1:
+            t = (v - x0) / (x1 - x0)
+            return "#" + "".join(
+                f"{round(a + (b - a) * t):02x}" for a, b in zip(c0, c1, strict=True)
+            )
+    return "#{:02x}{:02x}{:02x}".format(*SCALE[-1][1])
+
+
+def ink(value: float) -> str:
+    """Text colour readable on :func:`colour` of ``value``."""
+    return "#ffffff" if value < 0.55 else "#1b1f24"
 
 
 def to_html(run: EvalRun, comparison: Comparison | None = None, metric: str | None = None) -> str:
@@ -93,6 +135,9 @@ def to_html(run: EvalRun, comparison: Comparison | None = None, metric: str | No
 
     return env.get_template("report.html.j2").render(
         zero_languages=zero_languages,
+        colour=colour,
+        ink=ink,
+        short=_short,
         run=run,
         comparison=comparison,
         languages=languages,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from collections import defaultdict
@@ -11,37 +12,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from agent._config import Settings
 from agent._llm import ChatModel
 from agent._rerank import RerankConfig
 from agent._result import Recommendation
 from agent.errors import ConfigError
+from evals._assertions import evaluate
 from evals._metrics import (
-    intra_list_distance,
-    jaccard_at_k,
-    kendall_tau,
-    rank_c,
+    CaseContext,
+    Metric,
+    PairContext,
+    RequestContext,
     rbo,
-    relevance_metrics,
     top1_agreement,
 )
+from evals._metrics import metrics as registered
 from evals._suite import Case, Expectation, LoadedSuite
-from retrieval import Store, is_in_language, load_catalog
+from retrieval import Store, load_catalog
 
 __all__ = ["CaseResult", "EvalRun", "LanguageResult", "RunOptions", "run_suite"]
 
+log = logging.getLogger("polyrank.evals")
+
 LOCAL_TEMPLATE = "local-ranker@1"
-#: Repairs that mean the model's answer was not usable as it came.
-STRUCTURAL_REPAIRS = (
-    "invalid_output",
-    "truncated",
-    "salvaged",
-    "invented_id",
-    "duplicate_id",
-    "missing_id",
-)
 
 
 @dataclass(frozen=True)
@@ -59,6 +52,7 @@ class RunOptions:
     repeat: int = 1
     concurrency: int = 4
     store: str | None = None
+    allow_fallback: bool = False
 
 
 @dataclass
@@ -79,6 +73,7 @@ class LanguageResult:
     gold_top1: bool = False
     promotions: dict[str, list[float]] = field(default_factory=dict)  # same/other language
     repeats: list[list[str]] = field(default_factory=list)  # group rankings of each repeat
+    fallback_reason: str | None = None  # why the LLM's answer was not used
 
 
 @dataclass
@@ -91,10 +86,20 @@ class CaseResult:
     pairwise: dict[str, float]
     stability: dict[str, float]
     expectations: list[dict[str, Any]]
+    metrics: dict[str, float] = field(default_factory=dict)  # the ``case`` metrics
+    #: RBO between every pair of the case's languages (both ways; 1 on the diagonal).
+    matrix: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
         return all(e["passed"] for e in self.expectations)
+
+    @property
+    def fallbacks(self) -> dict[str, str]:
+        """Why the local ranker answered, by language (empty: the model answered)."""
+        return {
+            lang: r.fallback_reason or "unknown" for lang, r in self.languages.items() if r.fallback
+        }
 
 
 @dataclass
@@ -108,13 +113,29 @@ class EvalRun:
     repeat: int
     rbo_p: float
     cases: list[CaseResult]
-    summary: dict[str, dict[str, float]]  # language -> metric -> value
+    summary: dict[str, dict[str, float | str]]  # language -> metric -> value
     overall: dict[str, Any]
     seconds: float
+    allow_fallback: bool = False
+
+    @property
+    def fallbacks(self) -> list[dict[str, str]]:
+        """Every request the local ranker answered for the model: case, language, why."""
+        return [
+            {"case": c.name, "language": lang, "reason": reason}
+            for c in self.cases
+            for lang, reason in c.fallbacks.items()
+        ]
+
+    @property
+    def expectations_met(self) -> bool:
+        return all(c.passed for c in self.cases)
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.cases)
+        """Every expectation met, by the model's own answers (unless ``allow_fallback``:
+        an answer of the local ranker in its place does not count as the model's)."""
+        return self.expectations_met and (self.allow_fallback or not self.fallbacks)
 
     @property
     def failed_expectations(self) -> list[tuple[str, dict[str, Any]]]:
@@ -125,37 +146,26 @@ def _key(item_id: str, group: str, labels: dict[str, int]) -> str:
     return item_id if item_id in labels else group
 
 
+def _metric_error(metric: Metric, where: str, exc: Exception) -> ConfigError:
+    return ConfigError(f"metric {metric.name!r} failed on {where}: {exc!r}")
+
+
 def _score_language(
     case: Case, language: str, recs: Sequence[Recommendation], k: int, store: Store
 ) -> LanguageResult:
     rec = recs[0]
     labels = case.relevant
-    keys = [_key(i.id, i.group, labels) for i in rec.items]
-    metrics = relevance_metrics(keys, labels, k) if labels else {}
-    reasons = [i.reason for i in rec.items]
-    in_language = [is_in_language(r, language) for r in reasons]
     trace = rec.trace
-    metrics["reason_language"] = sum(in_language) / len(in_language) if in_language else 1.0
-    # Valid means usable as answered: no repair beyond putting ids in order (a reply that
-    # lists 2 of 20 ids, invents or repeats ids, or had to be salvaged or re-asked is not).
-    invalid = sum(trace.repairs.get(kind, 0) for kind in STRUCTURAL_REPAIRS)
-    metrics["validity"] = 0.0 if trace.fallback or invalid else 1.0
-    metrics["fallback_rate"] = 1.0 if trace.fallback else 0.0
-    metrics["latency_ms"] = trace.latency_ms.get("total", 0.0)
-    metrics["tokens"] = float(trace.prompt_tokens + trace.completion_tokens)
-    metrics["cost"] = trace.cost
-    # position bias: does the output copy the input order?
+    ctx = RequestContext(case=case, language=language, recommendation=rec, k=k, store=store)
+    metrics: dict[str, float] = {}
+    for metric in registered("request"):
+        try:
+            value = metric.compute(ctx)
+        except Exception as exc:
+            raise _metric_error(metric, f"case {case.name!r}, {language}", exc) from exc
+        if value is not None:
+            metrics[metric.at(k)] = float(value)
     position = {cid: n for n, cid in enumerate(trace.candidate_ids)}
-    inputs = [position.get(i.id, len(position)) for i in rec.items]
-    metrics["position_tau"] = kendall_tau(inputs, list(range(len(inputs))))
-    # diversity
-    vectors = store.vectors([i.id for i in rec.items])
-    if len(vectors) >= 2:
-        matrix = np.vstack([v / (np.linalg.norm(v) or 1.0) for v in vectors.values()])
-        metrics["intra_list_distance"] = intra_list_distance(matrix)
-    n = max(1, len(rec.items))
-    metrics["language_spread"] = len({i.language for i in rec.items}) / n
-    metrics["domain_spread"] = len({i.domain for i in rec.items}) / n
     # candidate-language bias: how far items move up, by whether they are in the request's
     # language (positive = promoted)
     promotions: dict[str, list[float]] = {"same": [], "other": []}
@@ -183,7 +193,7 @@ def _score_language(
         groups=[i.group for i in rec.items],
         titles=[i.title for i in rec.items],
         item_languages=[i.language for i in rec.items],
-        reasons=reasons,
+        reasons=[i.reason for i in rec.items],
         metrics={m: round(v, 6) for m, v in metrics.items()},
         repairs=dict(trace.repairs),
         fallback=trace.fallback,
@@ -193,37 +203,52 @@ def _score_language(
         gold_top1=gold_top1,
         promotions=promotions,
         repeats=[[i.group for i in r.items] for r in recs],
+        fallback_reason=trace.fallback_reason,
     )
 
 
 def _consistency(
     case: Case, results: dict[str, LanguageResult], k: int, p: float
-) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, dict[str, float]]]:
+    """Each ``languages`` metric of every non-reference language against the reference,
+    its mean over every pair of languages, and the RBO of every pair (a symmetric
+    language x language matrix, 1 on the diagonal)."""
+    across = registered("languages")
+
+    def scores(a: Sequence[str], b: Sequence[str], where: str) -> dict[str, float]:
+        ctx = PairContext(reference=a, other=b, k=k, rbo_p=p)
+        out: dict[str, float] = {}
+        for metric in across:
+            try:
+                value = metric.compute(ctx)
+            except Exception as exc:
+                raise _metric_error(metric, where, exc) from exc
+            if value is not None:
+                out[metric.short] = round(float(value), 6)
+        return out
+
     ref = results[case.reference_language].groups
-    versus: dict[str, dict[str, float]] = {}
-    for lang, result in results.items():
-        if lang == case.reference_language:
-            continue
-        versus[lang] = {
-            "rbo": round(rbo(ref, result.groups, p), 6),
-            "rankc": round(rank_c(ref, result.groups), 6),
-            "jaccard": round(jaccard_at_k(ref, result.groups, k), 6),
-            "top1": top1_agreement(ref, result.groups),
-        }
+    versus = {
+        lang: scores(ref, result.groups, f"case {case.name!r}, {lang}")
+        for lang, result in results.items()
+        if lang != case.reference_language
+    }
     langs = sorted(results)
     pairs = [(a, b) for i, a in enumerate(langs) for b in langs[i + 1 :]]
     pairwise: dict[str, float] = {}
+    matrix: dict[str, dict[str, float]] = {lang: {lang: 1.0} for lang in langs}
     if pairs:
-        for name, fn in (
-            ("rbo", lambda a, b: rbo(a, b, p)),
-            ("rankc", rank_c),
-            ("jaccard", lambda a, b: jaccard_at_k(a, b, k)),
-            ("top1", top1_agreement),
-        ):
-            pairwise[name] = round(
-                statistics.mean(fn(results[a].groups, results[b].groups) for a, b in pairs), 6
-            )
-    return versus, pairwise
+        each = [
+            scores(results[a].groups, results[b].groups, f"case {case.name!r}, {a}/{b}")
+            for a, b in pairs
+        ]
+        for name in each[0]:
+            values = [e[name] for e in each if name in e]
+            pairwise[name] = round(statistics.mean(values), 6)
+        for (a, b), e in zip(pairs, each, strict=True):
+            if "rbo" in e:
+                matrix[a][b] = matrix[b][a] = e["rbo"]
+    return versus, pairwise, matrix
 
 
 def _stability(results: dict[str, LanguageResult], p: float) -> dict[str, float]:
@@ -240,50 +265,25 @@ def _stability(results: dict[str, LanguageResult], p: float) -> dict[str, float]
     return {"top1": round(statistics.mean(top1), 6), "rbo": round(statistics.mean(agreement), 6)}
 
 
-def _observe(
-    name: str, case: Case, results: dict[str, LanguageResult], versus: dict[str, dict[str, float]]
-) -> float | None:
-    if name.startswith("consistency."):
-        metric = name.split(".", 1)[1]
-        values = [v[metric] for v in versus.values() if metric in v]
-        return statistics.mean(values) if values else 1.0
-    values = [r.metrics[name] for r in results.values() if name in r.metrics]
-    return statistics.mean(values) if values else None
-
-
-def _expectations(
-    case: Case,
-    results: dict[str, LanguageResult],
-    versus: dict[str, dict[str, float]],
-    common: Sequence[Expectation] = (),
-) -> list[dict[str, Any]]:
-    out = []
-    for expect in [*common, *case.expect]:
-        if expect.type == "not_in_top":
-            depth = int(expect.threshold)
-            banned = set(expect.value or [])
-            hits = sorted(
-                {
-                    f"{lang}:{key}"
-                    for lang, r in results.items()
-                    for key in [*r.ranking[:depth], *r.groups[:depth]]
-                    if key in banned
-                }
-            )
-            out.append({"expect": str(expect), "observed": hits, "passed": not hits})
-            continue
-        observed = _observe(expect.type, case, results, versus)
-        out.append(
-            {
-                "expect": str(expect),
-                "observed": None if observed is None else round(observed, 4),
-                "passed": observed is not None and expect.holds(observed),
-            }
-        )
+def _case_metrics(ctx: CaseContext) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for metric in registered("case"):
+        try:
+            value = metric.compute(ctx)
+        except Exception as exc:
+            raise _metric_error(metric, f"case {ctx.case.name!r}", exc) from exc
+        if value is not None:
+            out[metric.at(ctx.k)] = round(float(value), 6)
     return out
 
 
-def _summary(cases: Sequence[CaseResult], k: int) -> dict[str, dict[str, float]]:
+def _expectations(
+    ctx: CaseContext, common: Sequence[Expectation], base: Path
+) -> list[dict[str, Any]]:
+    return [evaluate(expect, ctx, base) for expect in [*common, *ctx.case.expect]]
+
+
+def _summary(cases: Sequence[CaseResult], k: int) -> dict[str, dict[str, float | str]]:
     per: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for case in cases:
         for lang, result in case.languages.items():
@@ -291,12 +291,17 @@ def _summary(cases: Sequence[CaseResult], k: int) -> dict[str, dict[str, float]]
                 per[lang][metric].append(value)
             for metric, value in case.consistency.get(lang, {}).items():
                 per[lang][f"consistency.{metric}"].append(value)
-    summary: dict[str, dict[str, float]] = {}
+    summary: dict[str, dict[str, float | str]] = {}
     for lang, metrics in sorted(per.items()):
-        row = {m: round(statistics.mean(v), 4) for m, v in metrics.items() if m != "cost"}
+        row: dict[str, float | str] = {
+            m: round(statistics.mean(v), 4) for m, v in metrics.items() if m != "cost"
+        }
+        requests = len(metrics["latency_ms"])
         row["latency_ms"] = round(statistics.median(metrics["latency_ms"]), 1)
-        row["cost"] = round(sum(metrics["cost"]), 6)
-        row["cases"] = float(len(metrics["latency_ms"]))
+        # A model without a known price has no cost: "unknown", never a made-up 0.
+        known = metrics.get("cost", [])
+        row["cost"] = round(sum(known), 6) if len(known) == requests else "unknown"
+        row["cases"] = float(requests)
         summary[lang] = row
     return summary
 
@@ -330,6 +335,20 @@ def _overall(cases: Sequence[CaseResult]) -> dict[str, Any]:
         },
         "cases_passed": sum(c.passed for c in cases),
         "cases": len(cases),
+        "consistency_matrix": _overall_matrix(cases),
+    }
+
+
+def _overall_matrix(cases: Sequence[CaseResult]) -> dict[str, dict[str, float]]:
+    """Mean RBO of each pair of languages over the cases that have both."""
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for case in cases:
+        for a, row in case.matrix.items():
+            for b, value in row.items():
+                values[a][b].append(value)
+    return {
+        a: {b: round(statistics.mean(v), 4) for b, v in sorted(row.items())}
+        for a, row in sorted(values.items())
     }
 
 
@@ -337,8 +356,14 @@ def run_suite(
     loaded: LoadedSuite,
     options: RunOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
+    record: Callable[[str, str, int, Recommendation], None] | None = None,
 ) -> EvalRun:
-    """Run every case in every language (``repeat`` times) and score the results."""
+    """Run every case in every language (``repeat`` times) and score the results.
+
+    ``progress(done, total)`` once the suite's store is built (``done`` 0), then after
+    each request; ``record(case, language, repeat,
+    recommendation)`` with each (``--trace FILE``), in the calling thread.
+    """
     options = options or RunOptions()
     suite = loaded.suite
     defaults = suite.defaults
@@ -354,7 +379,10 @@ def run_suite(
     unknown = [
         f"case {c.name!r}, relevant: {key!r}"
         for c in suite.cases
-        for key in [*c.relevant, *(v for e in c.expect for v in e.value or [])]
+        for key in [
+            *c.relevant,
+            *(v for e in c.expect if e.type == "not_in_top" for v in e.value or []),
+        ]
         if key not in known
     ]
     if unknown:
@@ -364,6 +392,8 @@ def run_suite(
         )
     store = Store.open(store_path)
     store.ingest(items)
+    if progress:  # the store is built: the requests start (a bar can say which is which)
+        progress(0, sum(len(c.variants) for c in suite.cases) * max(1, options.repeat))
     agents = [
         settings.agent(
             store,
@@ -380,6 +410,11 @@ def run_suite(
         for r in range(len(agents))
     ]
     done = 0
+    log.info(
+        "suite %s: %d cases, %d requests, model %s, store %s",
+        suite.name, len(suite.cases), len(jobs),
+        model if isinstance(model, str) else model.spec, store_path,
+    )  # fmt: skip
 
     def run(job: tuple[Case, str, int]) -> Recommendation:
         case, lang, r = job
@@ -397,6 +432,11 @@ def run_suite(
     with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
         for job, rec in zip(jobs, pool.map(run, jobs), strict=True):
             recs[(job[0].name, job[1])].append(rec)
+            if record:
+                record(job[0].name, job[1], job[2], rec)
+            if rec.trace.fallback:
+                log.info("case %s, %s: fell back (%s)", job[0].name, job[1],
+                         rec.trace.fallback_reason)  # fmt: skip
             done += 1
             if progress:
                 progress(done, len(jobs))
@@ -406,7 +446,8 @@ def run_suite(
             lang: _score_language(case, lang, recs[(case.name, lang)], k, store)
             for lang in case.variants
         }
-        versus, pairwise = _consistency(case, results, k, defaults.rbo_p)
+        versus, pairwise, matrix = _consistency(case, results, k, defaults.rbo_p)
+        ctx = CaseContext(case=case, languages=results, consistency=versus, k=k)
         cases.append(
             CaseResult(
                 name=case.name,
@@ -416,7 +457,9 @@ def run_suite(
                 consistency=versus,
                 pairwise=pairwise,
                 stability=_stability(results, defaults.rbo_p),
-                expectations=_expectations(case, results, versus, defaults.expect),
+                expectations=_expectations(ctx, defaults.expect, loaded.path.parent),
+                metrics=_case_metrics(ctx),
+                matrix=matrix,
             )
         )
     templates = {r.template for c in cases for r in c.languages.values()}
@@ -434,4 +477,5 @@ def run_suite(
         summary=_summary(cases, k),
         overall=_overall(cases),
         seconds=round(time.perf_counter() - started, 2),
+        allow_fallback=options.allow_fallback,
     )

@@ -18,6 +18,14 @@ A suite::
           - "ndcg@5 >= 0.5"
           - {type: consistency.rbo, threshold: 0.6}
           - {type: not_in_top, value: [fm-heist], threshold: 3}
+          - {type: ndcg@5, threshold: 0.6, thresholds: {ja: 0.4}}   # per language
+          - {type: contains, value: [Python, パイソン], threshold: 0.5}  # on reasons
+          - {type: python, value: "checks.py:first_is_a_book"}      # a CaseContext in
+          - {type: latency, threshold: 3000}                        # ms, every request
+    plugins: [my_metrics.py]          # imported first: a suite's own register_metric calls
+
+``polyrank eval core`` finds a shipped suite by name (:func:`find_suite`); the schema
+(:func:`suite_schema`) is generated from these models, shorthand and metric names included.
 """
 
 from __future__ import annotations
@@ -31,38 +39,66 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from agent._profile import UserProfile, load_profile
 from agent.errors import ConfigError
-from evals._metrics import check_metric
 from retrieval import Filters
 from retrieval._yaml import YAMLError, load_yaml
 
-__all__ = ["Case", "Defaults", "Expectation", "Suite", "load_suite", "suite_schema"]
+__all__ = [
+    "Case",
+    "Defaults",
+    "Expectation",
+    "Suite",
+    "find_suite",
+    "load_suite",
+    "shipped_suites",
+    "suite_schema",
+]
 
 _EXPR = re.compile(r"^\s*([\w.@-]+)\s*(>=|<=|==|>|<)\s*([-\d.]+)\s*$")
 
 
-class Expectation(BaseModel):
-    """One assertion: a metric compared with a threshold, or ``not_in_top``.
+Op = Literal[">=", "<=", "==", ">", "<"]
 
-    String shorthand: ``"ndcg@5 >= 0.6"``. Metric names: ``ndcg@K``, ``mrr``, ``recall@K``,
-    ``reason_language``, ``validity``, ``fallback_rate`` (means over the case's languages),
-    ``consistency.rbo``, ``consistency.rankc``, ``consistency.jaccard``,
+
+class Expectation(BaseModel):
+    """One assertion: a metric compared with a threshold, or an assertion type.
+
+    String shorthand: ``"ndcg@5 >= 0.6"``. Metric names are those registered
+    (:func:`evals.metric_names`): ``ndcg@K``, ``mrr``, ``recall@K``, ``sensible@3``,
+    ``reason_language``, ``validity``, ``fallback_rate``, ... (means over the case's
+    languages), ``consistency.rbo``, ``consistency.rankc``, ``consistency.jaccard``,
     ``consistency.top1`` (means over the non-reference languages against the reference).
-    ``not_in_top``: none of ``value`` (ids or groups) in the top ``threshold`` anywhere.
+
+    Assertion types (:data:`evals._assertions.ASSERTIONS`): ``not_in_top`` (none of
+    ``value`` in the top ``threshold``), ``contains`` / ``not-contains`` (reasons
+    contain one of ``value``; ``threshold``: the share of reasons that must, default 1),
+    ``python`` (``value``: ``module:function`` or ``file.py:function``, given a
+    :class:`evals.CaseContext`, returns a bool or a number checked against ``threshold``,
+    default ``>= 1``), ``latency`` (ms) and ``cost`` (USD): every request at most
+    ``threshold``.
+
+    ``thresholds``: per-language thresholds (``{ja: 0.4}``); with them each language is
+    checked on its own, the ones not listed at ``threshold``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: str
-    threshold: float
-    op: Literal[">=", "<=", "==", ">", "<"] = ">="
+    type: str = Field(description="a metric name or an assertion type")
+    threshold: float | None = None
+    op: Op | None = Field(default=None, description="default >=; <= for latency and cost")
     value: list[str] | None = None
+    thresholds: dict[str, float] | None = Field(
+        default=None, description="per-language thresholds, e.g. {ja: 0.4}"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -72,27 +108,95 @@ class Expectation(BaseModel):
             if not match:
                 raise ValueError(f"cannot read expectation {data!r}; write e.g. 'ndcg@5 >= 0.6'")
             return {"type": match[1], "op": match[2], "threshold": float(match[3])}
+        if isinstance(data, dict) and isinstance(data.get("value"), str):
+            return {**data, "value": [data["value"]]}
         return data
 
     @model_validator(mode="after")
     def _check(self) -> Expectation:
-        if self.type == "not_in_top" and not self.value:
-            raise ValueError("not_in_top needs value: [ids]")
+        from evals._assertions import ASSERTIONS
+
+        kind = ASSERTIONS.get(self.type)
+        if kind is not None:
+            kind.check(self)
+        elif self.threshold is None:
+            raise ValueError(f"{self.type}: a metric needs a threshold")
+        elif self.value is not None:
+            raise ValueError(f"{self.type}: a metric takes no value")
+        for code in self.thresholds or {}:
+            if not re.fullmatch(r"[a-z]{2}", code):
+                raise ValueError(f"thresholds: {code!r} is not an ISO 639-1 language code")
         return self
 
-    def holds(self, observed: float) -> bool:
+    @property
+    def comparison(self) -> Op:
+        """The operator: ``op``, else ``<=`` for ``latency``/``cost`` and ``>=`` else."""
+        return self.op or ("<=" if self.type in ("latency", "cost") else ">=")
+
+    def limit(self, language: str | None = None) -> float:
+        """The threshold (of ``language`` when it has its own)."""
+        if language is not None and self.thresholds and language in self.thresholds:
+            return self.thresholds[language]
+        return 1.0 if self.threshold is None else self.threshold
+
+    def holds(self, observed: float, language: str | None = None) -> bool:
+        threshold = self.limit(language)
         return {
-            ">=": observed >= self.threshold - 1e-9,
-            "<=": observed <= self.threshold + 1e-9,
-            "==": abs(observed - self.threshold) < 1e-9,
-            ">": observed > self.threshold,
-            "<": observed < self.threshold,
-        }[self.op]
+            ">=": observed >= threshold - 1e-9,
+            "<=": observed <= threshold + 1e-9,
+            "==": abs(observed - threshold) < 1e-9,
+            ">": observed > threshold,
+            "<": observed < threshold,
+        }[self.comparison]
 
     def __str__(self) -> str:
         if self.type == "not_in_top":
-            return f"not_in_top {int(self.threshold)}: {', '.join(self.value or [])}"
-        return f"{self.type} {self.op} {self.threshold:g}"
+            return f"not_in_top {int(self.limit())}: {', '.join(self.value or [])}"
+        if self.type in ("contains", "not-contains", "python"):
+            text = f"{self.type} {', '.join(repr(v) for v in self.value or [])}"
+            if self.type != "not-contains" and self.threshold is not None:
+                text += f" {self.comparison} {self.threshold:g}"
+        else:
+            text = f"{self.type} {self.comparison} {self.limit():g}"
+        if self.thresholds:
+            text += " (" + ", ".join(f"{k}: {v:g}" for k, v in self.thresholds.items()) + ")"
+        return text
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The object form, or the string shorthand, with the metric names enumerated."""
+        from evals._assertions import ASSERTIONS
+        from evals._metrics import metrics
+
+        reference = handler(core_schema)
+        target = handler.resolve_ref_schema(reference)
+        fixed = sorted([m.name for m in metrics() if not m.name.endswith("@k")])
+        at_k = sorted(m.name[:-2] for m in metrics() if m.name.endswith("@k"))
+        at_k_names = "|".join(re.escape(n) for n in at_k)
+        names = "|".join([*(re.escape(n) for n in fixed), f"({at_k_names})@[0-9]+"])
+        obj = dict(target)
+        obj["properties"] = {
+            **obj["properties"],
+            "value": {"anyOf": [{"type": "string"}, obj["properties"]["value"]]},
+            "type": {
+                "description": "a metric name or an assertion type",
+                "anyOf": [
+                    {"enum": sorted([*fixed, *ASSERTIONS])},
+                    {"type": "string", "pattern": f"^({at_k_names})@[0-9]+$"},
+                ],
+            },
+        }
+        shorthand = {
+            "type": "string",
+            "description": "shorthand: 'METRIC OP NUMBER', e.g. 'ndcg@5 >= 0.6'",
+            "pattern": rf"^\s*({names})\s*(>=|<=|==|>|<)\s*-?[0-9.]+\s*$",
+        }
+        target.clear()
+        target.update({"anyOf": [shorthand, obj], "description": obj.get("description", "")})
+        obj.pop("description", None)
+        return reference
 
 
 class Case(BaseModel):
@@ -157,6 +261,11 @@ class Suite(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
     description: str = ""
     catalog: str
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="modules or .py files (next to the suite) imported before the suite is "
+        "checked: where a suite's own metrics register (evals.register_metric)",
+    )
     users: dict[str, str | UserProfile] = Field(default_factory=dict)
     defaults: Defaults = Field(default_factory=Defaults)
     cases: list[Case] = Field(min_length=1)
@@ -204,12 +313,13 @@ class LoadedSuite(BaseModel):
 
 
 def load_suite(path: str | Path) -> LoadedSuite:
-    """Read and validate a suite; paths in it are relative to the suite file.
+    """Read and validate a suite; paths in it are relative to the suite file. A bare
+    name (``core``) is the shipped suite of that name.
 
     Raises:
         ConfigError: naming the file, the case and the field.
     """
-    path = Path(path)
+    path = find_suite(path)
     try:
         data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -221,17 +331,17 @@ def load_suite(path: str | Path) -> LoadedSuite:
     except ValidationError as exc:
         lines = [f"  {path}: {_where(data, e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ConfigError(f"{path}: invalid suite\n" + "\n".join(lines)) from exc
+    base = path.parent
+    for plugin in suite.plugins:  # metrics a suite brings register before they are checked
+        _import_plugin(plugin, base, path)
     problems = []
-    for where, expect in _expectations(suite):
-        if expect.type == "not_in_top":
-            continue
-        try:  # a metric the registry knows, computed at the suite's k
-            check_metric(expect.type, suite.defaults.k)
-        except ValueError as exc:
+    for where, expect, languages in _expectations(suite):
+        try:
+            _check_expectation(expect, suite.defaults.k, base, languages)
+        except (ValueError, ConfigError) as exc:
             problems.append(f"  {path}: {where}: {expect}: {exc}")
     if problems:
         raise ConfigError(f"{path}: invalid suite\n" + "\n".join(problems))
-    base = path.parent
     catalog = (base / suite.catalog).resolve()
     if not catalog.is_file():
         raise ConfigError(f"{path}: catalog: no such file {suite.catalog!r}")
@@ -241,11 +351,80 @@ def load_suite(path: str | Path) -> LoadedSuite:
     return LoadedSuite(path=path, suite=suite, catalog=catalog, users=users)
 
 
-def _expectations(suite: Suite) -> list[tuple[str, Expectation]]:
-    found = [("defaults.expect", e) for e in suite.defaults.expect]
+def _expectations(suite: Suite) -> list[tuple[str, Expectation, set[str] | None]]:
+    """Every expectation, where it is, and the languages of its case (``None``: all)."""
+    found: list[tuple[str, Expectation, set[str] | None]] = [
+        ("defaults.expect", e, None) for e in suite.defaults.expect
+    ]
     for n, case in enumerate(suite.cases):
-        found += [(f"cases[{n}] ({case.name}).expect", e) for e in case.expect]
+        where = f"cases[{n}] ({case.name}).expect"
+        found += [(where, e, set(case.variants)) for e in case.expect]
     return found
+
+
+def _check_expectation(expect: Expectation, k: int, base: Path, languages: set[str] | None) -> None:
+    """Refuse what would only fail after the whole run: an unknown metric or ``@K``, a
+    function that does not import, per-language thresholds for languages the case lacks
+    or for a metric of the whole case."""
+    from evals._assertions import ASSERTIONS, load_function
+    from evals._metrics import get_metric
+
+    if expect.type == "python":
+        load_function((expect.value or [""])[0], base)
+    elif (
+        expect.type not in ASSERTIONS
+        and get_metric(expect.type, k).scope == "case"
+        and expect.thresholds
+    ):
+        raise ValueError(f"{expect.type} is one number per case: no per-language thresholds")
+    unknown = sorted(set(expect.thresholds or {}) - (languages or set(expect.thresholds or {})))
+    if unknown:
+        raise ValueError(f"thresholds for languages the case has no variant in: {unknown}")
+
+
+def _import_plugin(plugin: str, base: Path, suite: Path) -> None:
+    """Import a suite's plugin: a module name, or a ``.py`` file next to the suite."""
+    import importlib
+
+    from evals._assertions import _load_file
+
+    try:
+        if plugin.endswith(".py"):
+            _load_file((base / plugin).resolve())
+        else:
+            importlib.import_module(plugin)
+    except Exception as exc:
+        raise ConfigError(f"{suite}: plugins: cannot import {plugin!r}: {exc!r}") from exc
+
+
+#: Where ``polyrank eval NAME`` finds a shipped suite.
+SHIPPED = Path(__file__).parent / "suites"
+
+
+def shipped_suites() -> list[str]:
+    """The names of the suites shipped with polyrank (``polyrank eval core``)."""
+    return sorted(p.stem for p in SHIPPED.glob("*.yaml"))
+
+
+def find_suite(name_or_path: str | Path) -> Path:
+    """A suite file: the path as given, else the shipped suite of that name.
+
+    Raises:
+        ConfigError: neither a file nor a shipped suite, naming the shipped ones.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    text = str(name_or_path)
+    if "/" not in text and "\\" not in text and not text.endswith((".yaml", ".yml")):
+        shipped = SHIPPED / f"{text}.yaml"
+        if shipped.is_file():
+            return shipped
+        raise ConfigError(
+            f"{text!r}: no such suite file, and no shipped suite of that name "
+            f"(shipped: {', '.join(shipped_suites())})"
+        )
+    return path
 
 
 def write_schema(path: str | Path) -> None:

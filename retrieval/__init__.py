@@ -1,10 +1,15 @@
 """Multilingual retrieval for polyrank: embeddings, the Chroma store, catalogue files.
 
 ``import retrieval`` does not import chromadb; opening a :class:`Store` does.
+
+Logging: every part logs under the ``polyrank`` logger (``polyrank.retrieval``,
+``polyrank.agent``, ``polyrank.evals``), silent until the application configures it
+(``polyrank -v``, or ``logging.basicConfig(level="INFO")``).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from retrieval._catalog import Item, content_hash, language_code, load_catalog, region_code
@@ -35,8 +40,12 @@ from retrieval._store import (
 )
 from retrieval._types import Candidate, Filters, Retriever, Variant
 
+# A library's loggers stay quiet unless the application asks (no "last resort" stderr).
+logging.getLogger("polyrank").addHandler(logging.NullHandler())
+
 if TYPE_CHECKING:
     from retrieval._chroma import ChromaEmbeddingFunction
+    from retrieval._langchain import PolyrankRetriever, candidate_document
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -55,10 +64,12 @@ __all__ = [
     "Item",
     "LanguageGuess",
     "OpenAIEmbedder",
+    "PolyrankRetriever",
     "Retriever",
     "Store",
     "USEEmbedder",
     "Variant",
+    "candidate_document",
     "content_hash",
     "detect_language",
     "is_in_language",
@@ -71,4 +82,13 @@ __all__ = [
 ]
 
 
-__getattr__ = lazy_attributes(__name__, {"ChromaEmbeddingFunction": "retrieval._chroma"})
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "ChromaEmbeddingFunction": "retrieval._chroma",
+        "__version__": "retrieval._version",
+        # LangChain's retriever interface, imported only when asked for
+        "PolyrankRetriever": "retrieval._langchain",
+        "candidate_document": "retrieval._langchain",
+    },
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import math
 import re
 from collections.abc import Iterable
@@ -226,4 +227,5 @@ def load_catalog(path: str | Path) -> list[Item]:
         items.append(item)
     if problems:
         raise CatalogError(str(path), problems)
+    logging.getLogger("polyrank.retrieval.catalog").info("%s: %d items", path, len(items))
     return items

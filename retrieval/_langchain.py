@@ -1,4 +1,11 @@
-"""LangChain adapter: a ``BaseRetriever`` over a polyrank store."""
+"""LangChain adapter: a ``BaseRetriever`` over a polyrank store.
+
+Usage::
+
+    from retrieval import PolyrankRetriever, Store
+    docs = PolyrankRetriever(store=Store.open(), k=5).invoke("Kochbücher")
+    docs[0].metadata["variants"]     # [{"id": ..., "language": "en", "title": ...}, ...]
+"""
 
 from __future__ import annotations
 
@@ -15,7 +22,15 @@ __all__ = ["PolyrankRetriever", "candidate_document"]
 
 
 def candidate_document(candidate: Candidate) -> Document:
-    """A candidate as a LangChain document (``page_content`` = title and description)."""
+    """A candidate as a LangChain document (``page_content`` = title and description).
+
+    ``metadata``: ``id``, ``group``, ``score``, ``title``, ``language``, ``domain``,
+    ``tags``, ``regions``, ``price`` and ``currency`` (``None`` when the item has none),
+    ``attributes`` (all of them), ``languages`` (of every variant) and ``variants``
+    (``id``, ``language``, ``title`` each): what a chain needs to show or filter an item,
+    and what :class:`agent.PolyrankCompressor` reads back.
+    """
+    attributes = dict(candidate.attributes)
     return Document(
         page_content=f"{candidate.title}. {candidate.description}",
         id=candidate.id,
@@ -26,7 +41,15 @@ def candidate_document(candidate: Candidate) -> Document:
             "title": candidate.title,
             "language": candidate.language,
             "domain": candidate.domain,
-            "variants": [v.language for v in candidate.variants],
+            "tags": list(candidate.tags),
+            "regions": list(candidate.regions),
+            "price": attributes.get("price"),
+            "currency": attributes.get("currency"),
+            "attributes": attributes,
+            "languages": [v.language for v in candidate.variants],
+            "variants": [
+                {"id": v.id, "language": v.language, "title": v.title} for v in candidate.variants
+            ],
         },
     )
 

@@ -38,3 +38,37 @@ def test_llm_compressor_follows_the_model(use_store: Store) -> None:
     assert [d.id for d in out] == ["d4", "d3"]
     assert out[0].metadata["reason"] == "Perfect for the evening."
     assert out[0].metadata["fallback"] is False
+
+
+class AsyncOnly:
+    """A model that answers only on the event loop: its complete() must not be called."""
+
+    spec = "async-only"
+
+    def __init__(self) -> None:
+        self.awaited = 0
+
+    def complete(self, messages, schema):
+        raise AssertionError("the sync path ran (an executor thread per call)")
+
+    async def acomplete(self, messages, schema):
+        from agent import Reply
+
+        self.awaited += 1
+        keys = [key for key, _ in prompt_candidates(messages)]
+        ranking = [{"id": k, "reason": "Perfect for the evening."} for k in reversed(keys)]
+        return Reply(content=json.dumps({"ranking": ranking}), model="async-only")
+
+
+async def test_the_async_compressor_awaits_the_model(use_store: Store) -> None:
+    """Was: acompress_documents ran the sync path in executor threads."""
+    import asyncio
+
+    model = AsyncOnly()
+    compressor = PolyrankCompressor(agent=Agent(store=use_store, model=model), top_n=2)
+    outs = await asyncio.gather(
+        *(compressor.acompress_documents(DOCS, "music for tonight") for _ in range(3))
+    )
+    assert model.awaited == 3
+    assert all([d.id for d in out] == ["d4", "d3"] for out in outs)
+    assert outs[0][0].metadata["fallback"] is False

@@ -9,8 +9,7 @@ import pytest
 from langchain_core.retrievers import BaseRetriever
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
-from retrieval import Store, load_catalog
-from retrieval._langchain import PolyrankRetriever
+from retrieval import PolyrankRetriever, Store, load_catalog
 from tests.conftest import FIXTURES
 
 
@@ -43,7 +42,7 @@ class TestPolyrankRetriever(RetrieversIntegrationTests):
 def test_documents_carry_candidate_metadata(small_store: Store) -> None:
     docs = PolyrankRetriever(store=small_store, k=2).invoke("hiking boots")
     assert docs[0].metadata["group"] == "g1"
-    assert sorted(docs[0].metadata["variants"]) == ["de", "en", "ja"]
+    assert sorted(docs[0].metadata["languages"]) == ["de", "en", "ja"]
 
 
 @pytest.mark.parametrize(
@@ -62,3 +61,30 @@ def test_groups_are_shown_in_the_query_language(
     assert top.metadata["group"] == "g1"
     assert top.metadata["language"] == language
     assert top.id == f"g1-{language}"
+
+
+def test_the_retriever_is_public_and_documents_carry_the_item(small_store: Store) -> None:
+    """Was: private (retrieval._langchain), and documents had no price, tags or titles."""
+    import retrieval
+
+    assert "PolyrankRetriever" in retrieval.__all__
+    assert retrieval.PolyrankRetriever is PolyrankRetriever
+    docs = PolyrankRetriever(store=small_store, k=2).invoke("hiking boots")
+    meta = docs[0].metadata
+    item = next(i for i in load_catalog(FIXTURES / "small_catalog.jsonl") if i.id == docs[0].id)
+    assert meta["price"] == item.attributes.get("price") is not None
+    assert meta["currency"] == item.attributes.get("currency")
+    assert meta["tags"] == list(item.tags) and meta["regions"] == list(item.regions)
+    assert {v["language"]: v["title"] for v in meta["variants"]}["de"]
+    assert sorted(v["id"] for v in meta["variants"]) == ["g1-de", "g1-en", "g1-ja"]
+
+
+def test_the_compressor_reads_what_the_retriever_wrote(small_store: Store) -> None:
+    from agent import Agent, PolyrankCompressor
+
+    docs = PolyrankRetriever(store=small_store, k=4).invoke("hiking boots")
+    out = PolyrankCompressor(agent=Agent(store=small_store), top_n=1).compress_documents(
+        docs, "hiking boots"
+    )
+    assert out[0].id == "g1-en"
+    assert "$120.00" in out[0].metadata["reason"]  # the price reached the local ranker

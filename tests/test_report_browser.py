@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -54,7 +55,7 @@ def test_html_report_renders_in_chromium(chromium: str, tmp_path: Path) -> None:
     ).stdout
     assert "polyrank eval · mini · PASS" in dom
     heatmap = dom[dom.index('id="heatmap"') : dom.index("</table>", dom.index('id="heatmap"'))]
-    assert len(re.findall(r"<tr>", heatmap)) == 1 + 2  # header + one row per case
+    assert len(re.findall(r"<tr[ >]", heatmap)) == 1 + 2  # header + one row per case
     assert 'id="case-boots"' in dom and 'lang="ja"' in dom
     shot = tmp_path / "report.png"
     subprocess.run(
@@ -140,3 +141,53 @@ def test_the_reports_fonts_draw_cjk_hangul_and_devanagari(
     other = "".join(chr(0x0379) if not ch.isspace() else " " for ch in text)
     assert _shot(chromium, tmp_path, f'<p lang="{lang}">{other}</p>', style, "tofu2") == tofu
     assert real != tofu
+
+
+def test_the_colour_scale_is_ordered_in_lightness() -> None:
+    """Colour-blind readers (and a grey print) see the order when the scale's lightness
+    rises steadily from 0 to 1 (viridis); the old red-to-green hue scale had none."""
+    from evals._report import colour
+
+    def luminance(hex_colour: str) -> float:
+        r, g, b = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    values = [luminance(colour(n / 20)) for n in range(21)]
+    assert all(b > a for a, b in itertools.pairwise(values))
+    assert colour(-1) == colour(0) and colour(2) == colour(1)
+
+
+@pytest.mark.browser
+def test_report_shows_the_language_matrix_and_filters_and_sorts_cases(
+    chromium: str, tmp_path: Path
+) -> None:
+    """Was: no picture of consistency between languages, and 78 cases in one long list."""
+    html = tmp_path / "mini.html"
+    store = str(tmp_path / "s")
+    assert main(["eval", str(FIXTURES / "mini_suite.yaml"), "--store", store,
+                 "--html", str(html)]) == 0  # fmt: skip
+    dom = _page(chromium, tmp_path, html, "--window-size=1400,900")
+    matrix = dom[dom.index('id="matrix"') : dom.index("</table>", dom.index('id="matrix"'))]
+    assert matrix.count('class="m"') == 9  # de, en, ja x de, en, ja
+    assert 'title="de / ja: RBO 0.95"' in matrix and "background: #" in matrix
+    assert dom.count("languages × languages (RBO)") == 2  # each case has its own
+
+    def rows(query: str) -> list[tuple[str, bool]]:
+        page = _page_url(chromium, tmp_path, html.as_uri() + query)
+        found = re.findall(r'<tr data-case="([\w-]+)" data-passed="\d"( style="display: none;")?',
+                           page)  # fmt: skip
+        return [(name, not hidden) for name, hidden in found]
+
+    assert rows("") == [("boots", True), ("books", True)]
+    assert rows("?filter=ook") == [("boots", False), ("books", True)]
+    assert rows("?failed=1") == [("boots", False), ("books", False)]
+    assert rows("?sort=ja") == [("boots", True), ("books", True)]  # books has no ja: last
+    assert rows("?sort=case") == [("books", True), ("boots", True)]
+
+
+def _page_url(chromium: str, tmp_path: Path, url: str) -> str:
+    base = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    command = [*base, "--window-size=1400,900", "--dump-dom", url]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120,
+                          check=True).stdout  # fmt: skip
