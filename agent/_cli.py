@@ -212,7 +212,13 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--sync",
         action="store_true",
-        help="also delete stored items that are no longer in the file (says how many)",
+        help="also delete stored items that are no longer in the file (says how many); "
+        "refused when that is every item or more than half of them",
+    )
+    ingest.add_argument(
+        "--allow-delete-all",
+        action="store_true",
+        help="with --sync: delete even when that is every stored item or more than half",
     )
     ingest.add_argument(
         "--repair",
@@ -330,7 +336,7 @@ def _progress_bar(total: int) -> tuple[Callable[[int, int], None] | None, Callab
 def _ingest_command(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if args.repair:
-        if args.file or args.sync:
+        if args.file or args.sync or args.allow_delete_all:
             raise SystemExit("polyrank ingest: error: --repair takes no file and no --sync")
         store = _open_store(settings)
         reembedded = store.repair()
@@ -342,7 +348,15 @@ def _ingest_command(args: argparse.Namespace) -> int:
     from retrieval import load_catalog
 
     items = load_catalog(args.file)  # a rejected file creates nothing
-    _ingest(settings.open_store(create=True), args.file, items, sync=args.sync)
+    if args.allow_delete_all and not args.sync:
+        raise SystemExit("polyrank ingest: error: --allow-delete-all needs --sync")
+    _ingest(
+        settings.open_store(create=True),
+        args.file,
+        items,
+        sync=args.sync,
+        allow_delete_all=args.allow_delete_all,
+    )
     return EXIT_OK
 
 
@@ -370,13 +384,20 @@ def _open_store(settings: Settings) -> Store:
     return store
 
 
-def _ingest(store: Store, path: str, items: Any = None, *, sync: bool = False) -> None:
+def _ingest(
+    store: Store,
+    path: str,
+    items: Any = None,
+    *,
+    sync: bool = False,
+    allow_delete_all: bool = False,
+) -> None:
     from retrieval import load_catalog
 
     items = load_catalog(path) if items is None else items
     update, stop = _progress_bar(len(items))
     try:
-        report = store.ingest(items, progress=update, sync=sync)
+        report = store.ingest(items, progress=update, sync=sync, allow_delete_all=allow_delete_all)
     finally:
         stop()
     rate = report.embedded / report.seconds if report.seconds and report.embedded else 0.0

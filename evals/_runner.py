@@ -333,6 +333,16 @@ def _overall(cases: Sequence[CaseResult]) -> dict[str, Any]:
     }
 
 
+def eval_store_path(loaded: LoadedSuite) -> Path:
+    """The default store of a suite: one per suite file and catalogue (two suites with
+    the same name in different files shared one store, each ranking the other's items)."""
+    import hashlib
+
+    key = f"{loaded.path.resolve()}\n{loaded.catalog.resolve()}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return Path(".polyrank") / "eval" / f"{loaded.suite.name}-{digest}"
+
+
 def run_suite(
     loaded: LoadedSuite,
     options: RunOptions | None = None,
@@ -348,7 +358,7 @@ def run_suite(
     given = settings.model if "model" in settings.model_fields_set else None
     model = options.model or given or defaults.model
     started = time.perf_counter()
-    store_path = options.store or str(Path(".polyrank") / "eval" / suite.name)
+    store_path = options.store or str(eval_store_path(loaded))
     items = load_catalog(loaded.catalog)
     known = {i.id for i in items} | {i.group_key for i in items}
     unknown = [
@@ -363,7 +373,9 @@ def run_suite(
             + "\n  ".join(unknown)
         )
     store = Store.open(store_path)
-    store.ingest(items)
+    # The store mirrors the suite's catalogue: what left it leaves the store (a deleted
+    # item was still ranked first on the next run).
+    store.ingest(items, sync=True, allow_delete_all=True)
     agents = [
         settings.agent(
             store,
