@@ -646,18 +646,23 @@ class Store:
                 existing = _names(client)
             if collection in existing:
                 col = client.get_collection(collection, embedding_function=self._function)
-                built_with = (col.metadata or {}).get(_MODEL_KEY)
-                if built_with and built_with != embedder.spec:
-                    raise ConfigError(
-                        f"the store's collection {collection!r} was built with embeddings "
-                        f"{built_with!r}, but this run uses {embedder.spec!r}",
-                        hint=f"pass --embeddings {built_with}, or ingest into another --store",
-                    )
             else:
-                col = client.create_collection(
-                    collection,
-                    embedding_function=self._function,
-                    metadata={"hnsw:space": "cosine", _MODEL_KEY: embedder.spec},
+                try:
+                    col = client.create_collection(
+                        collection,
+                        embedding_function=self._function,
+                        metadata={"hnsw:space": "cosine", _MODEL_KEY: embedder.spec},
+                    )
+                except Exception:  # another process created it meanwhile (a server)
+                    if collection not in _names(client):
+                        raise
+                    col = client.get_collection(collection, embedding_function=self._function)
+            built_with = (col.metadata or {}).get(_MODEL_KEY)
+            if built_with and built_with != embedder.spec:
+                raise ConfigError(
+                    f"the store's collection {collection!r} was built with embeddings "
+                    f"{built_with!r}, but this run uses {embedder.spec!r}",
+                    hint=f"pass --embeddings {built_with}, or ingest into another --store",
                 )
         except ConfigError:
             self.close()
