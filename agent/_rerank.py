@@ -170,7 +170,7 @@ def _salvage(text: str) -> RerankOutput | None:
 
     try:
         data = parse_partial_json(strip_fences(text))
-    except (json.JSONDecodeError, ValueError, TypeError):
+    except (json.JSONDecodeError, ValueError, TypeError, RecursionError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("ranking"), list):
         return None
