@@ -422,6 +422,16 @@ class LLMRanker:
         return {**fields, "key": fields["id"], "row": data(row)}
 
     # -- one window -----------------------------------------------------------------
+    def _clipped(self, reason: str, tally: _Tally) -> str:
+        """A reason as received, cut to ``max_reason_chars`` (the schema's maxLength is a
+        request a server may ignore: 1 MB reasons were printed)."""
+        text = reason.strip()
+        limit = self.config.max_reason_chars
+        if len(text) <= limit:
+            return text
+        tally.repair("reason_truncated")
+        return text[: limit - 1].rstrip() + "…"
+
     async def _rank_window(
         self,
         query: str,
@@ -449,7 +459,7 @@ class LLMRanker:
             seen.add(key)
             ordered.append(by_key[key])
             if entry.reason.strip():
-                reasons[by_key[key].id] = entry.reason.strip()
+                reasons[by_key[key].id] = self._clipped(entry.reason, tally)
         missing = [c for key, c in by_key.items() if key not in seen]
         tally.repair("missing_id", len(missing))
         return ordered + missing, reasons
@@ -617,7 +627,7 @@ class LLMRanker:
                 for entry in output.ranking:
                     target = keys.get(entry.id.strip().strip("[]"))
                     if target is not None and entry.reason.strip():
-                        fixed[target.id] = entry.reason.strip()
+                        fixed[target.id] = self._clipped(entry.reason, tally)
             except (OutputError, LLMError) as exc:  # the ranking stands; local reasons fill in
                 tally.errors.append(str(exc).splitlines()[0])
         still = [c for c in ranked if not is_in_language(fixed.get(c.id, ""), language, titles)]

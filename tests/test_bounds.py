@@ -172,3 +172,23 @@ def test_an_abandoned_call_leaves_no_thread_reading(raw_server) -> None:
 
 def _readers() -> int:
     return sum(1 for t in threading.enumerate() if t.name == "polyrank-llm-call" and t.is_alive())
+
+
+@pytest.mark.http
+def test_reasons_are_cut_to_their_bound_on_receipt(use_store) -> None:
+    """Was: a server ignoring the schema's maxLength had its 1 MB reasons printed."""
+    from agent import Agent
+    from agent.testing import prompt_candidates
+
+    def step(body: dict[str, Any]) -> dict[str, Any]:
+        keys = [key for key, _ in prompt_candidates(body["messages"])]
+        long = "Te ayuda a programar. " * 5000
+        return {"content": json.dumps({"ranking": [{"id": k, "reason": long} for k in keys]})}
+
+    with ScriptedOpenAIServer(default=step) as server:
+        model = OpenAIChat("m", base_url=server.base_url, api_key="k", transport=ONCE)
+        rec = Agent(store=use_store, model=model, candidates=6).recommend(
+            "Quiero aprender a programar", k=3, language="es"
+        )
+    assert rec.items and all(len(item.reason) <= 160 for item in rec.items)
+    assert rec.trace.repairs.get("reason_truncated", 0) >= 3
