@@ -8,6 +8,7 @@ Usage::
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
@@ -19,7 +20,8 @@ from agent._budget import truncate_tokens
 from agent._locale import table as locale_table
 from agent.errors import ProfileError
 from retrieval import Item, Store, preferred_variant
-from retrieval._yaml import YAMLError, load_yaml
+from retrieval._files import TooLarge, read_bounded
+from retrieval._yaml import YAMLError, load_yaml, yaml_problem
 
 __all__ = [
     "LANGUAGE_SENSITIVE_DOMAINS",
@@ -92,20 +94,37 @@ def load_profile(path: str | Path) -> UserProfile:
 
     path = Path(profile_path(str(path)))
     try:
-        raw = load_yaml(path.read_text(encoding="utf-8"))
+        raw = load_yaml(read_bounded(path).decode("utf-8"))
     except FileNotFoundError as exc:
         raise ProfileError(f"{path}: no such profile file") from exc
-    except (OSError, YAMLError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: cannot read profile: not UTF-8 text") from exc
+    except (OSError, TooLarge) as exc:
         raise ProfileError(f"{path}: cannot read profile: {exc}") from exc
+    except YAMLError as exc:
+        raise ProfileError(f"{path}: cannot read profile: {yaml_problem(exc)}") from exc
     if not isinstance(raw, dict):
         raise ProfileError(f"{path}: a profile is a mapping with id, languages, locale, history")
     try:
         return UserProfile.model_validate(raw)
     except ValidationError as exc:
-        bad = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(profile)'}: {e['msg']}" for e in exc.errors()
-        )
+        errors = exc.errors()
+        bad = "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in errors[:_ERRORS_SHOWN])
+        if len(errors) > _ERRORS_SHOWN:
+            bad += f"; and {len(errors) - _ERRORS_SHOWN} more"
         raise ProfileError(f"{path}: {bad}") from exc
+
+
+#: Problems named in a profile error (a file that is no profile has one per line).
+_ERRORS_SHOWN = 5
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,39}$")
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """A field's path, with keys that are no field name left out: the keys of a file that
+    is no profile are its lines (``/etc/shadow``'s were echoed)."""
+    parts = [str(p) if isinstance(p, int) or _FIELD_NAME.match(p) else "(a key)" for p in loc]
+    return ".".join(parts) or "(profile)"
 
 
 class LocaleHints(BaseModel):

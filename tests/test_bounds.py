@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ import pytest
 from agent._llm import MAX_ERROR_CHARS, MAX_REPLY_BYTES, OpenAIChat, Reply, TransportPolicy
 from agent.errors import LLMError, OutputError
 from agent.testing import ScriptedOpenAIServer
+from tests.conftest import FIXTURES
 
 ONCE = TransportPolicy(attempts=2, initial_wait=0.01, max_wait=0.02)
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -192,3 +194,57 @@ def test_reasons_are_cut_to_their_bound_on_receipt(use_store) -> None:
         )
     assert rec.items and all(len(item.reason) <= 160 for item in rec.items)
     assert rec.trace.repairs.get("reason_truncated", 0) >= 3
+
+
+def test_reading_dev_zero_as_a_profile_a_suite_user_or_a_catalogue_stops_at_a_bound(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: `--user /dev/zero`, a suite's `users: {u: /dev/zero}` and `ingest /dev/zero`
+    grew the process to 6-12 GB."""
+    from agent._cli import main
+    from agent._profile import load_profile
+    from agent.errors import CatalogError, ConfigError, ProfileError
+    from evals._suite import load_suite
+    from retrieval import load_catalog
+
+    with pytest.raises(ProfileError, match="larger than 16 MiB; not read"):
+        load_profile("/dev/zero")
+    (tmp_path / "c.jsonl").write_text("")
+    suite = tmp_path / "s.yaml"
+    mini = (FIXTURES / "mini_suite.yaml").read_text()
+    shutil.copy(FIXTURES / "small_catalog.jsonl", tmp_path / "small_catalog.jsonl")
+    suite.write_text(
+        mini.replace("tester: {id: tester,", "zero: /dev/zero\n  tester: {id: tester,")
+    )
+    with pytest.raises(ProfileError, match="/dev/zero: cannot read profile: larger than"):
+        load_suite(suite)
+    with pytest.raises(CatalogError, match="line 1: line: longer than 1 MiB"):
+        load_catalog("/dev/zero")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    with pytest.raises(ConfigError, match="larger than 16 MiB"):
+        load_suite(tmp_path / "zero.yaml")
+    assert main(["ingest", "/dev/zero", "--store", str(tmp_path / "st")]) == 1
+    assert "longer than 1 MiB" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_a_profile_is_named_without_its_content(tmp_path) -> None:
+    """Was: a suite naming /etc/shadow as a user echoed its lines in the error."""
+    from agent._profile import load_profile
+    from agent.errors import ProfileError
+
+    secret = tmp_path / "shadow"
+    secret.write_text("".join(f"user{i}:$6$SECRETHASH$abc:19000:0:99999:7:::\n" for i in range(9)))
+    with pytest.raises(ProfileError) as caught:
+        load_profile(secret)
+    assert str(secret) in str(caught.value) and "Extra inputs are not permitted" in str(
+        caught.value
+    )
+    assert "SECRETHASH" not in str(caught.value) and "user0" not in str(caught.value)
+    secret.write_text("root:$6$SECRETHASH$abc:19000:0:99999:7:::\n  daemon: *:19000\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(secret)
+    assert str(secret) in str(caught.value) and "line 2" in str(caught.value)
+    assert "SECRETHASH" not in str(caught.value) and "daemon" not in str(caught.value)
+    secret.write_bytes(b"\xff\xfe binary")
+    with pytest.raises(ProfileError, match="not UTF-8"):
+        load_profile(secret)
