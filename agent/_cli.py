@@ -87,14 +87,21 @@ def settings_of(args: argparse.Namespace, **given: Any) -> Settings:
     return Settings.load(**given)
 
 
+#: Largest count an option takes (--k, --passes, --repeat, --concurrency): beyond it a
+#: number is a typo (--k 99999999999999999999 was reported as a damaged store).
+MAX_COUNT = 10_000
+
+
 def positive_int(value: str) -> int:
-    """argparse type: a whole number of at least 1."""
+    """argparse type: a whole number from 1 to :data:`MAX_COUNT`."""
     try:
         number = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a whole number") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    if number > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_COUNT}, got {value[:40]}")
     return number
 
 
@@ -581,10 +588,11 @@ def _chat(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from agent._sample import CATALOG, user
-    from retrieval import Filters
+    from retrieval import Filters, load_catalog
 
     settings = settings_of(args)
     catalog = args.catalog or str(CATALOG)
+    items = load_catalog(catalog)  # a rejected file creates no store
     store = settings.open_store(create=True)
     where = store.folder or settings.store
     print(
@@ -593,7 +601,7 @@ def _demo(args: argparse.Namespace) -> int:
         "unchanged items)",
         file=sys.stderr,
     )
-    _ingest(store, catalog)
+    _ingest(store, catalog, items)
     agent = _make_agent(settings, store)
     print(
         f"polyrank demo: {len(DEMO_REQUESTS)} requests in 8 languages, ranked by "

@@ -306,15 +306,18 @@ def make_http_client(arg: str | None = None, **_: Any) -> Any:
     """``chroma://HOST:PORT``: a Chroma server (the ``store.chroma`` entry point)."""
     import chromadb
 
-    url = urlparse(f"chroma:{arg or ''}")
-    if not url.hostname or not url.port:
-        raise ConfigError(f"bad Chroma server spec 'chroma:{arg}'; expected chroma://HOST:PORT")
+    bad = ConfigError(f"bad Chroma server spec 'chroma:{arg}'; expected chroma://HOST:PORT")
+    try:  # urlparse raises ValueError for "[::1" and ".port" for ":99999" or ":abc"
+        url = urlparse(f"chroma:{arg or ''}")
+        port = url.port
+    except ValueError:
+        raise bad from None
+    if not url.hostname or not port:
+        raise bad
     try:
-        return chromadb.HttpClient(host=url.hostname, port=url.port, settings=_settings())
+        return chromadb.HttpClient(host=url.hostname, port=port, settings=_settings())
     except Exception as exc:  # chromadb raises plain ValueError/ConnectionError here
-        raise RetrievalError(
-            f"cannot reach Chroma server at {url.hostname}:{url.port}: {exc}"
-        ) from exc
+        raise RetrievalError(f"cannot reach Chroma server at {url.hostname}:{port}: {exc}") from exc
 
 
 def _metadata(item: Item, digest: str) -> dict[str, str | int | float | bool]:
