@@ -50,6 +50,11 @@ LANGUAGE_NAMES = {
 }  # fmt: skip
 
 
+#: Tokens of the request a prompt quotes: a 200 KB request made a 34k-token prompt for an
+#: 8,192-token window. The longest request of the core suite is under 40 tokens.
+QUERY_TOKENS = 256
+
+
 class RankEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
@@ -386,7 +391,7 @@ class LLMRanker:
             language=language, language_name=name, hints=context.hints
         )
         base = dict(
-            query=query,
+            query=truncate_tokens(query, QUERY_TOKENS),
             language=language,
             language_name=name,
             user=context,
