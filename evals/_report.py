@@ -30,7 +30,9 @@ def to_json(run: EvalRun, comparison: Comparison | None = None) -> dict[str, Any
     return data
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+#: What Markdown (and GitHub's HTML in it) can read as markup mid-line: emphasis, code,
+#: links and images ("[", "(" escaped, so "![p](…)" stays text), tags, table cells.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()|<~])")
 
 
 def _md(value: object) -> str:

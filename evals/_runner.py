@@ -374,8 +374,9 @@ def run_suite(
         )
     store = Store.open(store_path)
     # The store mirrors the suite's catalogue: what left it leaves the store (a deleted
-    # item was still ranked first on the next run).
-    store.ingest(items, sync=True, allow_delete_all=True)
+    # item was still ranked first on the next run). A store named with --store keeps the
+    # guard against deleting most of it (it may be a catalogue's own store by mistake).
+    store.ingest(items, sync=True, allow_delete_all=options.store is None)
     agents = [
         settings.agent(
             store,

@@ -186,6 +186,10 @@ def _disk_full(folder: Path | None, exc: BaseException) -> str | None:
     return f"the disk{where} is full{left}"
 
 
+class _ShortIndex(RetrievalError):
+    """The vector index holds fewer items than the store."""
+
+
 def _chunks(ids: Sequence[str]) -> list[list[str]]:
     """``ids`` without repeats (a repeated id is a DuplicateIDError in Chroma), batched."""
     unique = list(dict.fromkeys(ids))
@@ -1287,7 +1291,26 @@ class Store:
         """Like :meth:`search`, for a query already embedded with this store's model.
 
         With ``text``, BM25 hits for it are fused with the dense ones (hybrid retrieval).
+
+        An embedded store whose index answers short is opened afresh once before that is
+        reported: after a killed writer, Chroma's first index in a process lacked an item
+        that a fresh client held (the crash tier saw it after 1 in ~40 kills).
         """
+        try:
+            return self._search_by_vector(vector, k, filters, text)
+        except _ShortIndex:
+            if self.folder is None or self.read_only_copy is not None:
+                raise
+        col = self._reopen()
+        self._col = _Guarded(col, self.folder)
+        self._stamp = _stamp_of(col)
+        self._dirty = bool((col.metadata or {}).get(_DIRTY))
+        self._forget()
+        return self._search_by_vector(vector, k, filters, text)
+
+    def _search_by_vector(
+        self, vector: Any, k: int, filters: Filters, text: str | None
+    ) -> list[Candidate]:
         excluded_ids = set(filters.exclude_ids)
         excluded_groups = set(filters.exclude_groups)
         if excluded_ids:
@@ -1415,7 +1438,7 @@ class Store:
         if returned < asked:
             total = self.count()
             if returned < total:
-                raise RetrievalError(
+                raise _ShortIndex(
                     f"the store's vector index holds {returned} of its {total} items",
                     hint=_REPAIR_HINT,
                 )

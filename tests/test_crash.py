@@ -86,7 +86,7 @@ def test_writes_killed_at_random_points_leave_a_whole_store(
     maybe_gone: set[str] = set()  # ids a write cut short was asked to delete
     maybe_there: set[str] = set()  # ids a write cut short may have added
     took: dict[str, float] = {}  # each write's usual seconds, child start to exit
-    kills = cycles = repairs_asked = 0
+    kills = cycles = repairs_asked = reopened = 0
     log: list[str] = []
 
     def run(target: Any, *args: str) -> multiprocessing.process.BaseProcess:
@@ -147,6 +147,7 @@ def test_writes_killed_at_random_points_leave_a_whole_store(
         assert checker.exitcode == 0, f"the check itself failed after {log[-3:]}"
         result = json.loads(report.read_text())
         repairs_asked += bool(result["repaired"])
+        reopened += bool(result["reopened"])
         what = (
             f"{op} {'killed (' + signal.Signals(how).name + ')' if killed else 'completed'}"
             f" at {delay:.2f}s, {len(committed)} items"
@@ -159,5 +160,7 @@ def test_writes_killed_at_random_points_leave_a_whole_store(
         assert not result["failed"], f"after {what}: {result['failed']}"
     print(
         f"crash tier: seed {seed}, {kills} kills in {cycles} writes, invariants held after "
-        f"every one ({repairs_asked} needed the --repair the error asked for)"
+        f"every one ({repairs_asked} needed the --repair the error asked for; after "
+        f"{reopened} Chroma's first index in the checking process was short and the "
+        "store's search reopened it)"
     )

@@ -265,3 +265,23 @@ def test_sync_refusal_names_the_api_option(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="allow_delete_all=True"):
         store.ingest([], sync=True)
     assert store.ingest([], sync=True, allow_delete_all=True).deleted == 2
+
+
+def test_a_short_index_is_opened_afresh_before_it_is_reported(tmp_path: Path, monkeypatch) -> None:
+    """The crash tier saw Chroma's first index in a new process lack one item after ~1 in
+    40 kills, while a fresh client held it: the search reopens once, then reports."""
+    from retrieval._store import _ShortIndex
+
+    store = Store.open(str(tmp_path / "s"), embeddings=HashEmbedder())
+    store.ingest(catalogue(3, ["en"]))
+    real = Store._search_by_vector
+    calls: list[int] = []
+
+    def short_once(self: Store, *args: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise _ShortIndex("the store's vector index holds 2 of its 3 items")
+        return real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "_search_by_vector", short_once)
+    assert len(store.search("Item g0-en", 3)) == 3 and len(calls) == 2

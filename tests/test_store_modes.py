@@ -218,6 +218,11 @@ def test_concurrent_ingests_into_a_server_keep_every_member_list(
         assert wrong == []
         names = {c.name for c in store._client.list_collections()}
         assert names == {"catalog"}  # the lock collection is gone
+        assert store.repair() == 0  # rebuilt and swapped in on the server too
+        assert store.count() == 2 * groups
+        assert {c.name for c in store._client.list_collections()} == {"catalog"}
+        hit = store.search("Buch 7 de", 1)[0]
+        assert {v.id for v in hit.variants} == {f"{hit.group}-de", f"{hit.group}-en"}
 
 
 @pytest.mark.http
