@@ -58,7 +58,15 @@ class ReplyCache:
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
 
+    def _linked(self, path: Path) -> bool:
+        """Whether the cache folder, the reply's subfolder or its file is a symbolic link:
+        the cache neither reads nor writes through one (a planted ``.polyrank/cache``
+        link had replies written wherever it pointed)."""
+        return any(p.is_symlink() for p in (self.folder, path.parent, path))
+
     def get(self, key: str) -> Reply | None:
+        if self._linked(self._path(key)):
+            return None
         try:
             data = json.loads(self._path(key).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -71,6 +79,8 @@ class ReplyCache:
         if len(payload.encode()) > MAX_REPLY_BYTES:
             return False
         path = self._path(key)
+        if self._linked(path):
+            return False
         tmp: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +99,8 @@ class ReplyCache:
 
     def _prune(self) -> None:
         """Keep the newest ``max_entries`` replies."""
+        if self.folder.is_symlink():
+            return
         try:
             files = sorted(self.folder.glob("*/*.json"), key=lambda p: p.stat().st_mtime)
             for stale in files[: max(0, len(files) - self.max_entries)]:

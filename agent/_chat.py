@@ -404,15 +404,32 @@ def render(
         )
 
 
+def _linked(path: Path) -> bool:
+    """Whether ``path`` or its folder is a symbolic link."""
+    return path.is_symlink() or path.parent.is_symlink()
+
+
 def run_repl(session: ChatSession, history_file: Path) -> int:
     """The interactive loop. Returns the exit code."""
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.history import FileHistory, History, InMemoryHistory
     from prompt_toolkit.key_binding import KeyBindings
     from rich.console import Console
+    from rich.text import Text
+
+    from agent._terminal import plain
 
     console = Console()
-    history_file.parent.mkdir(parents=True, exist_ok=True)
+    history: History
+    if _linked(history_file):  # planted links were written through
+        console.print(
+            plain(f"note: {history_file} is a symbolic link; this session's history is not saved"),
+            highlight=False,
+        )
+        history = InMemoryHistory()
+    else:
+        history_file.parent.mkdir(parents=True, exist_ok=True)
+        history = FileHistory(str(history_file))
     bindings = KeyBindings()
 
     @bindings.add("escape", "enter")
@@ -420,14 +437,12 @@ def run_repl(session: ChatSession, history_file: Path) -> int:
         event.current_buffer.insert_text("\n")
 
     prompt: PromptSession[str] = PromptSession(
-        history=FileHistory(str(history_file)), key_bindings=bindings, multiline=False
+        history=history, key_bindings=bindings, multiline=False
     )
     who = f" · user {session.user.id}" if session.user else ""
-    console.print(
-        f"[bold]polyrank chat[/bold] · model {session.model}{who} · "
-        "/help for commands, Ctrl-D to leave",
-        highlight=False,
-    )
+    banner = f" · model {session.model}{who} · /help for commands, Ctrl-D to leave"
+    # The profile id and model are text, not markup (an id "[/bold]" crashed chat).
+    console.print(Text.assemble(("polyrank chat", "bold"), plain(banner)), highlight=False)
     pool = ThreadPoolExecutor(max_workers=4)  # a cancelled request may still be finishing
     try:
         while True:

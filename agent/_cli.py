@@ -173,14 +173,21 @@ def settings_of(args: argparse.Namespace, **given: Any) -> Settings:
     return Settings.load(**given)
 
 
+#: Largest count an option takes (--k, --passes, --repeat, --concurrency): beyond it a
+#: number is a typo (--k 99999999999999999999 was reported as a damaged store).
+MAX_COUNT = 10_000
+
+
 def positive_int(value: str) -> int:
-    """argparse type: a whole number of at least 1."""
+    """argparse type: a whole number from 1 to :data:`MAX_COUNT`."""
     try:
         number = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a whole number") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    if number > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_COUNT}, got {value[:40]}")
     return number
 
 
@@ -301,7 +308,13 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--sync",
         action="store_true",
-        help="also delete stored items that are no longer in the file (says how many)",
+        help="also delete stored items that are no longer in the file (says how many); "
+        "refused when that is every item or more than half of them",
+    )
+    ingest.add_argument(
+        "--allow-delete-all",
+        action="store_true",
+        help="with --sync: delete even when that is every stored item or more than half",
     )
     ingest.add_argument(
         "--repair",
@@ -457,7 +470,7 @@ def _progress_bar(total: int) -> tuple[Callable[[int, int], None] | None, Callab
 def _ingest_command(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if args.repair:
-        if args.file or args.sync:
+        if args.file or args.sync or args.allow_delete_all:
             raise SystemExit("polyrank ingest: error: --repair takes no file and no --sync")
         store = _open_store(settings)
         reembedded = store.repair()
@@ -469,7 +482,15 @@ def _ingest_command(args: argparse.Namespace) -> int:
     from retrieval import load_catalog
 
     items = load_catalog(args.file)  # a rejected file creates nothing
-    _ingest(settings.open_store(create=True), args.file, items, sync=args.sync)
+    if args.allow_delete_all and not args.sync:
+        raise SystemExit("polyrank ingest: error: --allow-delete-all needs --sync")
+    _ingest(
+        settings.open_store(create=True),
+        args.file,
+        items,
+        sync=args.sync,
+        allow_delete_all=args.allow_delete_all,
+    )
     return EXIT_OK
 
 
@@ -497,13 +518,20 @@ def _open_store(settings: Settings) -> Store:
     return store
 
 
-def _ingest(store: Store, path: str, items: Any = None, *, sync: bool = False) -> None:
+def _ingest(
+    store: Store,
+    path: str,
+    items: Any = None,
+    *,
+    sync: bool = False,
+    allow_delete_all: bool = False,
+) -> None:
     from retrieval import load_catalog
 
     items = load_catalog(path) if items is None else items
     update, stop = _progress_bar(len(items))
     try:
-        report = store.ingest(items, progress=update, sync=sync)
+        report = store.ingest(items, progress=update, sync=sync, allow_delete_all=allow_delete_all)
     finally:
         stop()
     rate = report.embedded / report.seconds if report.seconds and report.embedded else 0.0
@@ -705,11 +733,12 @@ def _chat(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from agent._sample import CATALOG, user
-    from retrieval import Filters
+    from retrieval import Filters, load_catalog
 
     settings = settings_of(args)
     catalog = args.catalog or str(CATALOG)
     TraceFile(args.trace).close()  # a trace file that cannot be written fails first
+    items = load_catalog(catalog)  # a rejected file creates no store
     store = settings.open_store(create=True)
     where = store.folder or settings.store
     print(
@@ -718,7 +747,7 @@ def _demo(args: argparse.Namespace) -> int:
         "unchanged items)",
         file=sys.stderr,
     )
-    _ingest(store, catalog)
+    _ingest(store, catalog, items)
     agent = _make_agent(settings, store)
     print(
         f"polyrank demo: {len(DEMO_REQUESTS)} requests in 8 languages, ranked by "

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_CACHE", "Settings"]
 
 DEFAULT_CACHE = Path(".polyrank") / "cache"
+#: Longest timeout accepted (seconds): an hour is far past any model call (a rerank on a
+#: 2-core CPU server takes under a minute); ``inf`` or 1e300 made every call fail with
+#: OverflowError in the waits.
+MAX_TIMEOUT = 3600.0
 
 #: Where each setting comes from in the environment, to name it in errors.
 _ENV = {
@@ -69,7 +73,13 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("api_key", _ENV["api_key"]), repr=False
     )
-    timeout: float = Field(60.0, gt=0, validation_alias=AliasChoices("timeout", _ENV["timeout"]))
+    timeout: float = Field(
+        60.0,
+        gt=0,
+        le=MAX_TIMEOUT,
+        allow_inf_nan=False,
+        validation_alias=AliasChoices("timeout", _ENV["timeout"]),
+    )
     max_tokens: int | None = Field(None, ge=16)
     cache: Path | None = Field(DEFAULT_CACHE, validation_alias=AliasChoices("cache", _ENV["cache"]))
     store: str | None = Field(None, validation_alias=AliasChoices("store", _ENV["store"]))

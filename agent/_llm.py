@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import json
+import math
 import queue
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
@@ -39,6 +42,173 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_TOKENS = 1500
 #: HTTP statuses with which servers lacking json_schema have been seen to refuse it.
 SCHEMA_REFUSALS = frozenset({400, 404, 415, 422, 500, 501})
+#: Largest reply body read from a model server, in bytes after decompression. A rerank
+#: reply at the default 1,500 tokens is under 10 KB (30 KB with every character
+#: \u-escaped); a 100 MB reply took 6.1 GB and 45.6 s, a 1 MB gzip bomb 5.4 GB.
+MAX_REPLY_BYTES = 2**20
+#: Characters of a server's error text kept in an error message (a 5 MB 401 body became
+#: a 5 MB warning and trace field).
+MAX_ERROR_CHARS = 500
+#: Largest token count believed from a reply's ``usage`` (the longest context windows are
+#: about 10^6 tokens); a count beyond it, negative or not a whole number is read as 0.
+MAX_USAGE_TOKENS = 100_000_000
+#: The current call's deadline (``time.monotonic()``), read by the HTTP transport while it
+#: reads a reply: a server that drips bytes is left at the deadline.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "polyrank_deadline", default=None
+)
+
+
+def bounded_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how many were left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+class BadReply(Exception):
+    """A reply polyrank will not read: too large, nested too deeply, an unknown encoding,
+    or read past the call's deadline (raised in the HTTP transport; not retried)."""
+
+
+def _valid_count(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and value == int(value) and 0 <= value <= MAX_USAGE_TOKENS
+
+
+def _checked_usage(usage: Any) -> bool:
+    """Set every token count in ``usage`` (nested details too) that cannot be true to 0;
+    says whether any was."""
+    changed = False
+    if isinstance(usage, dict):
+        for key, value in usage.items():
+            if isinstance(value, dict):
+                changed |= _checked_usage(value)
+            elif key.endswith("tokens") and value is not None and not _valid_count(value):
+                usage[key] = 0
+                changed = True
+    return changed
+
+
+def _checked_body(content: bytes) -> bytes:
+    """A JSON reply body with its usage checked; ``BadReply`` when it nests too deeply
+    (the SDK's parser would raise RecursionError)."""
+    try:
+        data = json.loads(content)
+    except RecursionError:
+        raise BadReply("the model server's reply is nested too deeply to read") from None
+    except ValueError:
+        return content  # not JSON: the SDK says so
+    if isinstance(data, dict) and _checked_usage(data.get("usage")):
+        return json.dumps(data).encode()
+    return content
+
+
+class _Body:
+    """A reply body read with a bound on its decompressed size."""
+
+    def __init__(self, encoding: str | None) -> None:
+        name = (encoding or "identity").strip().lower()
+        self._inflate: Any = None
+        if name in ("gzip", "x-gzip"):
+            self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif name == "deflate":
+            self._inflate = zlib.decompressobj()
+        elif name not in ("identity", ""):
+            raise BadReply(f"the model server sent its reply in an encoding not read: {name}")
+        self.data = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        if self._inflate is None:
+            self.data += chunk
+        else:
+            while chunk:
+                self.data += self._inflate.decompress(chunk, MAX_REPLY_BYTES + 1 - len(self.data))
+                if len(self.data) > MAX_REPLY_BYTES:
+                    break
+                chunk = self._inflate.unconsumed_tail
+        if len(self.data) > MAX_REPLY_BYTES:
+            raise BadReply(
+                f"the model server's reply is larger than {MAX_REPLY_BYTES // 2**20} MiB; "
+                "not read further"
+            )
+
+
+def _past(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise BadReply("the request's deadline passed while the reply was being read")
+
+
+def _httpx() -> Any:
+    """The httpx the OpenAI SDK uses (recent ones ship their own fork, ``httpx2``)."""
+    import openai._base_client as base
+
+    return vars(base).get("httpx2") or vars(base)["httpx"]
+
+
+def _response(raw: Any, body: _Body, request: Any) -> Any:
+    httpx = _httpx()
+    dropped = (b"content-encoding", b"content-length", b"transfer-encoding")
+    headers = [(k, v) for k, v in raw.headers.raw if k.lower() not in dropped]
+    content = bytes(body.data)
+    if "json" in raw.headers.get("content-type", "") or content[:1] in (b"{", b"["):
+        content = _checked_body(content)
+    return httpx.Response(raw.status_code, headers=headers, content=content, request=request)
+
+
+def _transports() -> tuple[type[Any], type[Any]]:
+    """The bounded HTTP transports (classes built on first use: httpx loads lazily)."""
+    httpx = _httpx()
+
+    class Bounded(httpx.BaseTransport):  # type: ignore[name-defined,misc]
+        """Reads each reply whole, within MAX_REPLY_BYTES and the call's deadline."""
+
+        def __init__(self) -> None:
+            self._inner = httpx.HTTPTransport()
+
+        def handle_request(self, request: Any) -> Any:
+            request.headers["Accept-Encoding"] = "gzip, deflate"  # the ones bounded here
+            deadline = _DEADLINE.get()
+            raw = self._inner.handle_request(request)
+            try:
+                body = _Body(raw.headers.get("content-encoding"))
+                for chunk in raw.stream:  # type: ignore[union-attr]
+                    _past(deadline)
+                    body.feed(chunk)
+            finally:
+                raw.close()
+            return _response(raw, body, request)  # type: ignore[no-any-return]
+
+        def close(self) -> None:
+            self._inner.close()
+
+    class AsyncBounded(httpx.AsyncBaseTransport):  # type: ignore[name-defined,misc]
+        def __init__(self) -> None:
+            self._inner = httpx.AsyncHTTPTransport()
+
+        async def handle_async_request(self, request: Any) -> Any:
+            request.headers["Accept-Encoding"] = "gzip, deflate"
+            deadline = _DEADLINE.get()
+            raw = await self._inner.handle_async_request(request)
+            try:
+                body = _Body(raw.headers.get("content-encoding"))
+                async for chunk in raw.stream:  # type: ignore[union-attr]
+                    _past(deadline)
+                    body.feed(chunk)
+            finally:
+                await raw.aclose()
+            return _response(raw, body, request)  # type: ignore[no-any-return]
+
+        async def aclose(self) -> None:
+            await self._inner.aclose()
+
+    return Bounded, AsyncBounded
+
+
+@functools.cache
+def _transport_classes() -> tuple[type[Any], type[Any]]:
+    return _transports()
 
 
 class Message(TypedDict):
@@ -87,6 +257,11 @@ def _convert(exc: Exception) -> LLMError:
 
     if isinstance(exc, LLMError):
         return exc
+    bad: BaseException | None = exc
+    while bad is not None and not isinstance(bad, BadReply):
+        bad = bad.__cause__ or bad.__context__
+    if bad is not None:
+        return LLMError(bounded_text(str(bad)), retryable=False)
     if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
         return LLMError(f"the model server timed out: {exc}", retryable=True)
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
@@ -95,7 +270,9 @@ def _convert(exc: Exception) -> LLMError:
             root = root.__cause__ or root.__context__  # type: ignore[assignment]
         request = getattr(exc, "request", None)
         where = f" at {request.url}" if request is not None else ""
-        return LLMError(f"cannot reach the model server{where}: {root}", retryable=True)
+        return LLMError(
+            f"cannot reach the model server{where}: {bounded_text(str(root))}", retryable=True
+        )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         retry_after: float | None = None
@@ -107,12 +284,12 @@ def _convert(exc: Exception) -> LLMError:
                 retry_after = None
         retryable = status in (408, 409, 429) or status >= 500
         return LLMError(
-            f"the model server answered HTTP {status}: {exc.message}",
+            f"the model server answered HTTP {status}: {bounded_text(exc.message)}",
             retryable=retryable,
             retry_after=retry_after,
             hint=None if retryable else "check the model name, API key and base URL",
         )
-    return LLMError(f"the model call failed: {exc!r}", retryable=False)
+    return LLMError(f"the model call failed: {bounded_text(repr(exc))}", retryable=False)
 
 
 def _retry_options(policy: TransportPolicy, deadline: float | None) -> dict[str, Any]:
@@ -247,8 +424,12 @@ class OpenAIChat:
         self._client = self._chat()
 
     def _chat(self, **extra: Any) -> Any:
+        import openai
         from langchain_openai import ChatOpenAI
 
+        extra.setdefault(
+            "http_client", openai.DefaultHttpxClient(transport=_transport_classes()[0]())
+        )
         return ChatOpenAI(
             model=self.model,
             base_url=self.base_url,
@@ -268,7 +449,7 @@ class OpenAIChat:
         if pair is None:
             import openai
 
-            http = openai.DefaultAsyncHttpxClient()
+            http = openai.DefaultAsyncHttpxClient(transport=_transport_classes()[1]())
             pair = self._per_loop[loop] = (self._chat(http_async_client=http), http)
         return pair[0]
 
@@ -313,6 +494,7 @@ class OpenAIChat:
         done: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
 
         def run() -> None:
+            _DEADLINE.set(deadline)  # the transport leaves a dripping reply at the deadline
             try:
                 limit = min(self.timeout, remaining)
                 reply = self._client.invoke(lc_messages, extra_body=body, timeout=limit)
@@ -345,10 +527,13 @@ class OpenAIChat:
             raise LLMError("the request's deadline passed", retryable=False)
         limit = min(self.timeout, remaining)
         call = chat.ainvoke(lc_messages, extra_body=body, timeout=limit)
+        token = _DEADLINE.set(deadline)
         try:
             return await asyncio.wait_for(call, timeout=remaining)
         except TimeoutError:
             raise _deadline_passed(remaining) from None
+        finally:
+            _DEADLINE.reset(token)
 
     def _refused_schema(self, schema: dict[str, Any] | None, exc: Exception) -> bool:
         """Whether ``exc`` is a server refusing json_schema. Servers without it refuse in
@@ -440,11 +625,16 @@ class OpenAIChat:
         return Reply(
             content=content,
             model=str(meta.get("model_name") or self.model),
-            prompt_tokens=int(usage.get("input_tokens", 0)),
-            completion_tokens=int(usage.get("output_tokens", 0)),
+            prompt_tokens=_count(usage.get("input_tokens")),
+            completion_tokens=_count(usage.get("output_tokens")),
             finish_reason=meta.get("finish_reason"),
             transport_retries=retries,
         )
+
+
+def _count(value: object) -> int:
+    """A token count from a reply's usage: 0 when absent or not believable."""
+    return int(value) if _valid_count(value) else 0  # type: ignore[call-overload]
 
 
 def make_openai(

@@ -8,6 +8,7 @@ Usage::
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
@@ -19,7 +20,8 @@ from agent._budget import truncate_tokens
 from agent._locale import table as locale_table
 from agent.errors import ProfileError
 from retrieval import Item, Store, preferred_variant
-from retrieval._yaml import YAMLError, load_yaml
+from retrieval._files import TooLarge, read_bounded
+from retrieval._yaml import YAMLError, load_yaml, yaml_problem
 
 __all__ = [
     "LANGUAGE_SENSITIVE_DOMAINS",
@@ -36,6 +38,15 @@ __all__ = [
 LANGUAGE_SENSITIVE_DOMAINS = frozenset({"books", "films", "news", "podcasts", "courses"})
 
 
+#: A scene or a domain: a short word (any script), as the prompt shows it.
+WORD_PATTERN = r"^[^\W_][\w-]{0,31}$"
+#: A locale: a BCP 47 tag's language and region or script parts (de-CH, zh-Hant-TW).
+LOCALE_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$"
+#: How many scenes and domains of the history the prompt names (the most frequent, the
+#: strongest): 20,000 events with distinct scenes made a 398k-token prompt.
+SUMMARY_ENTRIES = 8
+
+
 class Event(BaseModel):
     """One history event: an item (``item_id``) or free ``text`` the user showed interest in."""
 
@@ -44,8 +55,10 @@ class Event(BaseModel):
     item_id: str | None = None
     text: str | None = None
     event: Literal["purchase", "view", "like", "rating"]
-    scene: str = "shop"
-    domain: str | None = None
+    #: Short words (letters, digits, "-", "_"): they reach the prompt as they are, and a
+    #: newline plus "</candidates>" in a scene got a forged row through.
+    scene: str = Field(default="shop", pattern=WORD_PATTERN)
+    domain: str | None = Field(default=None, pattern=WORD_PATTERN)
     rating: float | None = Field(default=None, ge=0, le=5)
     ts: date | None = None
 
@@ -61,7 +74,7 @@ class UserProfile(BaseModel):
 
     id: str
     languages: tuple[str, ...] = ("en",)
-    locale: str = "en-US"
+    locale: str = Field(default="en-US", pattern=LOCALE_PATTERN)
     preferences: str = ""
     history: tuple[Event, ...] = ()
 
@@ -92,20 +105,37 @@ def load_profile(path: str | Path) -> UserProfile:
 
     path = Path(profile_path(str(path)))
     try:
-        raw = load_yaml(path.read_text(encoding="utf-8"))
+        raw = load_yaml(read_bounded(path).decode("utf-8"))
     except FileNotFoundError as exc:
         raise ProfileError(f"{path}: no such profile file") from exc
-    except (OSError, YAMLError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: cannot read profile: not UTF-8 text") from exc
+    except (OSError, TooLarge) as exc:
         raise ProfileError(f"{path}: cannot read profile: {exc}") from exc
+    except YAMLError as exc:
+        raise ProfileError(f"{path}: cannot read profile: {yaml_problem(exc)}") from exc
     if not isinstance(raw, dict):
         raise ProfileError(f"{path}: a profile is a mapping with id, languages, locale, history")
     try:
         return UserProfile.model_validate(raw)
     except ValidationError as exc:
-        bad = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(profile)'}: {e['msg']}" for e in exc.errors()
-        )
+        errors = exc.errors()
+        bad = "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in errors[:_ERRORS_SHOWN])
+        if len(errors) > _ERRORS_SHOWN:
+            bad += f"; and {len(errors) - _ERRORS_SHOWN} more"
         raise ProfileError(f"{path}: {bad}") from exc
+
+
+#: Problems named in a profile error (a file that is no profile has one per line).
+_ERRORS_SHOWN = 5
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,39}$")
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """A field's path, with keys that are no field name left out: the keys of a file that
+    is no profile are its lines (``/etc/shadow``'s were echoed)."""
+    parts = [str(p) if isinstance(p, int) or _FIELD_NAME.match(p) else "(a key)" for p in loc]
+    return ".".join(parts) or "(profile)"
 
 
 class LocaleHints(BaseModel):
@@ -234,9 +264,12 @@ def build_context(
         preferences=profile.preferences[: PREFERENCE_TOKENS * 32],
         interests=tuple(interests),
         top_by_domain={
-            d: [t for _, t in sorted(v, key=lambda wt: -wt[0])[:3]] for d, v in by_domain.items()
+            d: [t for _, t in sorted(v, key=lambda wt: -wt[0])[:3]]
+            for d, v in sorted(by_domain.items(), key=lambda dv: -sum(w for w, _ in dv[1]))[
+                :SUMMARY_ENTRIES
+            ]
         },
-        scenes=dict(Counter(e.scene for e in profile.history)),
+        scenes=dict(Counter(e.scene for e in profile.history).most_common(SUMMARY_ENTRIES)),
         recent=tuple(reversed(recent)),
         exclude_groups=tuple(dict.fromkeys(item.group_key for item in known.values())),
     )

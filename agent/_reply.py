@@ -70,6 +70,8 @@ def parse_reply(
     """
     try:
         data = json.loads(strip_fences(reply.content))
+    except RecursionError:
+        raise OutputError("the answer is nested too deeply; answer with the flat schema") from None
     except json.JSONDecodeError as exc:
         kept = salvage(reply.content) if salvage is not None else None
         if kept is not None:

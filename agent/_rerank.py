@@ -53,6 +53,11 @@ LANGUAGE_NAMES = {
 }  # fmt: skip
 
 
+#: Tokens of the request a prompt quotes: a 200 KB request made a 34k-token prompt for an
+#: 8,192-token window. The longest request of the core suite is under 40 tokens.
+QUERY_TOKENS = 256
+
+
 class RankEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
@@ -203,7 +208,7 @@ def _salvage(text: str) -> RerankOutput | None:
 
     try:
         data = parse_partial_json(strip_fences(text))
-    except (json.JSONDecodeError, ValueError, TypeError):
+    except (json.JSONDecodeError, ValueError, TypeError, RecursionError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("ranking"), list):
         return None
@@ -436,7 +441,7 @@ class LLMRanker:
             language=language, language_name=name, hints=context.hints
         )
         base = dict(
-            query=query,
+            query=truncate_tokens(query, QUERY_TOKENS),
             language=language,
             language_name=name,
             user=context,
@@ -474,6 +479,16 @@ class LLMRanker:
         return {**fields, "key": fields["id"], "row": data(row)}
 
     # -- one window -----------------------------------------------------------------
+    def _clipped(self, reason: str, tally: _Tally) -> str:
+        """A reason as received, cut to ``max_reason_chars`` (the schema's maxLength is a
+        request a server may ignore: 1 MB reasons were printed)."""
+        text = reason.strip()
+        limit = self.config.max_reason_chars
+        if len(text) <= limit:
+            return text
+        tally.repair("reason_truncated")
+        return text[: limit - 1].rstrip() + "…"
+
     async def _rank_window(
         self,
         query: str,
@@ -502,7 +517,7 @@ class LLMRanker:
             seen.add(key)
             ordered.append(by_key[key])
             if entry.reason.strip():
-                reasons[by_key[key].id] = entry.reason.strip()
+                reasons[by_key[key].id] = self._clipped(entry.reason, tally)
         missing = [c for key, c in by_key.items() if key not in seen]
         if missing:
             fixed["missing_id"] = len(missing)
@@ -678,7 +693,7 @@ class LLMRanker:
                 for entry in output.ranking:
                     target = keys.get(entry.id.strip().strip("[]"))
                     if target is not None and entry.reason.strip():
-                        fixed[target.id] = entry.reason.strip()
+                        fixed[target.id] = self._clipped(entry.reason, tally)
             except (OutputError, LLMError) as exc:  # the ranking stands; local reasons fill in
                 tally.errors.append(str(exc).splitlines()[0])
         still = [c for c in ranked if not is_in_language(fixed.get(c.id, ""), language, titles)]

@@ -10,8 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from agent.errors import ConfigError
 from evals._runner import EvalRun
+from retrieval._files import TooLarge, read_bounded
 
 __all__ = ["Comparison", "baseline_key", "compare", "update_baseline"]
 
@@ -41,15 +44,49 @@ def _entry(run: EvalRun) -> dict[str, Any]:
     }
 
 
+class _Language(BaseModel):
+    ranking: list[str]
+    groups: list[str] = []
+    metrics: dict[str, float] = {}
+    consistency: dict[str, float] = {}
+
+
+class _Entry(BaseModel):
+    created: str = ""
+    k: int | None = None
+    cases: dict[str, dict[str, _Language]]
+
+
+class _Baseline(BaseModel):
+    """The shape of a baseline file, checked before it is compared with (a malformed one
+    gave KeyError, TypeError and AttributeError tracebacks)."""
+
+    version: int = 1
+    entries: dict[str, _Entry]
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(path).decode("utf-8"))
     except FileNotFoundError:
         return {"version": 1, "entries": {}}
+    except (OSError, TooLarge) as exc:
+        raise ConfigError(f"{path}: cannot read the baseline: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: not a polyrank baseline (nested too deeply)") from None
     except ValueError as exc:
         raise ConfigError(f"{path}: not a polyrank baseline ({exc})") from exc
     if not isinstance(data, dict) or "entries" not in data:
         raise ConfigError(f"{path}: not a polyrank baseline (no 'entries')")
+    try:
+        _Baseline.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"{path}: not a polyrank baseline: {where}: {first['msg']}",
+            hint="write a new one with --update-baseline (or remove the file)",
+        ) from exc
     return data
 
 

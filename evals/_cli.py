@@ -88,7 +88,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--update-baseline", action="store_true", help="store this run in the --baseline file"
     )
     p.add_argument("--tolerance", type=float, help="allowed metric drop (default from suite)")
-    p.add_argument("--store", help="store for the suite's catalogue (default .polyrank/eval/NAME)")
+    p.add_argument(
+        "--store",
+        help="store for the suite's catalogue, kept in step with it: items not in the "
+        "catalogue are deleted (default .polyrank/eval/NAME-HASH, one per suite file)",
+    )
     p.add_argument("--no-cache", action="store_true", help="do not use the LLM reply cache")
     p.add_argument(
         "--schema",

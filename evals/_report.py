@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from agent._terminal import clean
 from evals._baseline import Comparison
 from evals._runner import EvalRun
 
@@ -35,6 +37,24 @@ def _short(metric: str) -> str:
     return metric.replace(".", ".\u200b").replace("_", "_\u200b")
 
 
+#: What Markdown (and GitHub's HTML in it) can read as markup mid-line: emphasis, code,
+#: links and images ("[", "(" escaped, so "![p](…)" stays text), tags, table cells.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()|<~])")
+
+
+def _md(value: object) -> str:
+    """Untrusted text (ids, names, the model spec) for Markdown: control characters
+    removed (an OSC sequence in an id reached stdout), punctuation escaped (an id
+    ``![p](http://…)`` became an image in the report), one line."""
+    text = clean(str(value)).replace("\n", " ").replace("\r", " ")
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def _code(value: object) -> str:
+    """Untrusted text inside a code span: cleaned, one line, no backtick to end it."""
+    return clean(str(value)).replace("`", "'").replace("\n", " ").replace("\r", " ")
+
+
 def _metrics(run: EvalRun) -> list[str]:
     return [m.format(k=run.k) for m in SUMMARY_METRICS]
 
@@ -42,9 +62,11 @@ def _metrics(run: EvalRun) -> list[str]:
 def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
     regressed = comparison is not None and bool(comparison.regressions)
     lines = [
-        f"## polyrank eval: {run.suite} — {'PASS' if run.passed and not regressed else 'FAIL'}",
+        f"## polyrank eval: {_md(run.suite)} — "
+        f"{'PASS' if run.passed and not regressed else 'FAIL'}",
         "",
-        f"model `{run.model}` · template `{run.template}` · k={run.k} · passes={run.passes} · "
+        f"model `{_code(run.model)}` · template `{_code(run.template)}` · k={run.k} · "
+        f"passes={run.passes} · "
         f"{run.overall['cases_passed']}/{run.overall['cases']} cases passed · "
         f"fallback rate {run.overall['fallback_rate']} · {run.seconds} s",
         "",
@@ -53,11 +75,15 @@ def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
     lines.append("| language | " + " | ".join(metrics) + " |")
     lines.append("| --- |" + " ---: |" * len(metrics))
     for lang, row in run.summary.items():
-        lines.append(f"| {lang} | " + " | ".join(f"{row.get(m, '–')}" for m in metrics) + " |")
+        cells = " | ".join(_md(row.get(m, "–")) for m in metrics)
+        lines.append(f"| {_md(lang)} | {cells} |")
     failed = run.failed_expectations
     if failed:
         lines += ["", "### Failed expectations", ""]
-        lines += [f"- `{case}`: {e['expect']} (observed {e['observed']})" for case, e in failed]
+        lines += [
+            f"- `{_code(case)}`: {_md(e['expect'])} (observed {_md(e['observed'])})"
+            for case, e in failed
+        ]
     fallbacks = run.fallbacks
     if fallbacks:
         verdict = (
@@ -67,11 +93,14 @@ def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
         )
         lines += ["", f"### Fell back to the local ranker: {len(fallbacks)} request(s), {verdict}"]
         lines.append("")
-        lines += [f"- `{f['case']}`, {f['language']}: {f['reason']}" for f in fallbacks[:30]]
+        lines += [
+            f"- `{_code(f['case'])}`, {_md(f['language'])}: {_md(f['reason'])}"
+            for f in fallbacks[:30]
+        ]
         if len(fallbacks) > 30:
             lines.append(f"- … {len(fallbacks) - 30} more")
     if comparison is not None:
-        lines += ["", f"### Baseline `{comparison.key}`", ""]
+        lines += ["", f"### Baseline `{_code(comparison.key)}`", ""]
         if not comparison.found:
             lines.append("No baseline for this suite, template version and model.")
         else:
@@ -80,11 +109,11 @@ def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
                 f"{comparison.tolerance}; {len(comparison.moves)} move(s)."
             )
             lines += [
-                f"- **{d['case']}, {d['language']}: {d['metric']} "
+                f"- **{_md(d['case'])}, {_md(d['language'])}: {_md(d['metric'])} "
                 f"{d['before']:.2f}→{d['after']:.2f}**"
                 for d in comparison.regressions
             ]
-            lines += [f"- {m}" for m in comparison.moves[:30]]
+            lines += [f"- {_md(m)}" for m in comparison.moves[:30]]
             if len(comparison.moves) > 30:
                 lines.append(f"- … {len(comparison.moves) - 30} more moves")
     return "\n".join(lines) + "\n"

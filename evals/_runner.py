@@ -352,6 +352,16 @@ def _overall_matrix(cases: Sequence[CaseResult]) -> dict[str, dict[str, float]]:
     }
 
 
+def eval_store_path(loaded: LoadedSuite) -> Path:
+    """The default store of a suite: one per suite file and catalogue (two suites with
+    the same name in different files shared one store, each ranking the other's items)."""
+    import hashlib
+
+    key = f"{loaded.path.resolve()}\n{loaded.catalog.resolve()}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return Path(".polyrank") / "eval" / f"{loaded.suite.name}-{digest}"
+
+
 def run_suite(
     loaded: LoadedSuite,
     options: RunOptions | None = None,
@@ -373,7 +383,7 @@ def run_suite(
     given = settings.model if "model" in settings.model_fields_set else None
     model = options.model or given or defaults.model
     started = time.perf_counter()
-    store_path = options.store or str(Path(".polyrank") / "eval" / suite.name)
+    store_path = options.store or str(eval_store_path(loaded))
     items = load_catalog(loaded.catalog)
     known = {i.id for i in items} | {i.group_key for i in items}
     unknown = [
@@ -391,7 +401,10 @@ def run_suite(
             + "\n  ".join(unknown)
         )
     store = Store.open(store_path)
-    store.ingest(items)
+    # The store mirrors the suite's catalogue: what left it leaves the store (a deleted
+    # item was still ranked first on the next run). A store named with --store keeps the
+    # guard against deleting most of it (it may be a catalogue's own store by mistake).
+    store.ingest(items, sync=True, allow_delete_all=options.store is None)
     if progress:  # the store is built: the requests start (a bar can say which is which)
         progress(0, sum(len(c.variants) for c in suite.cases) * max(1, options.repeat))
     agents = [

@@ -50,7 +50,8 @@ from pydantic_core import CoreSchema
 from agent._profile import UserProfile, load_profile
 from agent.errors import ConfigError
 from retrieval import Filters
-from retrieval._yaml import YAMLError, load_yaml
+from retrieval._files import TooLarge, read_bounded
+from retrieval._yaml import YAMLError, load_yaml, yaml_problem
 
 __all__ = [
     "Case",
@@ -321,11 +322,15 @@ def load_suite(path: str | Path) -> LoadedSuite:
     """
     path = find_suite(path)
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
+        data = load_yaml(read_bounded(path).decode("utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: no such suite file") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text") from exc
+    except (OSError, TooLarge) as exc:
+        raise ConfigError(f"{path}: cannot read the suite: {exc}") from exc
     except YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise ConfigError(f"{path}: {yaml_problem(exc)}") from exc
     try:
         suite = Suite.model_validate(data)
     except ValidationError as exc:

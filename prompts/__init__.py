@@ -52,6 +52,17 @@ def data(value: Any) -> str:
     return _UNSAFE.sub(lambda m: _UNSAFE_IN_DATA[m.group()], text)
 
 
+_WORD = re.compile(r"^[^\W_][\w-]{0,31}$")
+
+
+def word(value: Any) -> str:
+    """``value`` as it is when it is one short word (a scene, a domain, a locale), else
+    as :func:`data` writes it: a validated profile renders as before, anything else
+    cannot leave its line."""
+    text = str(value)
+    return text if _WORD.match(text) else data(text)
+
+
 #: Bounds on rendering a user's template: a prompt larger than this many characters, or
 #: rendering longer than this many seconds, is a ConfigError (a user folder rendered a 45 MB
 #: prompt; "x" * 10**8 a 100 MB string).
@@ -110,6 +121,7 @@ def environment(folder: Path, *, sandboxed: bool) -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["data"] = data
+    env.filters["word"] = word
     return env
 
 

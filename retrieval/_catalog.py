@@ -8,7 +8,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from retrieval._files import MAX_CATALOG_LINE_BYTES, TooLarge
 from retrieval._language import detect_language
 from retrieval.errors import CatalogError, ConfigError, LineProblem
 
@@ -156,6 +157,29 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a valid JSON number")
 
 
+_TOO_LONG = f"longer than {MAX_CATALOG_LINE_BYTES // 2**20} MiB; the file was not read further"
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    """The file's lines (without their ends), each at most MAX_CATALOG_LINE_BYTES long.
+
+    Lines end at "\\n" only: U+2028, U+2029 and U+0085 inside a JSON string are text, not
+    line breaks (str.splitlines would split there and shift every later line number).
+
+    Raises:
+        TooLarge: with the number of the line that is longer (nothing past it is read).
+    """
+    with path.open("rb") as handle:
+        for number, line in enumerate(
+            iter(lambda: handle.readline(MAX_CATALOG_LINE_BYTES + 1), b""), start=1
+        ):
+            if len(line) > MAX_CATALOG_LINE_BYTES:
+                raise TooLarge(str(number))
+            if number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            yield line.removesuffix(b"\n")
+
+
 def load_catalog(path: str | Path) -> list[Item]:
     """Read and validate a whole catalogue file.
 
@@ -166,19 +190,18 @@ def load_catalog(path: str | Path) -> list[Item]:
             returned, so nothing is written.
     """
     path = Path(path)
+    items: list[Item] = []
+    problems: list[LineProblem] = []
+    first_line_of: dict[str, int] = {}
     try:
-        data = path.read_bytes()
+        lines = list(_lines(path))
     except FileNotFoundError as exc:
         raise CatalogError(str(path), [LineProblem(0, "file", "no such file")]) from exc
     except OSError as exc:
         raise CatalogError(str(path), [LineProblem(0, "file", str(exc))]) from exc
-
-    items: list[Item] = []
-    problems: list[LineProblem] = []
-    first_line_of: dict[str, int] = {}
-    # Lines end at "\n" only: U+2028, U+2029 and U+0085 inside a JSON string are text,
-    # not line breaks (str.splitlines would split there and shift every later line number).
-    for number, chunk in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+    except TooLarge as exc:
+        raise CatalogError(str(path), [LineProblem(int(str(exc)), "line", _TOO_LONG)]) from exc
+    for number, chunk in enumerate(lines, start=1):
         try:
             line = chunk.decode("utf-8").removesuffix("\r")
         except UnicodeDecodeError as exc:

@@ -55,6 +55,32 @@ class Filters(BaseModel):
             return ()
         return (value,) if isinstance(value, str) else value
 
+    @field_validator("languages", "exclude_languages")
+    @classmethod
+    def _known_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """ISO 639-1 codes only: ``languages=("klingon",)`` silently matched nothing."""
+        from retrieval._catalog import language_code
+        from retrieval.errors import ConfigError
+
+        try:
+            return tuple(language_code(code) for code in value)
+        except ConfigError as exc:
+            raise ValueError(str(exc.args[0])) from None
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        """A two-letter region code: ``region="Germany"`` silently matched nothing."""
+        from retrieval._catalog import region_code
+        from retrieval.errors import ConfigError
+
+        if value is None:
+            return None
+        try:
+            return region_code(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc.args[0])) from None
+
 
 class Variant(BaseModel):
     """One language version of an item."""

@@ -299,3 +299,33 @@ def test_the_summary_is_rendered_on_a_terminal_and_markdown_when_piped(
     shown = capsys.readouterr().out
     assert "| --- |" not in shown and "## " not in shown
     assert "polyrank eval: mini" in shown and ("━" in shown or "─" in shown)  # a drawn table
+
+
+def _stored_ids(folder: Path) -> set[str]:
+    from retrieval import Store
+
+    with Store.open(str(folder), create=False) as store:
+        return set(store.ids())
+
+
+def test_the_eval_store_follows_the_suite_catalogue_and_is_one_per_suite_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: an item deleted from the suite's catalogue stayed in the eval store (and was
+    still ranked); two suites named alike shared one store."""
+    monkeypatch.chdir(tmp_path)
+    lines = (FIXTURES / "small_catalog.jsonl").read_text().splitlines()
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        shutil.copy(MINI, tmp_path / name / "mini_suite.yaml")
+    (tmp_path / "a" / "small_catalog.jsonl").write_text("\n".join(lines) + "\n")
+    without_m1 = [line for line in lines if '"id": "m1"' not in line]
+    (tmp_path / "b" / "small_catalog.jsonl").write_text("\n".join(without_m1) + "\n")
+    assert run_eval(str(tmp_path / "a" / "mini_suite.yaml")) == 0
+    assert run_eval(str(tmp_path / "b" / "mini_suite.yaml")) == 0
+    stores = sorted((tmp_path / ".polyrank" / "eval").iterdir())
+    assert len(stores) == 2
+    assert sorted(len(_stored_ids(s)) for s in stores) == [6, 7]
+    (tmp_path / "a" / "small_catalog.jsonl").write_text("\n".join(without_m1) + "\n")
+    assert run_eval(str(tmp_path / "a" / "mini_suite.yaml")) == 0
+    assert all("m1" not in _stored_ids(s) for s in stores)

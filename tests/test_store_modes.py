@@ -165,3 +165,79 @@ def test_models_read_from_the_user_cache_match_the_wheels(
     blocked.write_text("not a folder")
     monkeypatch.setenv("POLYRANK_CACHE_HOME", str(blocked / "cache"))
     assert _language._uncompressed_identifier(LanguageIdentifier, MODEL_DIR / MODEL_FILE) is None
+
+
+@pytest.mark.http
+@pytest.mark.slow
+def test_concurrent_ingests_into_a_server_keep_every_member_list(
+    chroma_server: str, tmp_path: Path
+) -> None:
+    """Was: two ingests into the same Chroma server at once (the lock existed only for
+    folder stores) each wrote member lists without the other's items: every list wrong."""
+    import json
+    import os
+
+    from tests.conftest import ROOT
+
+    groups = 150
+    files = []
+    for lang in ("en", "de"):
+        path = tmp_path / f"{lang}.jsonl"
+        rows = [
+            {"id": f"g{g}-{lang}", "group": f"g{g}", "title": f"Buch {g} {lang}",
+             "language": lang, "domain": "books"}
+            for g in range(groups)
+        ]  # fmt: skip
+        path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+        files.append(path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "agent", "ingest"]
+    options = ["--store", chroma_server, "--embeddings", "use-m3"]
+    procs = [
+        subprocess.Popen(
+            [*command, str(path), *options],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for path in files
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    with Store.open(chroma_server) as store:
+        got = store._col.get(include=["metadatas"])
+        metas = dict(zip(got["ids"], got["metadatas"] or [], strict=True))
+        assert len(metas) == 2 * groups
+        wrong = [
+            item_id
+            for item_id, meta in metas.items()
+            if json.loads(str(meta["members"])) != [f"{meta['group']}-de", f"{meta['group']}-en"]
+        ]
+        assert wrong == []
+        names = {c.name for c in store._client.list_collections()}
+        assert names == {"catalog"}  # the lock collection is gone
+        assert store.repair() == 0  # rebuilt and swapped in on the server too
+        assert store.count() == 2 * groups
+        assert {c.name for c in store._client.list_collections()} == {"catalog"}
+        hit = store.search("Buch 7 de", 1)[0]
+        assert {v.id for v in hit.variants} == {f"{hit.group}-de", f"{hit.group}-en"}
+
+
+@pytest.mark.http
+def test_a_server_lock_whose_holder_died_expires(
+    chroma_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval._store as store_module
+
+    with Store.open(chroma_server, embeddings="use-m3") as store:
+        store._client.create_collection(
+            "catalog.polyrank-lock", metadata={"owner": "dead", "expires": time.time() + 5}
+        )
+        monkeypatch.setattr(store_module, "WRITE_LOCK_TIMEOUT", 0.2)
+        with pytest.raises(ConfigError, match="another polyrank process is writing"):
+            store.ingest(load_catalog(FIXTURES / "small_catalog.jsonl"))
+        lock = store._client.get_collection("catalog.polyrank-lock")
+        lock.modify(metadata={"owner": "dead", "expires": time.time() - 1})  # its lease ran out
+        assert store.ingest(load_catalog(FIXTURES / "small_catalog.jsonl")).added == 7
