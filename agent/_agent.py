@@ -78,6 +78,8 @@ CONCURRENCY = 4
 #: More threads starved the event loop: 100 requests took 2.68 s with 4 on 2 cores, 2.54
 #: with 2 (evals.bench concurrency).
 MAX_THREADS = min(8, os.cpu_count() or 2)
+#: Languages an item is shown in after the request's and the user's (then its original).
+SHOW_ALSO = ("en",)
 
 
 @dataclass
@@ -439,7 +441,9 @@ class Agent:
         context = build_context(profile, self.store, lang)
         mark = plan.lap("context", mark)
         # Shown in the request's language, else the user's next ones, else English.
-        preferred = tuple(dict.fromkeys([lang, *(profile.languages if profile else ()), "en"]))
+        preferred = tuple(
+            dict.fromkeys([lang, *(profile.languages if profile else ()), *SHOW_ALSO])
+        )
         given = filters or Filters()
         filters = given.model_copy(
             update={

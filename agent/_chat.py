@@ -292,6 +292,8 @@ class ChatSession:
             + (f" (fallback: {trace.fallback_reason})" if trace.fallback else ""),
             f"  reason: {item.reason}",
         ]
+        if trace.understood:
+            lines.append(f"  understood: {trace.understood}")
         if trace.last_prompt:
             seen = [ln for ln in trace.last_prompt.splitlines() if item.title in ln]
             lines.append(f"  the model saw: {seen[0] if seen else '(not in the last window)'}")

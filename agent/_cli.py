@@ -191,17 +191,28 @@ def positive_int(value: str) -> int:
     return number
 
 
-def price(value: str) -> float:
-    """argparse type: a finite amount of at least 0."""
+def price(value: str) -> tuple[float, str]:
+    """argparse type: a finite amount of at least 0, in euros or with a currency code
+    ("30", "30 CHF", "3000JPY")."""
     import math
+    import re
 
+    from retrieval._prices import RATES_TO_EUR
+
+    match = re.fullmatch(r"\s*([0-9.,]+)\s*([A-Za-z]{3})?\s*", value)
     try:
-        number = float(value)
+        number = float(match[1].replace(",", ".")) if match else float("nan")
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not math.isfinite(number) or number < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite amount of at least 0, got {value}")
-    return number
+        number = float("nan")
+    if match is None or not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an amount (e.g. 30 or '30 CHF')")
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    currency = (match[2] or "EUR").upper()
+    if currency not in RATES_TO_EUR:
+        known = ", ".join(sorted(RATES_TO_EUR))
+        raise argparse.ArgumentTypeError(f"unknown currency {currency!r} (known: {known})")
+    return number, currency
 
 
 def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
@@ -266,15 +277,21 @@ def _filter_options(parser: argparse.ArgumentParser, *, language_flag: str) -> N
     group.add_argument(
         "--region", type=REGION, help="only items available in this region (e.g. DE)"
     )
+    from retrieval._prices import RATES_AS_OF
+
     group.add_argument(
-        "--max-price", type=price, metavar="EUR", help="only items priced at most this (euros)"
+        "--max-price",
+        type=price,
+        metavar="AMOUNT",
+        help="only items priced at most this: euros, or with a currency code ('30 CHF'); "
+        f"converted with approximate rates of {RATES_AS_OF}",
     )
     group.add_argument("--exclude", action="append", help="leave out this item id (repeatable)")
 
 
 def _filters(args: argparse.Namespace) -> Any:
     """The :class:`retrieval.Filters` of the filter options (:func:`_filter_options`)."""
-    from retrieval import Filters
+    from retrieval import Filters, to_eur
 
     return Filters(
         domains=args.domain or (),
@@ -282,7 +299,7 @@ def _filters(args: argparse.Namespace) -> Any:
         region=args.region,
         exclude_ids=args.exclude or (),
         exclude_languages=args.exclude_language or (),
-        max_price_eur=args.max_price,
+        max_price_eur=to_eur(*args.max_price) if args.max_price else None,
     )
 
 
@@ -628,7 +645,7 @@ def _print_recommendation(rec: Any) -> None:
         ),
         caption_justify="left",
     )
-    for column in ("#", "title", "lang", "domain", "reason"):
+    for column in ("#", "title", "lang", "domain", "price", "reason"):
         table.add_column(column, overflow="fold")
     for item in rec.items:
         table.add_row(
@@ -636,9 +653,14 @@ def _print_recommendation(rec: Any) -> None:
             plain(item.title),
             plain(item.language),
             plain(item.domain),
+            plain(item.price or ""),
             plain(item.reason),
         )
-    Console(width=max(110, Console().width)).print(table)
+    console = Console(width=max(110, Console().width))
+    if t.understood:
+        relaxed = f" (relaxed: {', '.join(t.relaxed)})" if t.relaxed else ""
+        console.print(plain(f"understood: {t.understood}{relaxed}"), markup=False)
+    console.print(table)
 
 
 def _filled_store(settings: Settings) -> Store:

@@ -47,6 +47,9 @@ COMPARISON_REACH = 14
 RANGE_GAP = 8
 #: "About 30 euros" is a ceiling this much above the amount.
 AROUND_MARGIN = 1.2
+#: Domains that are about something: of a medium and a topic named together, the medium
+#: is what is asked for.
+MEDIA = frozenset({"books", "films", "music"})
 #: Children's ages that make a request one "for kids" ("for my 6-year-old").
 KIDS_MAX_AGE = 12
 #: Ceilings above this many euros are not read (a year, a model number): no catalogue
@@ -152,8 +155,11 @@ def _stems(by_language: Any) -> tuple[str, ...]:
 @functools.cache
 def _tables() -> dict[str, Any]:
     raw = locale_table("intents")
+    domains = {d: _stems(v) for d, v in raw["domains"].items()}
     out: dict[str, Any] = {
-        "domains": {d: _stems(v) for d, v in raw["domains"].items()},
+        # "~stem": implies the domain softly (a boost, never the one domain asked for).
+        "domains": {d: tuple(s.lstrip("~") for s in v) for d, v in domains.items()},
+        "soft": {d: frozenset(s[1:] for s in v if s.startswith("~")) for d, v in domains.items()},
         "constraints": {c: _stems(v) for c, v in raw["constraints"].items()},
         "genres": {g: _stems(v) for g, v in raw["genres"].items()},
         "genre_tags": {g: tuple(v.get("tags") or [g]) for g, v in raw["genres"].items()},
@@ -187,7 +193,9 @@ def _spans(text: str, stem: str) -> list[tuple[int, int]]:
     """Where ``stem`` occurs in ``text`` as a word, a word's start (``*``) or a phrase."""
     if not stem:
         return []
-    if stem.endswith("*"):
+    if stem.startswith("*") and len(stem) > 1:  # the end of a compound: "*film"
+        pattern = r"\w*" + re.escape(stem[1:]) + r"(?!\w)"
+    elif stem.endswith("*"):
         core = stem[:-1]
         pattern = r"(?<!\w)" + re.escape(core) + r"\w*"
     elif has_spaceless(stem):
@@ -453,10 +461,14 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
     # the noun of a refused genre ("no horror films": films, not horror).
     found: list[tuple[int, str]] = []
     refused: list[str] = []
+    softly: set[str] = set()  # domains implied only by soft stems
     for domain, stems in tables["domains"].items():
         where = _first(text, stems, outside=negated)
         if where >= 0:
             found.append((where, domain))
+            strong = [s for s in stems if s not in tables["soft"][domain]]
+            if _first(text, strong, outside=negated) < 0:
+                softly.add(domain)
             continue
         for stem in stems:
             hits = [
@@ -487,7 +499,7 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
     exclude_tags = tuple(dict.fromkeys(t for g in exclude for t in genre_tags(g)))
     return Intent(
         domains=domains,
-        domain=_the_domain(text, found, tables),
+        domain=_the_domain(text, [f for f in found if f[1] not in softly], tables),
         exclude_domains=tuple(d for d in dict.fromkeys(refused) if d not in domains),
         max_price=ceiling,
         min_price=floor,
@@ -502,14 +514,17 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
 
 def _the_domain(text: str, found: list[tuple[int, str]], tables: dict[str, Any]) -> str | None:
     """The one domain asked for: the only one named, or, of two, the one that is not the
-    source of taste ("Me encantó la película…, ¿qué libro…?")."""
+    source of taste ("Me encantó la película…, ¿qué libro…?"), or, of a medium and a
+    topic, the medium ("a film about space travel")."""
     if len(found) == 1:
         return found[0][1]
     if len(found) != 2:
         return None
     markers = [s for stem in tables["liked"] for s, _ in _spans(text, stem)]
     if not markers:
-        return None
+        # A medium about a topic: "a film about space travel", "un livre de cuisine".
+        media = [d for _, d in found if d in MEDIA]
+        return media[0] if len(media) == 1 else None
     # The source is the domain named nearest a "liked" word.
     source = min(found, key=lambda f: min(abs(f[0] - m) for m in markers))
     return next(d for _, d in found if d != source[1])

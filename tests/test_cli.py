@@ -148,7 +148,16 @@ def test_search_and_recommend_take_the_same_filters(
     with pytest.raises(SystemExit) as usage:
         main(["search", "hiking", "--max-price", "nan", "--store", store])
     assert usage.value.code == 2
-    assert "finite amount of at least 0" in capsys.readouterr().err
+    assert "'nan' is not an amount" in capsys.readouterr().err
+    # a ceiling in another currency is converted (1 CHF ≈ 1.05 EUR in the rate table)
+    for ceiling, found in (("110 CHF", True), ("100 CHF", False)):
+        assert main(["search", "hiking boots", "--max-price", ceiling, "--json",
+                     "--store", store]) == 0  # fmt: skip
+        rows = json.loads(capsys.readouterr().out)["results"]
+        assert bool(rows) == found and {r["id"] for r in rows} <= {"g1-en", "g1-de"}
+    with pytest.raises(SystemExit):
+        main(["search", "hiking", "--max-price", "30 XYZ", "--store", store])
+    assert "unknown currency 'XYZ'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

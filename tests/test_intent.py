@@ -12,7 +12,8 @@ from agent._money import price_text
     ("query", "domain"),
     [
         ("something to read on the train", "books"),
-        ("algo para leer en vacaciones de verano", None),  # books and travel: not sure
+        ("algo para leer en vacaciones de verano", "books"),  # a medium beats a topic
+        ("ramen I want to eat in Tokyo", None),  # eating only leans towards food
         ("something to listen to while running", "music"),
         ("un film romantique à Paris", "films"),
         ("Ich suche ein spannendes Buch", "books"),
