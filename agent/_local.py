@@ -56,6 +56,11 @@ W_CHEAP = 0.03  # "cheap": times how cheap the item is among the priced candidat
 #: Items of another domain than the one the request asked for fill in only after it (they
 #: are there when its domain had too few items: the trace's ``relaxed``).
 OFF_DOMAIN_PENALTY = 1.0
+#: ... and the tags that let a reason say "for kids" (a family drama is not for children).
+SAID_AUDIENCE = {
+    "kids": frozenset({"kids", "children", "toy"}),
+    "beginners": frozenset({"beginners"}),
+}
 AUDIENCE_TAGS = {
     "kids": frozenset({"kids", "children", "family", "animation", "toy"}),
     "beginners": frozenset({"beginners"}),
@@ -174,13 +179,14 @@ def aspects(candidate: Candidate, intent: Intent, language: str) -> list[str]:
     tags = {t.lower() for t in candidate.tags}
     said = in_language("reasons", language).get("understood", {})
     out = [genre_name(g, language) for g in intent.genres if tags & set(genre_tags(g))]
-    out += [str(said.get(who, who)) for who in intent.audience if tags & AUDIENCE_TAGS[who]]
+    out += [str(said.get(who, who)) for who in intent.audience if tags & SAID_AUDIENCE[who]]
     if intent.occasion == "gift" and "gift" in tags:
         out.append(str(said.get("gift", "gift")))
     return list(dict.fromkeys(out))
 
 
-_CLAUSES = re.compile(r"(?<=[.;:!?。；！？])\s*|\s+[—–-]\s+|(?<=[,，、])\s*")
+# Clause ends: Latin punctuation before a space (not "3.5" or "1,5"), CJK punctuation.
+_CLAUSES = re.compile(r"(?<=[.;:!?,])\s+|(?<=[。；！？，、])\s*|\s+[—–-]\s+")
 
 
 def best_clause(description: str, query: str) -> str | None:

@@ -344,7 +344,7 @@ def test_real_terminal_conversation_in_spanish_and_japanese(
 
     screen = term.send("Quiero aprender a programar")
     assert "Python desde cero" in screen and "ranker local" in screen
-    assert "libro, 2022" in screen  # reasons in Spanish
+    assert "libro, de 2022" in screen  # reasons in Spanish
 
     screen = term.send("más baratos")
     assert "más barato" in screen and "€" in screen  # the note in the session's language
