@@ -360,6 +360,7 @@ class Agent:
         candidates = await loop.run_in_executor(pool, self._retrieve, plan, vector)
         mark = time.perf_counter()
         request = plan.request()
+        candidates = self._model_order(request, candidates, plan.context)
         async with gate or contextlib.nullcontext():
             tried = await self.ranker.arank(request, candidates, plan.context)
         answer = tried
@@ -610,13 +611,29 @@ class Agent:
         plan = _Plan(k=k, passes=passes, search_text=query, started=started)
         plan.profile, plan.language = profile, (lang, source)
         plan.context = build_context(profile, self.store, lang)
+        # What the request asks informs the ranking and the reasons; the candidates are
+        # the caller's, so nothing is filtered out.
+        hints = plan.context.hints
+        plan.intent = read_intent(query, language=lang, currency=hints.currency if hints else None)
         plan.lap("context", started)
         return plan, list(candidates)
+
+    def _model_order(
+        self, request: RankRequest, candidates: list[Candidate], context: UserContext
+    ) -> list[Candidate]:
+        """The order a model is shown the candidates in: the local ranker's (a model that
+        follows positions then answers no worse than the local ranker; issue 22 measured
+        +0.065 nDCG@5 over retrieval order). The trace's ``candidate_ids`` is this order."""
+        if self.ranker is self.local or len(candidates) < 2:
+            return candidates
+        whole = dataclasses.replace(request, k=len(candidates))
+        return list(self.local.rank(whole, candidates, context).items)
 
     def _ranked(self, plan: _Plan, candidates: list[Candidate]) -> Recommendation:
         """Rank the candidates; the local ranker answers when the LLM failed."""
         mark = time.perf_counter()
         request = plan.request()
+        candidates = self._model_order(request, candidates, plan.context)
         tried = self.ranker.rank(request, candidates, plan.context)
         answer = tried
         if tried.failure is not None:

@@ -52,7 +52,7 @@ class Trace(BaseModel):
     cached_calls: int = 0
     passes: int = 1
     windows: int = 0
-    candidate_ids: list[str] = Field(default_factory=list)  # retrieval order
+    candidate_ids: list[str] = Field(default_factory=list)  # the order the ranker was shown
     last_prompt: str | None = None
     errors: list[str] = Field(default_factory=list)
     #: What the request was understood to ask (:class:`agent._intent.Intent`, as JSON),

@@ -84,7 +84,8 @@ def test_the_compressor_reads_what_the_retriever_wrote(small_store: Store) -> No
 
     docs = PolyrankRetriever(store=small_store, k=4).invoke("hiking boots")
     out = PolyrankCompressor(agent=Agent(store=small_store), top_n=1).compress_documents(
-        docs, "hiking boots"
+        docs, "hiking boots under $200"
     )
     assert out[0].id == "g1-en"
-    assert "$120.00" in out[0].metadata["reason"]  # the price reached the local ranker
+    # the price reached the local ranker: a request with a ceiling sets it against it
+    assert "$120.00 (≤ $200.00)" in out[0].metadata["reason"]

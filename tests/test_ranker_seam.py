@@ -48,7 +48,8 @@ def test_wrong_language_reasons_are_filled_from_one_local_scoring(
     assert rec.trace.ranker == "function" and not rec.trace.fallback
     assert rec.trace.repairs.get("reason_fallback") == 5
     assert all("A fine pick" not in item.reason for item in rec.items)
-    assert len(scorings) == 1
+    # one scoring for the order the model is shown, one for every reason (not one per item)
+    assert len(scorings) == 2
 
 
 def test_a_failed_llm_ranking_keeps_what_it_spent(use_store: Store) -> None:
