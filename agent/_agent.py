@@ -562,7 +562,8 @@ class Agent:
         Their ``score`` is replaced by their similarity to ``query`` under this agent's
         embeddings, so the local ranker weighs them like retrieved ones.
         """
-        return self._ranked(*self._rerank_plan(query, candidates, user, k, language, passes))
+        plan, ranked = self._rerank_plan(query, candidates, user, k, language, passes)
+        return self._ranked(plan, ranked, reorder=False)  # the caller's order is kept
 
     async def arerank(
         self,
@@ -629,11 +630,16 @@ class Agent:
         whole = dataclasses.replace(request, k=len(candidates))
         return list(self.local.rank(whole, candidates, context).items)
 
-    def _ranked(self, plan: _Plan, candidates: list[Candidate]) -> Recommendation:
-        """Rank the candidates; the local ranker answers when the LLM failed."""
+    def _ranked(
+        self, plan: _Plan, candidates: list[Candidate], reorder: bool = True
+    ) -> Recommendation:
+        """Rank the candidates (shown to a model in the local ranker's order, unless
+        ``reorder`` is off: candidates the caller brought); the local ranker answers when
+        the LLM failed."""
         mark = time.perf_counter()
         request = plan.request()
-        candidates = self._model_order(request, candidates, plan.context)
+        if reorder:
+            candidates = self._model_order(request, candidates, plan.context)
         tried = self.ranker.rank(request, candidates, plan.context)
         answer = tried
         if tried.failure is not None:
