@@ -35,6 +35,7 @@ from agent._local import LocalRanker
 from agent._money import price_text
 from agent._otel import emit_spans
 from agent._profile import (
+    LocaleHints,
     UserContext,
     UserProfile,
     build_context,
@@ -110,8 +111,12 @@ class _Plan:
         self.latency[stage] = round((now - since) * 1000, 2)
         return now
 
+    def hints(self) -> LocaleHints:
+        """How the user reads prices: the profile's locale, else the request language's."""
+        return self.context.hints or locale_hints(self.language[0], self.language[0])
+
     def request(self) -> RankRequest:
-        hints = self.context.hints or locale_hints(self.language[0], self.language[0])
+        hints = self.hints()
         return RankRequest(
             self.search_text,
             self.language[0],
@@ -681,7 +686,7 @@ class Agent:
             calls=list(tried.calls),
         )
         trace.cost = self._cost(trace)
-        hints = plan.context.hints or locale_hints(lang, lang)
+        hints = plan.hints()
         currency, where = hints.currency, hints.locale
         items = [
             RankedItem(
