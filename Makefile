@@ -22,10 +22,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/polyrank demo
 
+# mypy reads packages from folders, not through setuptools' import hook: it checks a tree of
+# links laid out as installed (polyrank/agent -> agent, ...).
+TYPECHECK := .polyrank/typecheck
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	@rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/polyrank
+	@for f in __init__.py __main__.py py.typed; do ln -s $(CURDIR)/agent/_top/$$f $(TYPECHECK)/polyrank/$$f; done
+	@for p in agent retrieval evals prompts; do ln -s $(CURDIR)/$$p $(TYPECHECK)/polyrank/$$p; done
+	MYPYPATH=$(TYPECHECK) $(BIN)/mypy
 
 # The HTML report test drives Debian's headless chromium, with Noto fonts for CJK, Hangul and
 # Devanagari (the test checks the glyphs in screenshots); installed when missing (CI is root).
@@ -52,7 +59,7 @@ eval: $(STAMP)
 	$(BIN)/polyrank eval evals/suites/core.yaml --json reports/core.json --md reports/core.md --html reports/core.html
 
 bench: $(STAMP)
-	$(BIN)/python -m evals.bench
+	$(BIN)/python -m polyrank.evals.bench
 
 clean:
 	rm -rf $(VENV) .polyrank .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agent.errors import (
+from polyrank.agent.errors import (
     CatalogError,
     ConfigError,
     LLMError,
@@ -18,20 +18,20 @@ from agent.errors import (
     RuntimeFault,
     UserError,
 )
-from agent.registry import register, resolve
-from retrieval._lazy import lazy_attributes
+from polyrank.agent.registry import register, resolve
+from polyrank.retrieval._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from agent._agent import Agent
-    from agent._config import Settings
-    from agent._langchain import PolyrankCompressor
-    from agent._lcchat import LangChainChat
-    from agent._llm import ChatModel, Message, OpenAIChat, Reply, TransportPolicy
-    from agent._local import LocalRanker
-    from agent._profile import Event, UserProfile, load_profile
-    from agent._ranking import Ranker, Ranking, RankRequest
-    from agent._rerank import LLMRanker, RerankConfig
-    from agent._result import RankedItem, Recommendation, Trace
+    from polyrank.agent._agent import Agent
+    from polyrank.agent._config import Settings
+    from polyrank.agent._langchain import PolyrankCompressor
+    from polyrank.agent._lcchat import LangChainChat
+    from polyrank.agent._llm import ChatModel, Message, OpenAIChat, Reply, TransportPolicy
+    from polyrank.agent._local import LocalRanker
+    from polyrank.agent._profile import Event, UserProfile, load_profile
+    from polyrank.agent._ranking import Ranker, Ranking, RankRequest
+    from polyrank.agent._rerank import LLMRanker, RerankConfig
+    from polyrank.agent._result import RankedItem, Recommendation, Trace
 
 __all__ = [
     "Agent",
@@ -69,28 +69,28 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Agent": "agent._agent",
-    "__version__": "retrieval._version",
-    "ChatModel": "agent._llm",
-    "Event": "agent._profile",
-    "LangChainChat": "agent._lcchat",
-    "LocalRanker": "agent._local",
-    "Message": "agent._llm",
-    "OpenAIChat": "agent._llm",
-    "PolyrankCompressor": "agent._langchain",
-    "LLMRanker": "agent._rerank",
-    "RankRequest": "agent._ranking",
-    "RankedItem": "agent._result",
-    "Ranker": "agent._ranking",
-    "Ranking": "agent._ranking",
-    "Recommendation": "agent._result",
-    "Reply": "agent._llm",
-    "RerankConfig": "agent._rerank",
-    "Settings": "agent._config",
-    "Trace": "agent._result",
-    "TransportPolicy": "agent._llm",
-    "UserProfile": "agent._profile",
-    "load_profile": "agent._profile",
+    "Agent": "polyrank.agent._agent",
+    "__version__": "polyrank.retrieval._version",
+    "ChatModel": "polyrank.agent._llm",
+    "Event": "polyrank.agent._profile",
+    "LangChainChat": "polyrank.agent._lcchat",
+    "LocalRanker": "polyrank.agent._local",
+    "Message": "polyrank.agent._llm",
+    "OpenAIChat": "polyrank.agent._llm",
+    "PolyrankCompressor": "polyrank.agent._langchain",
+    "LLMRanker": "polyrank.agent._rerank",
+    "RankRequest": "polyrank.agent._ranking",
+    "RankedItem": "polyrank.agent._result",
+    "Ranker": "polyrank.agent._ranking",
+    "Ranking": "polyrank.agent._ranking",
+    "Recommendation": "polyrank.agent._result",
+    "Reply": "polyrank.agent._llm",
+    "RerankConfig": "polyrank.agent._rerank",
+    "Settings": "polyrank.agent._config",
+    "Trace": "polyrank.agent._result",
+    "TransportPolicy": "polyrank.agent._llm",
+    "UserProfile": "polyrank.agent._profile",
+    "load_profile": "polyrank.agent._profile",
 }
 
 __getattr__ = lazy_attributes(__name__, _LAZY)

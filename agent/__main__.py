@@ -1,3 +1,3 @@
-from agent._cli import run
+from polyrank.agent._cli import run
 
 run()

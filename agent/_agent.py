@@ -2,7 +2,7 @@
 
 Usage::
 
-    from agent import Agent
+    from polyrank.agent import Agent
     agent = Agent(store=".polyrank/store")                  # the local ranker answers
     agent.ingest("data/catalog.jsonl")
     rec = agent.recommend("Quiero aprender a programar", user="data/users/ana.yaml", k=5)
@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent._batch import QueryBatcher
-from agent._cache import ReplyCache
-from agent._intent import Intent, read_intent, request_text
-from agent._llm import ChatModel
-from agent._local import LocalRanker
-from agent._money import price_text
-from agent._otel import emit_spans
-from agent._profile import (
+from polyrank.agent._batch import QueryBatcher
+from polyrank.agent._cache import ReplyCache
+from polyrank.agent._intent import Intent, read_intent, request_text
+from polyrank.agent._llm import ChatModel
+from polyrank.agent._local import LocalRanker
+from polyrank.agent._money import price_text
+from polyrank.agent._otel import emit_spans
+from polyrank.agent._profile import (
     LocaleHints,
     UserContext,
     UserProfile,
@@ -42,13 +42,13 @@ from agent._profile import (
     load_profile,
     locale_hints,
 )
-from agent._ranking import Ranker, Ranking, RankRequest
-from agent._rerank import LLMRanker, RerankConfig
-from agent._result import RankedItem, Recommendation, Trace
-from agent.errors import ConfigError
-from agent.registry import names, resolve, split_spec
-from prompts import PromptSet
-from retrieval import (
+from polyrank.agent._ranking import Ranker, Ranking, RankRequest
+from polyrank.agent._rerank import LLMRanker, RerankConfig
+from polyrank.agent._result import RankedItem, Recommendation, Trace
+from polyrank.agent.errors import ConfigError
+from polyrank.agent.registry import names, resolve, split_spec
+from polyrank.prompts import PromptSet
+from polyrank.retrieval import (
     Candidate,
     Feedback,
     Filters,
@@ -57,7 +57,7 @@ from retrieval import (
     detect_language,
     load_catalog,
 )
-from retrieval._embeddings import Embedder
+from polyrank.retrieval._embeddings import Embedder
 
 __all__ = ["CONCURRENCY", "DEFAULT_PRICES", "MAX_THREADS", "Agent"]
 
@@ -138,7 +138,7 @@ class Agent:
         store: a folder for embedded Chroma, ``chroma://HOST:PORT``, or an open
             :class:`~retrieval.Store`. Default ``.polyrank/store``.
         model: ``local`` (default), ``openai:MODEL``, or a :class:`ChatModel` object
-            (e.g. :class:`agent.testing.ScriptedModel`).
+            (e.g. :class:`polyrank.agent.testing.ScriptedModel`).
         embeddings: an embedding spec or :class:`~retrieval.Embedder`. Default: the one
             the store was built with, else the measured default.
         base_url, api_key: for ``openai:`` models (any OpenAI-compatible server).
@@ -264,7 +264,7 @@ class Agent:
         """The ``k`` best catalogue items for ``query``, one per group.
 
         Each group is shown in the first of ``filters.prefer_languages`` it exists in; by
-        default that is the detected language of the query (:meth:`retrieval.Store.search`).
+        default that is the detected language of the query (``Store.search``).
         """
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from agent._llm import Reply
+from polyrank.agent._llm import Reply
 
 __all__ = ["ReplyCache", "cache_key"]
 

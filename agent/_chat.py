@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agent._agent import Agent
-from agent._followup import (
+from polyrank.agent._agent import Agent
+from polyrank.agent._followup import (
     FollowUp,
     followup_languages,
     interpret,
@@ -26,13 +26,13 @@ from agent._followup import (
     looks_like_follow_up,
     notes,
 )
-from agent._money import amount, format_money, price_text
-from agent._profile import UserProfile, load_profile, locale_hints
-from agent._ranking import Ranking
-from agent._rerank import LLMRanker
-from agent._result import RankedItem, Recommendation
-from agent.errors import ConfigError, PolyrankError
-from retrieval import Filters, to_eur
+from polyrank.agent._money import amount, format_money, price_text
+from polyrank.agent._profile import UserProfile, load_profile, locale_hints
+from polyrank.agent._ranking import Ranking
+from polyrank.agent._rerank import LLMRanker
+from polyrank.agent._result import RankedItem, Recommendation
+from polyrank.agent.errors import ConfigError, PolyrankError
+from polyrank.retrieval import Filters, to_eur
 
 __all__ = ["ChatSession", "Event", "Request", "run_repl"]
 
@@ -366,7 +366,7 @@ def render(
     from rich.table import Table
     from rich.text import Text
 
-    from agent._terminal import plain
+    from polyrank.agent._terminal import plain
 
     if event.kind == "error":
         console.print(Text.assemble(("error: ", "red"), plain(event.text)), highlight=False)
@@ -419,7 +419,7 @@ def run_repl(session: ChatSession, history_file: Path) -> int:
     from rich.console import Console
     from rich.text import Text
 
-    from agent._terminal import plain
+    from polyrank.agent._terminal import plain
 
     console = Console()
     history: History

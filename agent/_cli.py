@@ -1,6 +1,6 @@
 """The ``polyrank`` command line.
 
-The environment is read in one place, :class:`agent._config.Settings`, built once per
+The environment is read in one place, :class:`polyrank.agent._config.Settings`, built once per
 command from the options (options win): ``POLYRANK_STORE``, ``POLYRANK_EMBEDDINGS``,
 ``POLYRANK_MODEL``, ``POLYRANK_TIMEOUT``, ``POLYRANK_CACHE``, ``OPENAI_BASE_URL``,
 ``OPENAI_API_KEY``.
@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from agent.errors import PolyrankError
+from polyrank.agent.errors import PolyrankError
 
 if TYPE_CHECKING:
-    from agent._config import Settings
-    from retrieval import Candidate, Store
+    from polyrank.agent._config import Settings
+    from polyrank.retrieval import Candidate, Store
 
 __all__ = ["main"]
 
@@ -119,7 +119,7 @@ class TraceFile:
             try:
                 self._handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - close()
             except OSError as exc:
-                from agent.errors import ConfigError
+                from polyrank.agent.errors import ConfigError
 
                 raise ConfigError(f"--trace {path}: cannot write: {exc.strerror}") from None
 
@@ -166,7 +166,7 @@ def llm_options(parser: argparse.ArgumentParser) -> None:
 
 def settings_of(args: argparse.Namespace, **given: Any) -> Settings:
     """The run's settings: these options, then the environment (checked, nothing loaded)."""
-    from agent._config import Settings
+    from polyrank.agent._config import Settings
 
     for name in ("model", "store", "embeddings", "timeout", "max_tokens", "prompts"):
         given.setdefault(name, getattr(args, name, None))
@@ -197,7 +197,7 @@ def price(value: str) -> tuple[float, str]:
     import math
     import re
 
-    from retrieval._prices import RATES_TO_EUR
+    from polyrank.retrieval._prices import RATES_TO_EUR
 
     match = re.fullmatch(r"\s*([0-9.,]+)\s*([A-Za-z]{3})?\s*", value)
     try:
@@ -226,13 +226,13 @@ def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
 
 
 def _language(value: str) -> str:
-    from retrieval._catalog import language_code
+    from polyrank.retrieval._catalog import language_code
 
     return language_code(value)
 
 
 def _region(value: str) -> str:
-    from retrieval._catalog import region_code
+    from polyrank.retrieval._catalog import region_code
 
     return region_code(value)
 
@@ -252,13 +252,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         " default: the one the store was built with, else fusion). For a large catalogue"
         " or many requests at once, use-m3: it ingests about 9x faster than fusion (352"
         " against 37 items/s on 2 cores) and encodes a query in a twentieth of the CPU, at"
-        " nearly its cross-lingual quality (MRR@10 0.908 against 0.919; python -m"
-        " evals.bench)",
+        " nearly its cross-lingual quality (MRR@10 0.908 against 0.919; python -m polyrank"
+        ".evals.bench)",
     )
 
 
 def _filter_options(parser: argparse.ArgumentParser, *, language_flag: str) -> None:
-    """The filters (:class:`retrieval.Filters`), the same for search and recommend."""
+    """The filters (:class:`polyrank.retrieval.Filters`), the same for search and recommend."""
     group = parser.add_argument_group("filters")
     group.add_argument("--domain", action="append", help="only this domain (repeatable)")
     group.add_argument(
@@ -277,7 +277,7 @@ def _filter_options(parser: argparse.ArgumentParser, *, language_flag: str) -> N
     group.add_argument(
         "--region", type=REGION, help="only items available in this region (e.g. DE)"
     )
-    from retrieval._prices import RATES_AS_OF
+    from polyrank.retrieval._prices import RATES_AS_OF
 
     group.add_argument(
         "--max-price",
@@ -290,8 +290,8 @@ def _filter_options(parser: argparse.ArgumentParser, *, language_flag: str) -> N
 
 
 def _filters(args: argparse.Namespace) -> Any:
-    """The :class:`retrieval.Filters` of the filter options (:func:`_filter_options`)."""
-    from retrieval import Filters, to_eur
+    """The :class:`polyrank.retrieval.Filters` of the filter options (:func:`_filter_options`)."""
+    from polyrank.retrieval import Filters, to_eur
 
     return Filters(
         domains=args.domain or (),
@@ -309,7 +309,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Multilingual recommendations: retrieve from a Chroma catalogue, rerank "
         "with an LLM or the local ranker, explain in the user's language.",
     )
-    from retrieval._version import __version__
+    from polyrank.retrieval._version import __version__
 
     parser.add_argument("--version", action="version", version=f"polyrank {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -406,7 +406,7 @@ def _parser() -> argparse.ArgumentParser:
     llm_options(chat)
     _common(chat)
 
-    from evals._cli import add_parser as add_eval_parser
+    from polyrank.evals._cli import add_parser as add_eval_parser
 
     add_eval_parser(sub)
 
@@ -496,7 +496,7 @@ def _ingest_command(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.file:
         raise SystemExit("polyrank ingest: error: a catalogue file is needed (or --repair)")
-    from retrieval import load_catalog
+    from polyrank.retrieval import load_catalog
 
     items = load_catalog(args.file)  # a rejected file creates nothing
     if args.allow_delete_all and not args.sync:
@@ -522,7 +522,7 @@ def _delete(args: argparse.Namespace) -> int:
 
 def _open_store(settings: Settings) -> Store:
     """The existing store the settings name (never created here)."""
-    from agent.registry import check
+    from polyrank.agent.registry import check
 
     if settings.embeddings:
         check("embeddings", settings.embeddings)  # a typo is named before the store is opened
@@ -543,7 +543,7 @@ def _ingest(
     sync: bool = False,
     allow_delete_all: bool = False,
 ) -> None:
-    from retrieval import load_catalog
+    from polyrank.retrieval import load_catalog
 
     items = load_catalog(path) if items is None else items
     update, stop = _progress_bar(len(items))
@@ -586,7 +586,7 @@ def _print_results(query: str, results: Sequence[Candidate], seconds: float) -> 
     from rich.console import Console
     from rich.table import Table
 
-    from agent._terminal import plain
+    from polyrank.agent._terminal import plain
 
     table = Table(title=plain(f"{query}  ({seconds * 1000:.0f} ms)"), title_justify="left")
     for column in ("#", "title", "lang", "domain", "score", "also in"):
@@ -605,7 +605,7 @@ def _print_results(query: str, results: Sequence[Candidate], seconds: float) -> 
 
 
 def _search(args: argparse.Namespace) -> int:
-    from retrieval import detect_language
+    from polyrank.retrieval import detect_language
 
     agent = _make_agent(settings_of(args, model="local"))  # search needs no model
     started = time.perf_counter()
@@ -630,7 +630,7 @@ def _print_recommendation(rec: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from agent._terminal import plain
+    from polyrank.agent._terminal import plain
 
     t = rec.trace
     ranker = t.ranker + (" (fallback: " + (t.fallback_reason or "") + ")" if t.fallback else "")
@@ -667,7 +667,7 @@ def _filled_store(settings: Settings) -> Store:
     """The existing, non-empty store the settings name (readers never create one)."""
     store = _open_store(settings)
     if store.count() == 0:
-        from agent.errors import ConfigError
+        from polyrank.agent.errors import ConfigError
 
         raise ConfigError(
             f"the store {settings.store or '.polyrank/store'} is empty",
@@ -686,7 +686,7 @@ def _fell_back(recs: Sequence[Any], args: argparse.Namespace) -> int:
     reasons = list(dict.fromkeys(r.trace.fallback_reason for r in recs if r.trace.fallback))
     if not reasons:
         return EXIT_OK
-    from agent._terminal import clean
+    from polyrank.agent._terminal import clean
 
     for reason in reasons:
         print(
@@ -702,13 +702,13 @@ def _waiting(agent: Any) -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext()
     from rich.console import Console
 
-    from agent._terminal import plain
+    from polyrank.agent._terminal import plain
 
     return Console(stderr=True).status(plain(f"asking {agent.model}…"))
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    from agent._profile import load_profile
+    from polyrank.agent._profile import load_profile
 
     settings = settings_of(args)  # cheap checks first
     user = load_profile(args.user) if args.user else None
@@ -737,8 +737,8 @@ def _recommend(args: argparse.Namespace) -> int:
 def _chat(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from agent._chat import ChatSession, run_repl
-    from agent._profile import load_profile
+    from polyrank.agent._chat import ChatSession, run_repl
+    from polyrank.agent._profile import load_profile
 
     settings = settings_of(args)
     user = load_profile(args.user) if args.user else None
@@ -754,8 +754,8 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from agent._sample import CATALOG, user
-    from retrieval import Filters, load_catalog
+    from polyrank.agent._sample import CATALOG, user
+    from polyrank.retrieval import Filters, load_catalog
 
     settings = settings_of(args)
     catalog = args.catalog or str(CATALOG)
@@ -830,11 +830,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "chat":
             return _chat(args)
         if args.command == "eval":
-            from evals._cli import run as run_eval
+            from polyrank.evals._cli import run as run_eval
 
             return run_eval(args)
     except PolyrankError as exc:
-        from agent._terminal import clean
+        from polyrank.agent._terminal import clean
 
         print(f"polyrank: error: {clean(str(exc))}", file=sys.stderr)
         return EXIT_ERROR

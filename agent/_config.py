@@ -2,7 +2,7 @@
 
 Usage::
 
-    from agent import Settings
+    from polyrank.agent import Settings
     settings = Settings.load(model="openai:gpt-4o-mini", timeout=30)   # + environment
     agent = settings.agent()                                           # recommend, chat
     store = settings.open_store(create=False)                          # search
@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agent.errors import ConfigError
+from polyrank.agent.errors import ConfigError
 
 if TYPE_CHECKING:
-    from agent._agent import Agent
-    from retrieval import Store
+    from polyrank.agent._agent import Agent
+    from polyrank.retrieval import Store
 
 __all__ = ["DEFAULT_CACHE", "Settings"]
 
@@ -121,7 +121,7 @@ class Settings(BaseSettings):
 
     def open_store(self, *, create: bool = False) -> Store:
         """The store these settings name; ``create=False`` never creates one (readers)."""
-        from retrieval import Store
+        from polyrank.retrieval import Store
 
         return Store.open(
             self.store, embeddings=self.embeddings, create=create, credentials=self.credentials()
@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     def agent(self, store: Store | None = None, **options: Any) -> Agent:
         """An :class:`~agent.Agent` with these settings, on ``store`` (default: the store
         they name, which must exist); ``options`` go to the Agent (``rerank``, ...)."""
-        from agent._agent import Agent
+        from polyrank.agent._agent import Agent
 
         settings: dict[str, Any] = {
             "model": self.model,
@@ -141,7 +141,7 @@ class Settings(BaseSettings):
             "prompts": self.prompts,
         }
         if self.prices is not None:
-            from agent._pricing import load_prices
+            from polyrank.agent._pricing import load_prices
 
             settings["prices"] = load_prices(self.prices)
         opened = store if store is not None else self.open_store(create=False)

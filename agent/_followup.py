@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent._llm import Message
-from agent._locale import in_language
-from agent._locale import table as locale_table
-from agent._ranking import Ranking
-from retrieval._lexical import has_spaceless
+from polyrank.agent._llm import Message
+from polyrank.agent._locale import in_language
+from polyrank.agent._locale import table as locale_table
+from polyrank.agent._ranking import Ranking
+from polyrank.retrieval._lexical import has_spaceless
 
 if TYPE_CHECKING:
-    from agent._rerank import LLMRanker
+    from polyrank.agent._rerank import LLMRanker
 
 __all__ = [
     "FollowUp",
@@ -71,7 +71,7 @@ class FollowUp(BaseModel):
     def describe(self, language: str = "en") -> str:
         """What this follow-up changes, in ``language`` (``locales/notes.yaml``; English
         where a language has no notes)."""
-        from agent._local import domain_name, language_name
+        from polyrank.agent._local import domain_name, language_name
 
         note = notes(language)
         parts = []

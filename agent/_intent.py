@@ -27,11 +27,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent._locale import in_language
-from agent._locale import table as locale_table
-from agent.errors import ConfigError
-from retrieval._lexical import has_spaceless
-from retrieval._prices import RATES_TO_EUR, to_eur
+from polyrank.agent._locale import in_language
+from polyrank.agent._locale import table as locale_table
+from polyrank.agent.errors import ConfigError
+from polyrank.retrieval._lexical import has_spaceless
+from polyrank.retrieval._prices import RATES_TO_EUR, to_eur
 
 __all__ = ["Intent", "Money", "read_intent", "request_text"]
 
@@ -107,7 +107,7 @@ class Intent(BaseModel):
 
     def summary(self, language: str) -> str:
         """One line in ``language``: "films · ≤ 15 EUR · not: horror"."""
-        from agent._money import format_money
+        from polyrank.agent._money import format_money
 
         words = in_language("reasons", language)
         said: dict[str, str] = words.get("understood", {}) or in_language("reasons", "en").get(

@@ -18,7 +18,7 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict
 
-from retrieval import Candidate, detect_language
+from polyrank.retrieval import Candidate, detect_language
 
 __all__ = ["PolyrankCompressor", "text_candidate"]
 
@@ -33,7 +33,7 @@ def _candidate(index: int, doc: Document) -> Candidate:
 def text_candidate(key: str, text: str, meta: Mapping[str, Any]) -> Candidate:
     """A document of another framework (a LangChain ``Document``, a LlamaIndex node) as a
     candidate: its text and what its metadata says (title, language, domain, group, tags,
-    regions, price; :func:`retrieval.candidate_document` writes all of them)."""
+    regions, price; :func:`polyrank.retrieval.candidate_document` writes all of them)."""
     guess = detect_language(text)
     attributes = {
         k: v

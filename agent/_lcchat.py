@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from agent._llm import (
+from polyrank.agent._llm import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_TIMEOUT,
     Message,
@@ -33,8 +33,8 @@ from agent._llm import (
     acall_with_transport_retries,
     call_with_transport_retries,
 )
-from agent.errors import ConfigError, LLMError
-from agent.registry import LANGCHAIN_PROVIDERS as PROVIDERS
+from polyrank.agent.errors import ConfigError, LLMError
+from polyrank.agent.registry import LANGCHAIN_PROVIDERS as PROVIDERS
 
 __all__ = ["PROVIDERS", "LangChainChat", "make_langchain", "provider_factory"]
 

@@ -33,8 +33,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from agent.errors import ConfigError, LLMError
-from retrieval._endpoint import credentials, redact
+from polyrank.agent.errors import ConfigError, LLMError
+from polyrank.retrieval._endpoint import credentials, redact
 
 __all__ = ["ChatModel", "Message", "OpenAIChat", "Reply", "TransportPolicy"]
 

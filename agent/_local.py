@@ -1,7 +1,7 @@
 """The local ranker: a real ranker without an LLM.
 
 Relevance to the request decides: similarity to it, plus what the request says it wants
-(:mod:`agent._intent`: genres, audience, a gift, "cheap", a domain named among several),
+(:mod:`polyrank.agent._intent`: genres, audience, a gift, "cheap", a domain named among several),
 minus penalties for items the user cannot read (language-sensitive domains: the profile's
 languages, else the request's) or cannot buy (region). The profile (history, weighted by
 rating and event) then moves an item by at most :data:`PROFILE_MARGIN`, so it reorders
@@ -27,14 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from agent._intent import Intent, genre_name, genre_tags, read_intent
-from agent._locale import in_language
-from agent._locale import table as locale_table
-from agent._money import price_text
-from agent._profile import LANGUAGE_SENSITIVE_DOMAINS, Interest, UserContext
-from agent._ranking import Ranking, RankRequest
-from retrieval import Candidate, Store, to_eur
-from retrieval._lexical import has_spaceless, tokenize
+from polyrank.agent._intent import Intent, genre_name, genre_tags, read_intent
+from polyrank.agent._locale import in_language
+from polyrank.agent._locale import table as locale_table
+from polyrank.agent._money import price_text
+from polyrank.agent._profile import LANGUAGE_SENSITIVE_DOMAINS, Interest, UserContext
+from polyrank.agent._ranking import Ranking, RankRequest
+from polyrank.retrieval import Candidate, Store, to_eur
+from polyrank.retrieval._lexical import has_spaceless, tokenize
 
 __all__ = ["LocalRanker", "localized_reason", "reason_languages"]
 
@@ -133,7 +133,7 @@ def format_price(
     currency: str | None = None,
     locale: str | None = None,
 ) -> str | None:
-    """The candidate's price as the user reads it (:func:`agent._money.price_text`)."""
+    """The candidate's price as the user reads it (:func:`polyrank.agent._money.price_text`)."""
     return price_text(candidate.attributes, language, currency=currency, locale=locale)
 
 
@@ -165,7 +165,7 @@ def facts(candidate: Candidate, language: str, request: RankRequest | None = Non
         if price:
             bound = intent.max_price or intent.min_price
             if bound is not None:
-                from agent._money import format_money
+                from polyrank.agent._money import format_money
 
                 sign = "≤" if intent.max_price else "≥"
                 price += f" ({sign} {format_money(bound.amount, bound.currency, language)})"

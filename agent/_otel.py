@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent._result import Trace
+    from polyrank.agent._result import Trace
 
 __all__ = ["STAGES", "emit_spans"]
 

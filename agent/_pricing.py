@@ -5,7 +5,7 @@ A JSON or YAML mapping of model name to USD per million tokens, prompt and compl
     gpt-4o-mini: {prompt: 0.15, completion: 0.60}
     claude-3-5-haiku-latest: [0.80, 4.00]
 
-A model that is neither here nor in :data:`agent._agent.DEFAULT_PRICES` has an unknown
+A model that is neither here nor in :data:`polyrank.agent._agent.DEFAULT_PRICES` has an unknown
 cost (``None``, shown as "unknown"), never 0.
 """
 
@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ConfigError
+from polyrank.agent.errors import ConfigError
 
 __all__ = ["MAX_PRICES_BYTES", "load_prices"]
 
@@ -37,7 +37,7 @@ def load_prices(path: str | Path) -> dict[str, tuple[float, float]]:
     Raises:
         ConfigError: naming the file, the model and what is wrong.
     """
-    from retrieval._yaml import YAMLError, load_yaml
+    from polyrank.retrieval._yaml import YAMLError, load_yaml
 
     path = Path(path)
     try:

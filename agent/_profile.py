@@ -16,12 +16,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agent._budget import truncate_tokens
-from agent._locale import table as locale_table
-from agent.errors import ProfileError
-from retrieval import Item, Store, preferred_variant
-from retrieval._files import TooLarge, read_bounded
-from retrieval._yaml import YAMLError, load_yaml, yaml_problem
+from polyrank.agent._budget import truncate_tokens
+from polyrank.agent._locale import table as locale_table
+from polyrank.agent.errors import ProfileError
+from polyrank.retrieval import Item, Store, preferred_variant
+from polyrank.retrieval._files import TooLarge, read_bounded
+from polyrank.retrieval._yaml import YAMLError, load_yaml, yaml_problem
 
 __all__ = [
     "LANGUAGE_SENSITIVE_DOMAINS",
@@ -101,7 +101,7 @@ def load_profile(path: str | Path) -> UserProfile:
     Raises:
         ProfileError: naming the file and the bad field.
     """
-    from agent._sample import profile_path
+    from polyrank.agent._sample import profile_path
 
     path = Path(profile_path(str(path)))
     try:

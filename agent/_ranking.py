@@ -1,8 +1,8 @@
 """The ranker seam: one request in, one :class:`Ranking` out.
 
-Two rankers implement :class:`Ranker`: the LLM ranker (:class:`agent._rerank.LLMRanker`,
+Two rankers implement :class:`Ranker`: the LLM ranker (:class:`polyrank.agent._rerank.LLMRanker`,
 a chat model behind the prompts, with validation, repair and re-asks) and the local ranker
-(:class:`agent._local.LocalRanker`, embeddings and rules). A ranker returns what it did —
+(:class:`polyrank.agent._local.LocalRanker`, embeddings and rules). A ranker returns what it did —
 the order, the scores, the reasons, what it spent and what it repaired — and never touches
 the :class:`~agent._result.Trace`: the Agent builds the trace once from the rankings.
 
@@ -19,9 +19,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from agent._intent import Intent
-from agent._profile import UserContext
-from retrieval import Candidate
+from polyrank.agent._intent import Intent
+from polyrank.agent._profile import UserContext
+from polyrank.retrieval import Candidate
 
 __all__ = ["RankRequest", "Ranker", "Ranking", "Usage"]
 

@@ -1,7 +1,7 @@
 """One way to read a model's JSON reply into a pydantic model, and one way to tell the
 model that shape: the JSON Schema derived from the same model.
 
-Used by the rerank and the follow-up prompts alike (:meth:`agent._rerank.LLMRanker.ask`):
+Used by the rerank and the follow-up prompts alike (:meth:`polyrank.agent._rerank.LLMRanker.ask`):
 the schema sent with the request, the validation of the reply and the error quoted in a
 re-ask all come from one pydantic class, so they cannot drift apart.
 """
@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agent._llm import Reply
-from agent.errors import OutputError
+from polyrank.agent._llm import Reply
+from polyrank.agent.errors import OutputError
 
 __all__ = ["output_schema", "parse_reply", "strip_fences"]
 

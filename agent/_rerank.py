@@ -1,6 +1,6 @@
 """LLM reranking: prompts, budget, validation and repair, re-asks, windows, passes.
 
-Two loops, kept apart: transport retries live in the backend (``agent._llm``); here, a
+Two loops, kept apart: transport retries live in the backend (``polyrank.agent._llm``); here, a
 reply that is not valid JSON of the right shape is re-asked with the error quoted. When both
 run out, :class:`OutputError` or :class:`LLMError` reaches the agent, which lets the local
 ranker answer.
@@ -22,20 +22,20 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent._budget import count_tokens, fair_truncate, truncate_tokens
-from agent._cache import ReplyCache, cache_key
-from agent._llm import ChatModel, Message, Reply
-from agent._profile import (
+from polyrank.agent._budget import count_tokens, fair_truncate, truncate_tokens
+from polyrank.agent._cache import ReplyCache, cache_key
+from polyrank.agent._llm import ChatModel, Message, Reply
+from polyrank.agent._profile import (
     LANGUAGE_SENSITIVE_DOMAINS,
     PREFERENCE_TOKENS,
     TITLE_TOKENS,
     UserContext,
 )
-from agent._ranking import Ranking, RankRequest, Usage
-from agent._reply import output_schema, parse_reply, strip_fences
-from agent.errors import LLMError, OutputError
-from prompts import PromptSet, data
-from retrieval import Candidate, is_in_language
+from polyrank.agent._ranking import Ranking, RankRequest, Usage
+from polyrank.agent._reply import output_schema, parse_reply, strip_fences
+from polyrank.agent.errors import LLMError, OutputError
+from polyrank.prompts import PromptSet, data
+from polyrank.retrieval import Candidate, is_in_language
 
 __all__ = ["LANGUAGE_NAMES", "LLMRanker", "RerankConfig"]
 
@@ -67,7 +67,7 @@ class RankEntry(BaseModel):
 
 class RerankOutput(BaseModel):
     """The reply the rerank template asks for; its JSON Schema is what the model is sent
-    (:func:`agent._reply.output_schema`)."""
+    (:func:`polyrank.agent._reply.output_schema`)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 

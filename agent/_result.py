@@ -24,7 +24,7 @@ class RankedItem(BaseModel):
     group: str
     retrieval_score: float
     attributes: dict[str, Any] = Field(default_factory=dict)
-    #: The price as the user reads it (:func:`agent._money.price_text`): in the user's
+    #: The price as the user reads it (:func:`polyrank.agent._money.price_text`): in the user's
     #: currency and marked "≈" when converted; the one format recommend, chat and the
     #: reasons print.
     price: str | None = None
@@ -55,7 +55,7 @@ class Trace(BaseModel):
     candidate_ids: list[str] = Field(default_factory=list)  # the order the ranker was shown
     last_prompt: str | None = None
     errors: list[str] = Field(default_factory=list)
-    #: What the request was understood to ask (:class:`agent._intent.Intent`, as JSON),
+    #: What the request was understood to ask (:class:`polyrank.agent._intent.Intent`, as JSON),
     #: and its one-line summary in the request's language ("films · ≤ 15 EUR · not: horror").
     intent: dict[str, Any] = Field(default_factory=dict)
     understood: str = ""

@@ -3,7 +3,7 @@ from any folder (in a clone, ``data/`` points here too).
 
 Usage::
 
-    from agent._sample import CATALOG, user
+    from polyrank.agent._sample import CATALOG, user
     agent.ingest(CATALOG)
     agent.recommend("Quiero aprender a programar", user("ana"))
 """

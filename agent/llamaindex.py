@@ -4,8 +4,8 @@ Needs ``llama-index-core`` (``pip install 'polyrank[llamaindex]'``).
 
 Usage::
 
-    from agent import Agent
-    from agent.llamaindex import PolyrankPostprocessor
+    from polyrank.agent import Agent
+    from polyrank.agent.llamaindex import PolyrankPostprocessor
     engine = index.as_query_engine(
         node_postprocessors=[PolyrankPostprocessor(agent=Agent(), top_n=3)]
     )
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent._langchain import text_candidate
-from agent.errors import ConfigError
+from polyrank.agent._langchain import text_candidate
+from polyrank.agent.errors import ConfigError
 
 try:
     from llama_index.core.bridge.pydantic import ConfigDict

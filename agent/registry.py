@@ -1,14 +1,14 @@
 """The backend registry, as :mod:`agent` users import it (``register``, ``resolve``).
 
-It lives in :mod:`retrieval.registry`, the lowest layer, so that imports run one way only:
+It lives in :mod:`polyrank.retrieval.registry`, the lowest layer, so that imports run one way only:
 ``retrieval`` <- ``prompts`` <- ``agent`` <- ``evals``. This module re-exports it, and
 registers LangChain's chat providers (``anthropic:MODEL``, ``ollama:MODEL``,
-``langchain:PROVIDER:MODEL``: :mod:`agent._lcchat`).
+``langchain:PROVIDER:MODEL``: :mod:`polyrank.agent._lcchat`).
 """
 
 from __future__ import annotations
 
-from retrieval.registry import Factory, check, names, register, resolve, split_spec
+from polyrank.retrieval.registry import Factory, check, names, register, resolve, split_spec
 
 __all__ = [
     "LANGCHAIN_PROVIDERS",
@@ -50,7 +50,7 @@ def _langchain_providers() -> None:
 
     def factory(provider: str) -> Factory:
         def make(arg: str | None, **options: object) -> object:
-            from agent._lcchat import provider_factory
+            from polyrank.agent._lcchat import provider_factory
 
             return provider_factory(provider)(arg, **options)
 
@@ -58,7 +58,7 @@ def _langchain_providers() -> None:
 
     for provider in LANGCHAIN_PROVIDERS:
         register("llm", provider, factory(provider))
-    register("llm", "langchain", "agent._lcchat:make_any")
+    register("llm", "langchain", "polyrank.agent._lcchat:make_any")
 
 
 _langchain_providers()

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from agent._llm import Message, Reply
+from polyrank.agent._llm import Message, Reply
 
 __all__ = [
     "FunctionModel",
@@ -279,7 +279,7 @@ def retrieval_order_step(body: dict[str, Any]) -> Step:
     were shown in and gives each a reason in the language the system prompt asks for
     (the local ranker's localized template), so suites can run end to end over HTTP.
     """
-    from agent._local import localized_reason
+    from polyrank.agent._local import localized_reason
 
     system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
     match = re.search(r'language code "([a-z]{2})"', system)

@@ -3,8 +3,8 @@ consistency, with baselines and reports.
 
 Usage::
 
-    from evals import RunOptions, load_suite, run_suite, to_markdown
-    from agent import Settings
+    from polyrank.evals import RunOptions, load_suite, run_suite, to_markdown
+    from polyrank.agent import Settings
 
     run = run_suite(load_suite("evals/suites/core.yaml"),
                     RunOptions(settings=Settings.load(model="local")))
@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from retrieval._lazy import lazy_attributes
+from polyrank.retrieval._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from evals._baseline import Comparison, compare, update_baseline
-    from evals._metrics import (
+    from polyrank.evals._baseline import Comparison, compare, update_baseline
+    from polyrank.evals._metrics import (
         CaseContext,
         Metric,
         PairContext,
@@ -45,9 +45,9 @@ if TYPE_CHECKING:
         top1_agreement,
         unregister_metric,
     )
-    from evals._report import to_html, to_json, to_markdown
-    from evals._runner import CaseResult, EvalRun, LanguageResult, RunOptions, run_suite
-    from evals._suite import (
+    from polyrank.evals._report import to_html, to_json, to_markdown
+    from polyrank.evals._runner import CaseResult, EvalRun, LanguageResult, RunOptions, run_suite
+    from polyrank.evals._suite import (
         Case,
         Expectation,
         LoadedSuite,
@@ -93,8 +93,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "__version__": "retrieval._version",
-    **dict.fromkeys(["Comparison", "compare", "update_baseline"], "evals._baseline"),
+    "__version__": "polyrank.retrieval._version",
+    **dict.fromkeys(["Comparison", "compare", "update_baseline"], "polyrank.evals._baseline"),
     **dict.fromkeys(
         [
             "CaseContext",
@@ -112,11 +112,12 @@ _LAZY = {
             "top1_agreement",
             "unregister_metric",
         ],
-        "evals._metrics",
+        "polyrank.evals._metrics",
     ),
-    **dict.fromkeys(["to_html", "to_json", "to_markdown"], "evals._report"),
+    **dict.fromkeys(["to_html", "to_json", "to_markdown"], "polyrank.evals._report"),
     **dict.fromkeys(
-        ["CaseResult", "EvalRun", "LanguageResult", "RunOptions", "run_suite"], "evals._runner"
+        ["CaseResult", "EvalRun", "LanguageResult", "RunOptions", "run_suite"],
+        "polyrank.evals._runner",
     ),
     **dict.fromkeys(
         [
@@ -128,7 +129,7 @@ _LAZY = {
             "shipped_suites",
             "suite_schema",
         ],
-        "evals._suite",
+        "polyrank.evals._suite",
     ),
 }
 

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.errors import ConfigError
-from evals._metrics import CaseContext, get_metric
+from polyrank.agent.errors import ConfigError
+from polyrank.evals._metrics import CaseContext, get_metric
 
 if TYPE_CHECKING:
-    from evals._suite import Expectation
+    from polyrank.evals._suite import Expectation
 
 __all__ = ["ASSERTIONS", "Assertion", "evaluate", "load_function"]
 

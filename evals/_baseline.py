@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from agent.errors import ConfigError
-from evals._runner import EvalRun
-from retrieval._files import TooLarge, read_bounded
+from polyrank.agent.errors import ConfigError
+from polyrank.evals._runner import EvalRun
+from polyrank.retrieval._files import TooLarge, read_bounded
 
 __all__ = ["Comparison", "baseline_key", "compare", "update_baseline"]
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent._cli import (
+from polyrank.agent._cli import (
     TraceFile,
     configure_logging,
     llm_options,
@@ -25,10 +25,10 @@ from agent._cli import (
     trace_option,
     verbosity_options,
 )
-from agent.errors import PolyrankError
+from polyrank.agent.errors import PolyrankError
 
 if TYPE_CHECKING:
-    from evals._runner import EvalRun
+    from polyrank.evals._runner import EvalRun
 
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_FALLBACK", "EXIT_OK", "add_parser", "main", "run"]
 
@@ -106,10 +106,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from evals._baseline import compare, update_baseline
-    from evals._report import to_html, to_json, to_markdown
-    from evals._runner import RunOptions, run_suite
-    from evals._suite import load_suite, suite_schema
+    from polyrank.evals._baseline import compare, update_baseline
+    from polyrank.evals._report import to_html, to_json, to_markdown
+    from polyrank.evals._runner import RunOptions, run_suite
+    from polyrank.evals._suite import load_suite, suite_schema
 
     if args.schema:
         text = json.dumps(suite_schema(), indent=2) + "\n"
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _failed_exit_code(option: int | None) -> int:
     """The exit code of a failed expectation: the option, the environment, or 100."""
-    from agent.errors import ConfigError
+    from polyrank.agent.errors import ConfigError
 
     where, value = "--failed-exit-code", option
     if value is None:
@@ -216,8 +216,8 @@ def _failed_exit_code(option: int | None) -> int:
 def _check_heatmap_metric(name: str, k: int) -> None:
     """``--metric`` names a registered per-request metric (the heatmap's cells are one
     request each), checked before the run."""
-    from agent.errors import ConfigError
-    from evals._metrics import get_metric, metrics
+    from polyrank.agent.errors import ConfigError
+    from polyrank.evals._metrics import get_metric, metrics
 
     try:
         metric = get_metric(name, k)
@@ -233,7 +233,7 @@ def _check_heatmap_metric(name: str, k: int) -> None:
 
 def _say_fallbacks(result: EvalRun) -> None:
     """One line on stderr: how many requests the local ranker answered, and why."""
-    from agent._terminal import clean
+    from polyrank.agent._terminal import clean
 
     fallbacks = result.fallbacks
     reasons = list(dict.fromkeys(f["reason"] for f in fallbacks))

@@ -164,9 +164,9 @@ STRUCTURAL_REPAIRS = (
 class RequestContext:
     """What a ``request`` metric sees: one case's request in one language.
 
-    ``case`` is the :class:`evals.Case`, ``recommendation`` the
-    :class:`agent.Recommendation` (items and trace), ``store`` the suite's
-    :class:`retrieval.Store`.
+    ``case`` is the :class:`polyrank.evals.Case`, ``recommendation`` the
+    :class:`polyrank.agent.Recommendation` (items and trace), ``store`` the suite's
+    :class:`polyrank.retrieval.Store`.
     """
 
     case: Any
@@ -212,7 +212,7 @@ class PairContext:
 @dataclass(frozen=True)
 class CaseContext:
     """What a ``case`` metric or a ``python`` assertion sees: one case in all its
-    languages. ``languages``: :class:`evals.LanguageResult` by language;
+    languages. ``languages``: :class:`polyrank.evals.LanguageResult` by language;
     ``consistency``: the ``languages`` metrics by non-reference language."""
 
     case: Any
@@ -339,7 +339,7 @@ def _relevance(key: str) -> Callable[[RequestContext], float | None]:
 
 
 def _reason_language(ctx: RequestContext) -> float:
-    from retrieval import is_in_language
+    from polyrank.retrieval import is_in_language
 
     reasons = [i.reason for i in ctx.recommendation.items]
     if not reasons:

@@ -10,9 +10,9 @@ from typing import Any
 
 import jinja2
 
-from agent._terminal import clean
-from evals._baseline import Comparison
-from evals._runner import EvalRun
+from polyrank.agent._terminal import clean
+from polyrank.evals._baseline import Comparison
+from polyrank.evals._runner import EvalRun
 
 __all__ = ["to_html", "to_json", "to_markdown"]
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent._config import Settings
-from agent._llm import ChatModel
-from agent._rerank import RerankConfig
-from agent._result import Recommendation
-from agent.errors import ConfigError
-from evals._assertions import evaluate
-from evals._metrics import (
+from polyrank.agent._config import Settings
+from polyrank.agent._llm import ChatModel
+from polyrank.agent._rerank import RerankConfig
+from polyrank.agent._result import Recommendation
+from polyrank.agent.errors import ConfigError
+from polyrank.evals._assertions import evaluate
+from polyrank.evals._metrics import (
     CaseContext,
     Metric,
     PairContext,
@@ -26,9 +26,9 @@ from evals._metrics import (
     rbo,
     top1_agreement,
 )
-from evals._metrics import metrics as registered
-from evals._suite import Case, Expectation, LoadedSuite
-from retrieval import Store, load_catalog
+from polyrank.evals._metrics import metrics as registered
+from polyrank.evals._suite import Case, Expectation, LoadedSuite
+from polyrank.retrieval import Store, load_catalog
 
 __all__ = ["CaseResult", "EvalRun", "LanguageResult", "RunOptions", "run_suite"]
 
@@ -41,7 +41,7 @@ LOCAL_TEMPLATE = "local-ranker@1"
 class RunOptions:
     """How to run a suite. ``None`` means the suite's default.
 
-    ``settings`` (:class:`agent.Settings`: server, key, timeout, cache, prompts) are the
+    ``settings`` (:class:`polyrank.agent.Settings`: server, key, timeout, cache, prompts) are the
     run's; their model replaces the suite's only when it was given (an option or
     ``POLYRANK_MODEL``). ``model`` replaces both, and may be a :class:`ChatModel` object.
     """

@@ -47,11 +47,11 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from agent._profile import UserProfile, load_profile
-from agent.errors import ConfigError
-from retrieval import Filters
-from retrieval._files import TooLarge, read_bounded
-from retrieval._yaml import YAMLError, load_yaml, yaml_problem
+from polyrank.agent._profile import UserProfile, load_profile
+from polyrank.agent.errors import ConfigError
+from polyrank.retrieval import Filters
+from polyrank.retrieval._files import TooLarge, read_bounded
+from polyrank.retrieval._yaml import YAMLError, load_yaml, yaml_problem
 
 __all__ = [
     "Case",
@@ -74,16 +74,16 @@ class Expectation(BaseModel):
     """One assertion: a metric compared with a threshold, or an assertion type.
 
     String shorthand: ``"ndcg@5 >= 0.6"``. Metric names are those registered
-    (:func:`evals.metric_names`): ``ndcg@K``, ``mrr``, ``recall@K``, ``sensible@3``,
+    (:func:`polyrank.evals.metric_names`): ``ndcg@K``, ``mrr``, ``recall@K``, ``sensible@3``,
     ``reason_language``, ``validity``, ``fallback_rate``, ... (means over the case's
     languages), ``consistency.rbo``, ``consistency.rankc``, ``consistency.jaccard``,
     ``consistency.top1`` (means over the non-reference languages against the reference).
 
-    Assertion types (:data:`evals._assertions.ASSERTIONS`): ``not_in_top`` (none of
+    Assertion types (:data:`polyrank.evals._assertions.ASSERTIONS`): ``not_in_top`` (none of
     ``value`` in the top ``threshold``), ``contains`` / ``not-contains`` (reasons
     contain one of ``value``; ``threshold``: the share of reasons that must, default 1),
     ``python`` (``value``: ``module:function`` or ``file.py:function``, given a
-    :class:`evals.CaseContext`, returns a bool or a number checked against ``threshold``,
+    :class:`polyrank.evals.CaseContext`, returns a bool or a number checked against ``threshold``,
     default ``>= 1``), ``latency`` (ms) and ``cost`` (USD): every request at most
     ``threshold``.
 
@@ -115,7 +115,7 @@ class Expectation(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Expectation:
-        from evals._assertions import ASSERTIONS
+        from polyrank.evals._assertions import ASSERTIONS
 
         kind = ASSERTIONS.get(self.type)
         if kind is not None:
@@ -168,8 +168,8 @@ class Expectation(BaseModel):
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         """The object form, or the string shorthand, with the metric names enumerated."""
-        from evals._assertions import ASSERTIONS
-        from evals._metrics import metrics
+        from polyrank.evals._assertions import ASSERTIONS
+        from polyrank.evals._metrics import metrics
 
         reference = handler(core_schema)
         target = handler.resolve_ref_schema(reference)
@@ -371,8 +371,8 @@ def _check_expectation(expect: Expectation, k: int, base: Path, languages: set[s
     """Refuse what would only fail after the whole run: an unknown metric or ``@K``, a
     function that does not import, per-language thresholds for languages the case lacks
     or for a metric of the whole case."""
-    from evals._assertions import ASSERTIONS, load_function
-    from evals._metrics import get_metric
+    from polyrank.evals._assertions import ASSERTIONS, load_function
+    from polyrank.evals._metrics import get_metric
 
     if expect.type == "python":
         load_function((expect.value or [""])[0], base)
@@ -391,7 +391,7 @@ def _import_plugin(plugin: str, base: Path, suite: Path) -> None:
     """Import a suite's plugin: a module name, or a ``.py`` file next to the suite."""
     import importlib
 
-    from evals._assertions import _load_file
+    from polyrank.evals._assertions import _load_file
 
     try:
         if plugin.endswith(".py"):

@@ -1,4 +1,4 @@
-"""Benchmarks: ``make bench`` (``python -m evals.bench [embeddings|agent|requests] ...``).
+"""Benchmarks: ``make bench`` (``python -m polyrank.evals.bench [embeddings|agent|requests] ...``).
 
 - ``agent``: orchestration overhead of one ``recommend`` with a zero-latency scripted LLM
   (median ms), against the local ranker, and prompt tokens per candidate.
@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from retrieval import Store, load_catalog
+from polyrank.retrieval import Store, load_catalog
 
 FIXTURE = Path(__file__).parent / "fixtures" / "crosslingual.jsonl"
 CATALOG = Path(__file__).resolve().parent.parent / "agent" / "sample" / "catalog.jsonl"
@@ -125,7 +125,7 @@ def score_embeddings(spec: str, catalog: Path = CATALOG) -> EmbeddingScore:
 
 
 def _identity_answer(messages: Sequence[Any], schema: Any) -> str:
-    from agent.testing import prompt_candidates
+    from polyrank.agent.testing import prompt_candidates
 
     keys = [key for key, _ in prompt_candidates(messages)]
     reason = "Una buena opción para lo que pides."
@@ -134,9 +134,9 @@ def _identity_answer(messages: Sequence[Any], schema: Any) -> str:
 
 def bench_agent(store_path: str | None, rounds: int = 30) -> dict[str, float]:
     """Median ms per recommend: scripted zero-latency LLM vs local ranker; tokens/candidate."""
-    from agent._budget import count_tokens
-    from agent._config import Settings
-    from agent.testing import FunctionModel, prompt_candidates
+    from polyrank.agent._budget import count_tokens
+    from polyrank.agent._config import Settings
+    from polyrank.agent.testing import FunctionModel, prompt_candidates
 
     requests = [
         ("Quiero aprender a programar", USERS / "ana.yaml"),
@@ -194,8 +194,8 @@ def bench_requests(store_path: str, count: int = REQUESTS) -> list[dict[str, Any
 
     ``sensible``: at least two of the three are relevant (grade >= 1) and the first is.
     """
-    from agent._config import Settings
-    from evals._suite import load_suite
+    from polyrank.agent._config import Settings
+    from polyrank.evals._suite import load_suite
 
     loaded = load_suite(Path(__file__).parent / "suites" / "core.yaml")
     cases = list(loaded.suite.cases)
@@ -251,7 +251,7 @@ def bench_cli(store_path: str, runs: int = 5) -> dict[str, float]:
 
 def bench_ingest(spec: str = "fusion", catalog: Path = CATALOG) -> dict[str, float]:
     """Items/s of a fresh ingest against the raw encoder on the same passages."""
-    from agent.registry import resolve
+    from polyrank.agent.registry import resolve
 
     items = load_catalog(catalog)
     embedder = resolve("embeddings", spec)
@@ -316,10 +316,10 @@ def bench_scale(items_wanted: int = SCALE_ITEMS, rounds: int = 24) -> dict[str, 
     """Build a large store of near-copies and time search and recommend in it."""
     from collections import Counter
 
-    from agent import Agent
-    from agent.registry import resolve
-    from retrieval import Filters, Item
-    from retrieval._store import _Guarded
+    from polyrank.agent import Agent
+    from polyrank.agent.registry import resolve
+    from polyrank.retrieval import Filters, Item
+    from polyrank.retrieval._store import _Guarded
 
     sample = load_catalog(CATALOG)
     real = resolve("embeddings", "fusion")
@@ -389,7 +389,7 @@ def _answer_after(latency: float) -> Callable[[dict[str, Any]], dict[str, Any]]:
 def _serve_scripted(latency: float, ports: Any, stop: Any) -> None:
     """A scripted OpenAI-compatible server answering after ``latency`` s, in a process of
     its own (a model server does not share the agent's interpreter lock)."""
-    from agent.testing import ScriptedOpenAIServer
+    from polyrank.agent.testing import ScriptedOpenAIServer
 
     with ScriptedOpenAIServer(default=_answer_after(latency)) as server:
         ports.put(server.base_url)
@@ -448,9 +448,9 @@ def _concurrency_runs(store_path: str, queries: list[str], latency: float) -> di
     import asyncio
     import math
 
-    from agent._batch import MAX_BATCH
-    from agent._config import Settings
-    from agent._llm import OpenAIChat
+    from polyrank.agent._batch import MAX_BATCH
+    from polyrank.agent._config import Settings
+    from polyrank.agent._llm import OpenAIChat
 
     settings = Settings.load(store=store_path, model="local").model_copy(update={"cache": None})
     store = settings.agent().store
@@ -501,7 +501,7 @@ def _sample_store(path: str | None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m evals.bench",
+        prog="python -m polyrank.evals.bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -22,8 +22,8 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from retrieval._yaml import YAMLError, load_yaml
-from retrieval.errors import ConfigError
+from polyrank.retrieval._yaml import YAMLError, load_yaml
+from polyrank.retrieval.errors import ConfigError
 
 __all__ = ["BUILTIN_DIR", "PromptSet", "PromptTemplate", "data", "environment"]
 

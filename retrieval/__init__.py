@@ -1,6 +1,6 @@
 """Multilingual retrieval for polyrank: embeddings, the Chroma store, catalogue files.
 
-``import retrieval`` does not import chromadb; opening a :class:`Store` does.
+``import polyrank.retrieval`` does not import chromadb; opening a :class:`Store` does.
 
 Logging: every part logs under the ``polyrank`` logger (``polyrank.retrieval``,
 ``polyrank.agent``, ``polyrank.evals``), silent until the application configures it
@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from retrieval._catalog import Item, content_hash, language_code, load_catalog, region_code
-from retrieval._embeddings import (
+from polyrank.retrieval._catalog import Item, content_hash, language_code, load_catalog, region_code
+from polyrank.retrieval._embeddings import (
     DEFAULT_EMBEDDINGS,
     E5Embedder,
     Embedder,
@@ -21,16 +21,16 @@ from retrieval._embeddings import (
     OpenAIEmbedder,
     USEEmbedder,
 )
-from retrieval._language import (
+from polyrank.retrieval._language import (
     SUPPORTED_LANGUAGES,
     LanguageGuess,
     detect_language,
     is_in_language,
     without_quotes,
 )
-from retrieval._lazy import lazy_attributes
-from retrieval._prices import RATES_TO_EUR, to_eur
-from retrieval._store import (
+from polyrank.retrieval._lazy import lazy_attributes
+from polyrank.retrieval._prices import RATES_TO_EUR, to_eur
+from polyrank.retrieval._store import (
     DEFAULT_COLLECTION,
     DEFAULT_STORE,
     Feedback,
@@ -38,14 +38,14 @@ from retrieval._store import (
     Store,
     preferred_variant,
 )
-from retrieval._types import Candidate, Filters, Retriever, Variant
+from polyrank.retrieval._types import Candidate, Filters, Retriever, Variant
 
 # A library's loggers stay quiet unless the application asks (no "last resort" stderr).
 logging.getLogger("polyrank").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
-    from retrieval._chroma import ChromaEmbeddingFunction
-    from retrieval._langchain import PolyrankRetriever, candidate_document
+    from polyrank.retrieval._chroma import ChromaEmbeddingFunction
+    from polyrank.retrieval._langchain import PolyrankRetriever, candidate_document
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -85,10 +85,10 @@ __all__ = [
 __getattr__ = lazy_attributes(
     __name__,
     {
-        "ChromaEmbeddingFunction": "retrieval._chroma",
-        "__version__": "retrieval._version",
+        "ChromaEmbeddingFunction": "polyrank.retrieval._chroma",
+        "__version__": "polyrank.retrieval._version",
         # LangChain's retriever interface, imported only when asked for
-        "PolyrankRetriever": "retrieval._langchain",
-        "candidate_document": "retrieval._langchain",
+        "PolyrankRetriever": "polyrank.retrieval._langchain",
+        "candidate_document": "polyrank.retrieval._langchain",
     },
 )

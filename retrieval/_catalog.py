@@ -21,9 +21,9 @@ from pydantic import (
     field_validator,
 )
 
-from retrieval._files import MAX_CATALOG_LINE_BYTES, TooLarge
-from retrieval._language import detect_language
-from retrieval.errors import CatalogError, ConfigError, LineProblem
+from polyrank.retrieval._files import MAX_CATALOG_LINE_BYTES, TooLarge
+from polyrank.retrieval._language import detect_language
+from polyrank.retrieval.errors import CatalogError, ConfigError, LineProblem
 
 __all__ = ["Item", "content_hash", "language_code", "load_catalog", "region_code"]
 

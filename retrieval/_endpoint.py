@@ -1,5 +1,5 @@
-"""OpenAI-compatible endpoints, shared by the chat models (``agent._llm``) and the
-embeddings (``retrieval._embeddings``): where the key and base URL come from, what is
+"""OpenAI-compatible endpoints, shared by the chat models (``polyrank.agent._llm``) and the
+embeddings (``polyrank.retrieval._embeddings``): where the key and base URL come from, what is
 refused, and how secrets are kept out of every message.
 """
 
@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import urlparse
 
-from retrieval.errors import ConfigError
+from polyrank.retrieval.errors import ConfigError
 
 __all__ = ["credentials", "redact"]
 

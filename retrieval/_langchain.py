@@ -2,7 +2,7 @@
 
 Usage::
 
-    from retrieval import PolyrankRetriever, Store
+    from polyrank.retrieval import PolyrankRetriever, Store
     docs = PolyrankRetriever(store=Store.open(), k=5).invoke("Kochbücher")
     docs[0].metadata["variants"]     # [{"id": ..., "language": "en", "title": ...}, ...]
 """
@@ -16,7 +16,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from retrieval._types import Candidate, Filters, Retriever
+from polyrank.retrieval._types import Candidate, Filters, Retriever
 
 __all__ = ["PolyrankRetriever", "candidate_document"]
 
@@ -28,7 +28,7 @@ def candidate_document(candidate: Candidate) -> Document:
     ``tags``, ``regions``, ``price`` and ``currency`` (``None`` when the item has none),
     ``attributes`` (all of them), ``languages`` (of every variant) and ``variants``
     (``id``, ``language``, ``title`` each): what a chain needs to show or filter an item,
-    and what :class:`agent.PolyrankCompressor` reads back.
+    and what :class:`polyrank.agent.PolyrankCompressor` reads back.
     """
     attributes = dict(candidate.attributes)
     return Document(

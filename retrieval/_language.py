@@ -88,10 +88,10 @@ def _identifier() -> Any:
 
 def _uncompressed_identifier(kind: Any, model_file: Any) -> Any:
     """py3langid's model, cut to the languages we tell apart and memory-mapped from the
-    per-user cache (:func:`retrieval._derived.derived_arrays`). The wheel ships it
+    per-user cache (:func:`polyrank.retrieval._derived.derived_arrays`). The wheel ships it
     xz-compressed: inflating it took 0.4 s and cutting it to our languages 0.1 s of each
     start. ``None``: build the identifier from the original."""
-    from retrieval._derived import derived_arrays
+    from polyrank.retrieval._derived import derived_arrays
 
     languages = sorted(c for codes in _BY_SCRIPT.values() for c in codes)
 

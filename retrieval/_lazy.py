@@ -14,7 +14,7 @@ def lazy_attributes(package: str, modules: Mapping[str, str]) -> Callable[[str],
     """A module ``__getattr__`` for ``package``: ``name`` comes from the module
     ``modules[name]`` on first use and is then kept in the package.
 
-    Usage: ``__getattr__ = lazy_attributes(__name__, {"Agent": "agent._agent"})``.
+    Usage: ``__getattr__ = lazy_attributes(__name__, {"Agent": "polyrank.agent._agent"})``.
     """
 
     def __getattr__(name: str) -> Any:

@@ -2,7 +2,7 @@
 
 Dense multilingual embeddings find an item across languages but blur exact words ("Krimi",
 "ramen", a place name); BM25 finds exact and near-exact words but only within a language.
-The store fuses both by reciprocal rank fusion (see :mod:`retrieval._store`).
+The store fuses both by reciprocal rank fusion (see :mod:`polyrank.retrieval._store`).
 
 Tokens: NFKC-normalised, case-folded words; Latin, Cyrillic, Greek, Arabic and Devanagari
 words also give their first :data:`STEM` characters (a light, language-free stemmer that

@@ -28,14 +28,14 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from retrieval._catalog import Item, content_hash
-from retrieval._embeddings import DEFAULT_EMBEDDINGS, Embedder
-from retrieval._language import detect_language
-from retrieval._lexical import LexicalIndex
-from retrieval._prices import to_eur
-from retrieval._types import Candidate, Filters, Variant
-from retrieval.errors import ConfigError, RetrievalError
-from retrieval.registry import resolve
+from polyrank.retrieval._catalog import Item, content_hash
+from polyrank.retrieval._embeddings import DEFAULT_EMBEDDINGS, Embedder
+from polyrank.retrieval._language import detect_language
+from polyrank.retrieval._lexical import LexicalIndex
+from polyrank.retrieval._prices import to_eur
+from polyrank.retrieval._types import Candidate, Filters, Variant
+from polyrank.retrieval.errors import ConfigError, RetrievalError
+from polyrank.retrieval.registry import resolve
 
 __all__ = [
     "DEFAULT_COLLECTION",
@@ -655,7 +655,7 @@ class Store:
         self.read_only_copy: Path | None = read_only_copy
         self._drop_copy: weakref.finalize[Any, Any] | None = None
         self._reading = threading.local()
-        from retrieval._chroma import ChromaEmbeddingFunction
+        from polyrank.retrieval._chroma import ChromaEmbeddingFunction
 
         self._function = ChromaEmbeddingFunction(embedder)
         try:

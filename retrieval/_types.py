@@ -59,8 +59,8 @@ class Filters(BaseModel):
     @classmethod
     def _known_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         """ISO 639-1 codes only: ``languages=("klingon",)`` silently matched nothing."""
-        from retrieval._catalog import language_code
-        from retrieval.errors import ConfigError
+        from polyrank.retrieval._catalog import language_code
+        from polyrank.retrieval.errors import ConfigError
 
         try:
             return tuple(language_code(code) for code in value)
@@ -71,8 +71,8 @@ class Filters(BaseModel):
     @classmethod
     def _known_region(cls, value: str | None) -> str | None:
         """A two-letter region code: ``region="Germany"`` silently matched nothing."""
-        from retrieval._catalog import region_code
-        from retrieval.errors import ConfigError
+        from polyrank.retrieval._catalog import region_code
+        from polyrank.retrieval.errors import ConfigError
 
         if value is None:
             return None

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from agent.registry import register, resolve
+    from polyrank.agent.registry import register, resolve
     register("llm", "mymodel", "mypkg.backend:factory")   # lazy: imported on first use
     llm = resolve("llm", "mymodel:large")                 # factory("large")
 
@@ -18,7 +18,7 @@ lookup; the built-in backends are declared the same way in polyrank's own
 
 A name registered in code (:func:`register`) wins over an entry point of the same name.
 
-Layering: this module and :mod:`retrieval.errors` are the bottom layer; imports run one
+Layering: this module and :mod:`polyrank.retrieval.errors` are the bottom layer; imports run one
 way only, ``retrieval`` <- ``prompts`` <- ``agent`` <- ``evals``.
 """
 
@@ -29,7 +29,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from retrieval.errors import ConfigError
+from polyrank.retrieval.errors import ConfigError
 
 __all__ = ["Factory", "check", "names", "register", "resolve", "split_spec"]
 

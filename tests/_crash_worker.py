@@ -12,10 +12,10 @@ import chromadb
 import chromadb.api.rust  # noqa: F401
 import numpy as np
 
-import retrieval._chroma  # noqa: F401
-import retrieval._store as store_module
-from retrieval import Item, Store
-from retrieval.errors import RetrievalError
+import polyrank.retrieval._chroma  # noqa: F401
+import polyrank.retrieval._store as store_module
+from polyrank.retrieval import Item, Store
+from polyrank.retrieval.errors import RetrievalError
 from tests._fakes import HashEmbedder
 
 #: Small write batches, so that a write has many points to be cut at.

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval import Item
+from polyrank.retrieval import Item
 
 DIM = 16
 
@@ -58,7 +58,7 @@ def catalogue(groups: int, languages: Sequence[str], prefix: str = "g") -> list[
 def interrupted(method: str, after: int = 0) -> Iterator[list[int]]:
     """Chroma collection calls named ``method`` raise KeyboardInterrupt (as SIGINT would)
     once ``after`` of them have run; yields the count of calls made."""
-    from retrieval._store import _Guarded
+    from polyrank.retrieval._store import _Guarded
 
     calls = [0]
     real = _Guarded.__getattr__

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from agent import Agent
-from agent._llm import OpenAIChat, TransportPolicy
-from agent.testing import ScriptedOpenAIServer, prompt_candidates
-from retrieval import Store, detect_language
+from polyrank.agent import Agent
+from polyrank.agent._llm import OpenAIChat, TransportPolicy
+from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates
+from polyrank.retrieval import Store, detect_language
 
 pytestmark = pytest.mark.http
 

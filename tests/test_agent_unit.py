@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from agent import Agent, ConfigError, ProfileError
-from agent._budget import count_tokens, fair_truncate
-from agent._local import localized_reason, reason_languages
-from agent._profile import Interest, load_profile
-from agent._rerank import RerankConfig
-from agent.testing import FunctionModel, ScriptedModel, prompt_candidates
-from prompts import PromptSet
-from retrieval import Filters, Store, detect_language
+from polyrank.agent import Agent, ConfigError, ProfileError
+from polyrank.agent._budget import count_tokens, fair_truncate
+from polyrank.agent._local import localized_reason, reason_languages
+from polyrank.agent._profile import Interest, load_profile
+from polyrank.agent._rerank import RerankConfig
+from polyrank.agent.testing import FunctionModel, ScriptedModel, prompt_candidates
+from polyrank.prompts import PromptSet
+from polyrank.retrieval import Filters, Store, detect_language
 from tests.conftest import ROOT
 
 USERS = ROOT / "data" / "users"
@@ -241,7 +241,7 @@ def test_a_sample_user_goes_by_name_from_python_too(use_store: Store, tmp_path: 
 
 def test_token_counts_are_remembered_for_short_texts_only() -> None:
     """The same candidates recur across requests; a huge text is not kept alive."""
-    from agent import _budget
+    from polyrank.agent import _budget
 
     _budget._count_remembered.cache_clear()
     short, huge = "una novela policíaca " * 4, "x " * _budget.MEMO_CHARS

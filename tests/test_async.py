@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from agent import Agent
-from agent._batch import QueryBatcher
-from agent._llm import Message, OpenAIChat, Reply, TransportPolicy
-from agent.testing import ScriptedOpenAIServer, prompt_candidates
-from retrieval import Store
+from polyrank.agent import Agent
+from polyrank.agent._batch import QueryBatcher
+from polyrank.agent._llm import Message, OpenAIChat, Reply, TransportPolicy
+from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates
+from polyrank.retrieval import Store
 
 QUERIES = [
     "Quiero aprender a programar",

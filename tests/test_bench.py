@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from evals.bench import bench_agent, main
+from polyrank.evals.bench import bench_agent, main
 from tests.conftest import FIXTURES
 
 
 def test_agent_bench_reports_its_figures(use_store_path: Path) -> None:
     figures = bench_agent(str(use_store_path), rounds=2)
-    from evals.bench import FAIRNESS_REQUESTS
+    from polyrank.evals.bench import FAIRNESS_REQUESTS
 
     per_language = {f"prompt_tokens_per_candidate_{lang}" for lang in FAIRNESS_REQUESTS}
     assert set(figures) - per_language == {
@@ -34,7 +34,7 @@ def test_agent_bench_reports_its_figures(use_store_path: Path) -> None:
 def test_concurrency_bench_runs_every_request_through_a_model_server(
     use_store_path: Path,
 ) -> None:
-    from evals.bench import bench_concurrency
+    from polyrank.evals.bench import bench_concurrency
 
     figures = bench_concurrency(str(use_store_path), requests=6, latency=0.2, compare=None)
     for name in ("floor", "slow"):
@@ -59,7 +59,7 @@ def test_prompt_tokens_are_per_candidate(use_store_path: Path) -> None:
 
 
 def test_requests_bench_grades_each_top3(use_store_path: Path) -> None:
-    from evals.bench import bench_requests
+    from polyrank.evals.bench import bench_requests
 
     rows = bench_requests(str(use_store_path), count=2)
     assert [r["case"] for r in rows] == ["holiday-crime-novel", "romantic-paris-film"]
@@ -74,7 +74,7 @@ def test_cli_and_ingest_benches_report_their_figures(use_store_path: Path, tmp_p
     """The figures exist and are consistent (timing goals live in the bench output only)."""
     import shutil
 
-    from evals.bench import bench_cli, bench_ingest
+    from polyrank.evals.bench import bench_cli, bench_ingest
 
     store = tmp_path / "s"
     shutil.copytree(use_store_path, store)
@@ -88,7 +88,7 @@ def test_cli_and_ingest_benches_report_their_figures(use_store_path: Path, tmp_p
 
 @pytest.mark.slow
 def test_scale_bench_builds_the_store_it_names_and_reports_ratios() -> None:
-    from evals.bench import bench_scale
+    from polyrank.evals.bench import bench_scale
 
     figures = bench_scale(600, rounds=2)
     assert figures["items"] == 600.0 and figures["build_items_per_s"] > 0

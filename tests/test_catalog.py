@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import CatalogError
-from agent._cli import main
-from retrieval import Store, content_hash, load_catalog
+from polyrank.agent import CatalogError
+from polyrank.agent._cli import main
+from polyrank.retrieval import Store, content_hash, load_catalog
 from tests.conftest import FIXTURES
 
 

@@ -13,14 +13,14 @@ import pexpect
 import pyte
 import pytest
 
-from agent import Agent, ConfigError
-from agent._chat import ChatSession
-from agent._followup import notes
-from agent._money import format_money, price_text
-from agent._profile import load_profile
-from agent._result import RankedItem, Recommendation, Trace
-from agent.testing import FunctionModel, prompt_candidates
-from retrieval import Store, to_eur
+from polyrank.agent import Agent, ConfigError
+from polyrank.agent._chat import ChatSession
+from polyrank.agent._followup import notes
+from polyrank.agent._money import format_money, price_text
+from polyrank.agent._profile import load_profile
+from polyrank.agent._result import RankedItem, Recommendation, Trace
+from polyrank.agent.testing import FunctionModel, prompt_candidates
+from polyrank.retrieval import Store, to_eur
 from tests.conftest import ROOT
 
 USERS = ROOT / "data" / "users"
@@ -297,11 +297,12 @@ class Terminal:
         self.stream = pyte.Stream(self.screen)
         self.child = pexpect.spawn(
             sys.executable,
-            ["-m", "agent", "chat", *args],
+            ["-m", "polyrank", "chat", *args],
             cwd=str(cwd),
             dimensions=(60, 160),
             encoding="utf-8",
             timeout=90,
+            use_poll=True,  # select() fails once the test process holds 1,024 descriptors
             env={
                 "TERM": "xterm-256color",
                 "PATH": "/usr/bin:/bin",
@@ -387,7 +388,7 @@ def _screen(*items: RankedItem) -> str:
 
     from rich.console import Console
 
-    from agent._chat import Event, render
+    from polyrank.agent._chat import Event, render
 
     trace = Trace(request_language="es", language_source="explicit", ranker="local", model="l")
     rec = Recommendation(query="q", user_id=None, items=list(items), trace=trace)
@@ -426,7 +427,7 @@ def test_a_price_against_the_ceiling_keeps_the_ceiling_and_a_sentence_its_price(
 def test_real_terminal_with_a_scripted_llm_over_http(use_store_path: Path, tmp_path: Path) -> None:
     import shutil
 
-    from agent.testing import ScriptedOpenAIServer, retrieval_order_step
+    from polyrank.agent.testing import ScriptedOpenAIServer, retrieval_order_step
 
     def step(body: dict[str, Any]) -> dict[str, Any]:
         text = body["messages"][-1]["content"]

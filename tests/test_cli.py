@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent._cli import main
+from polyrank.agent._cli import main
 from tests.conftest import FIXTURES, ROOT
 
 SMALL = ["ingest", str(FIXTURES / "small_catalog.jsonl"), "--embeddings", "use-m3"]
@@ -202,7 +202,7 @@ def test_the_command_skips_teardown_yet_flushes_and_cleans_up(tmp_path: Path) ->
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = {**os.environ, "TMPDIR": str(temp)}
-    command = [sys.executable, "-m", "agent"]
+    command = [sys.executable, "-m", "polyrank"]
     if subprocess.run(["chattr", "-R", "+i", str(frozen)], capture_output=True).returncode:
         pytest.skip("chattr +i is not permitted here")
     try:

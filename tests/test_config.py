@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from agent import ConfigError
-from agent._cli import EXIT_FALLBACK, main
-from agent._config import Settings
-from agent.registry import resolve
+from polyrank.agent import ConfigError
+from polyrank.agent._cli import EXIT_FALLBACK, main
+from polyrank.agent._config import Settings
+from polyrank.agent.registry import resolve
 
 
 def test_options_win_over_the_environment_and_errors_name_their_source(

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from retrieval import Item
+from polyrank.retrieval import Item
 from tests._fakes import item
 
 #: Kills to make (POLYRANK_CRASH_KILLS overrides); with the catalogue below a write, its

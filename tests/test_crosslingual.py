@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from evals.bench import load_crosslingual, rank_of
-from retrieval import Store
+from polyrank.evals.bench import load_crosslingual, rank_of
+from polyrank.retrieval import Store
 
 CJK = {"zh", "ja", "ko"}
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agent._cli import main
-from retrieval import Store
-from retrieval.errors import ConfigError, RetrievalError
+from polyrank.agent._cli import main
+from polyrank.retrieval import Store
+from polyrank.retrieval.errors import ConfigError, RetrievalError
 from tests._fakes import HashEmbedder, catalogue, fresh_process_view, interrupted, item
 from tests.conftest import ROOT, SMALL_CATALOG, ingest_small
 
@@ -44,7 +44,7 @@ def _variants_seen(store: Store) -> dict[str, set[str]]:
 def test_an_interrupted_repair_leaves_every_item(tmp_path: Path, monkeypatch) -> None:
     """Was: --repair dropped the collection, then re-added in batches: SIGINT after the
     first batch left 2 of 7 items, for good."""
-    import retrieval._store as store_module
+    import polyrank.retrieval._store as store_module
 
     monkeypatch.setattr(store_module, "_WRITE_BATCH", 2)
     embedder = HashEmbedder()
@@ -64,7 +64,7 @@ def test_a_repair_cut_between_its_last_two_steps_finishes_on_open(
     tmp_path: Path, monkeypatch
 ) -> None:
     """The old collection dropped, the new one not yet renamed: opening finishes it."""
-    import retrieval._store as store_module
+    import polyrank.retrieval._store as store_module
 
     real = store_module._settle_swap
     calls: list[str] = []
@@ -150,7 +150,7 @@ def test_repair_recomputes_stale_member_lists(tmp_path: Path) -> None:
 
 def test_a_large_group_carries_no_member_list(tmp_path: Path) -> None:
     """Was: every item of a 4,000-version group held all 4,000 ids (761 MB, 9.4 s delete)."""
-    from retrieval._store import MEMBERS_LISTED_MAX
+    from polyrank.retrieval._store import MEMBERS_LISTED_MAX
 
     embedder = HashEmbedder()
     store = Store.open(str(tmp_path / "s"), embeddings=embedder)
@@ -197,7 +197,7 @@ def test_a_full_disk_is_named_as_such(monkeypatch, tmp_path: Path) -> None:
 
     from chromadb.errors import InternalError
 
-    from retrieval._store import _Guarded
+    from polyrank.retrieval._store import _Guarded
 
     class Full:
         def upsert(self, **_: object) -> None:
@@ -215,7 +215,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     """``polyrank`` in another process (a writer the reader knows nothing of)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "agent", *args],
+        [sys.executable, "-m", "polyrank", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -270,7 +270,7 @@ def test_sync_refusal_names_the_api_option(tmp_path: Path) -> None:
 def test_a_short_index_is_opened_afresh_before_it_is_reported(tmp_path: Path, monkeypatch) -> None:
     """The crash tier saw Chroma's first index in a new process lack one item after ~1 in
     40 kills, while a fresh client held it: the search reopens once, then reports."""
-    from retrieval._store import _ShortIndex
+    from polyrank.retrieval._store import _ShortIndex
 
     store = Store.open(str(tmp_path / "s"), embeddings=HashEmbedder())
     store.ingest(catalogue(3, ["en"]))

@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 import yaml
 
-from agent._cli import main
-from evals._metrics import _METRICS, RequestContext, register_metric, sensible_at_3
-from evals._suite import load_suite, suite_schema
+from polyrank.agent._cli import main
+from polyrank.evals._metrics import _METRICS, RequestContext, register_metric, sensible_at_3
+from polyrank.evals._suite import load_suite, suite_schema
 from tests.conftest import FIXTURES, ROOT
 
 MINI = FIXTURES / "mini_suite.yaml"
@@ -126,8 +126,8 @@ def test_a_registered_metric_is_computed_and_checked_end_to_end(
     registry: None, store: str, tmp_path: Path
 ) -> None:
     """Was: after register_metric('title_len', ...) 'title_len >= 0' observed None, failed."""
-    import evals
-    from agent import Settings
+    from polyrank import evals
+    from polyrank.agent import Settings
 
     evals.register_metric(
         "title_len", lambda ctx: float(len(ctx.recommendation.items[0].title)), scope="request"
@@ -151,7 +151,7 @@ def test_a_suite_brings_its_own_metric_in_one_file(
     registry: None, store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "my_metrics.py").write_text(
-        "from evals import register_metric\n"
+        "from polyrank.evals import register_metric\n"
         "register_metric('reasons_long', lambda ctx: float(min(len(i.reason) for i in "
         "ctx.recommendation.items)))\n"
     )
@@ -391,8 +391,8 @@ def test_the_exit_code_of_a_failed_expectation_can_be_changed(
 def test_progress_starts_once_the_suite_store_is_built(store: str) -> None:
     """Was: an unlabelled 0% while the suite's store was built; now the first call says
     the store is ready, so the bar can name the two phases."""
-    from agent import Settings
-    from evals import RunOptions, run_suite
+    from polyrank.agent import Settings
+    from polyrank.evals import RunOptions, run_suite
 
     calls: list[tuple[int, int, bool]] = []
 

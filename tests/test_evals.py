@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from agent._cli import main
-from agent.testing import ScriptedOpenAIServer, retrieval_order_step
-from evals._suite import load_suite, suite_schema
+from polyrank.agent._cli import main
+from polyrank.agent.testing import ScriptedOpenAIServer, retrieval_order_step
+from polyrank.evals._suite import load_suite, suite_schema
 from tests.conftest import FIXTURES, ROOT
 
 CORE = ROOT / "evals" / "suites" / "core.yaml"
@@ -154,7 +154,7 @@ def test_an_unknown_metric_or_k_is_a_suite_error_not_a_failed_expectation(
 
 
 def test_every_computed_metric_is_registered(mini_store: str, tmp_path: Path) -> None:
-    from evals._metrics import metric_names
+    from polyrank.evals._metrics import metric_names
 
     assert run_eval(str(MINI), "--store", mini_store, "--json", str(tmp_path / "m.json")) == 0
     report = json.loads((tmp_path / "m.json").read_text())
@@ -305,7 +305,7 @@ def test_the_summary_is_rendered_on_a_terminal_and_markdown_when_piped(
 
 
 def _stored_ids(folder: Path) -> set[str]:
-    from retrieval import Store
+    from polyrank.retrieval import Store
 
     with Store.open(str(folder), create=False) as store:
         return set(store.ids())

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from agent._followup import FollowUp, fold, followup_languages, interpret, looks_like_follow_up
+from polyrank.agent._followup import (
+    FollowUp,
+    fold,
+    followup_languages,
+    interpret,
+    looks_like_follow_up,
+)
 
 #: As natives type them: with and without accents, ranks in digits and in words.
 CASES: dict[str, list[tuple[str, dict[str, object]]]] = {

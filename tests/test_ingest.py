@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import Store, load_catalog
+from polyrank.retrieval import Store, load_catalog
 from tests.conftest import FIXTURES
 
 

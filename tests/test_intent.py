@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent._intent import Money, read_intent
-from agent._money import price_text
+from polyrank.agent._intent import Money, read_intent
+from polyrank.agent._money import price_text
 
 
 @pytest.mark.parametrize(
@@ -120,8 +120,8 @@ def test_prices_are_shown_in_the_users_currency_marked_approximate() -> None:
 
 # -- the request's constraints applied by the Agent (a real store, use-m3) ---------------
 def test_recommend_applies_the_domain_the_ceiling_and_the_exclusions(use_store) -> None:
-    from agent import Agent
-    from retrieval import to_eur
+    from polyrank.agent import Agent
+    from polyrank.retrieval import to_eur
 
     agent = Agent(store=use_store)
     rec = agent.recommend("a film for tonight under 15 euros, no horror please", k=5)
@@ -136,8 +136,8 @@ def test_recommend_applies_the_domain_the_ceiling_and_the_exclusions(use_store) 
 
 
 def test_a_price_ceiling_in_won_filters_out_dearer_items(use_store) -> None:
-    from agent import Agent
-    from retrieval import to_eur
+    from polyrank.agent import Agent
+    from polyrank.retrieval import to_eur
 
     agent = Agent(store=use_store)
     rec = agent.recommend("캠핑 장비 5만원 이하", k=5)
@@ -148,7 +148,7 @@ def test_a_price_ceiling_in_won_filters_out_dearer_items(use_store) -> None:
 
 
 def test_a_domain_with_too_few_items_is_relaxed_and_the_trace_says_so(use_store) -> None:
-    from agent import Agent
+    from polyrank.agent import Agent
 
     agent = Agent(store=use_store)
     rec = agent.recommend("a book under 10 euros", k=5)
@@ -158,8 +158,8 @@ def test_a_domain_with_too_few_items_is_relaxed_and_the_trace_says_so(use_store)
 
 
 def test_reasons_state_facts_and_korean_particles_agree(use_store) -> None:
-    from agent import Agent
-    from agent._local import _agree
+    from polyrank.agent import Agent
+    from polyrank.agent._local import _agree
 
     assert _agree("구매하신 「책」와 잘 어울려요", "ko") == "구매하신 「책」과 잘 어울려요"
     assert _agree("구매하신 「영화」과 비슷해요", "ko") == "구매하신 「영화」와 비슷해요"
@@ -173,8 +173,8 @@ def test_reasons_state_facts_and_korean_particles_agree(use_store) -> None:
 
 
 def test_shown_variant_and_price_follow_the_user(use_store) -> None:
-    from agent import Agent
-    from agent._profile import UserProfile
+    from polyrank.agent import Agent
+    from polyrank.agent._profile import UserProfile
 
     agent = Agent(store=use_store)
     claire = UserProfile(id="c", languages=("fr", "en"), locale="fr-CA")

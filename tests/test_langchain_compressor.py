@@ -4,10 +4,10 @@ import json
 
 from langchain_core.documents import Document
 
-from agent import Agent
-from agent._langchain import PolyrankCompressor
-from agent.testing import FunctionModel, prompt_candidates
-from retrieval import Store, is_in_language
+from polyrank.agent import Agent
+from polyrank.agent._langchain import PolyrankCompressor
+from polyrank.agent.testing import FunctionModel, prompt_candidates
+from polyrank.retrieval import Store, is_in_language
 
 DOCS = [
     Document(page_content="A cookbook of Italian pasta and risotto.", id="d1"),
@@ -52,7 +52,7 @@ class AsyncOnly:
         raise AssertionError("the sync path ran (an executor thread per call)")
 
     async def acomplete(self, messages, schema):
-        from agent import Reply
+        from polyrank.agent import Reply
 
         self.awaited += 1
         keys = [key for key, _ in prompt_candidates(messages)]

@@ -14,10 +14,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from agent import Agent, LangChainChat, TransportPolicy
-from agent._cli import main
-from agent.testing import ScriptedOpenAIServer, prompt_candidates, retrieval_order_step
-from retrieval import Store
+from polyrank.agent import Agent, LangChainChat, TransportPolicy
+from polyrank.agent._cli import main
+from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates, retrieval_order_step
+from polyrank.retrieval import Store
 
 QUERY = "hiking boots"
 FAST = TransportPolicy(attempts=3, initial_wait=0.01, max_wait=0.05)
@@ -117,7 +117,7 @@ def test_a_provider_without_its_package_names_the_package(
 
 
 def test_provider_names_are_registered_specs(capsys: pytest.CaptureFixture[str]) -> None:
-    from agent.registry import names
+    from polyrank.agent.registry import names
 
     assert {"anthropic", "ollama", "mistralai", "langchain", "openai"} <= set(names("llm"))
     with pytest.raises(Exception, match="write langchain:PROVIDER:MODEL"):

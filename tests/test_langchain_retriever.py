@@ -9,7 +9,7 @@ import pytest
 from langchain_core.retrievers import BaseRetriever
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
-from retrieval import PolyrankRetriever, Store, load_catalog
+from polyrank.retrieval import PolyrankRetriever, Store, load_catalog
 from tests.conftest import FIXTURES
 
 
@@ -65,7 +65,7 @@ def test_groups_are_shown_in_the_query_language(
 
 def test_the_retriever_is_public_and_documents_carry_the_item(small_store: Store) -> None:
     """Was: private (retrieval._langchain), and documents had no price, tags or titles."""
-    import retrieval
+    from polyrank import retrieval
 
     assert "PolyrankRetriever" in retrieval.__all__
     assert retrieval.PolyrankRetriever is PolyrankRetriever
@@ -80,7 +80,7 @@ def test_the_retriever_is_public_and_documents_carry_the_item(small_store: Store
 
 
 def test_the_compressor_reads_what_the_retriever_wrote(small_store: Store) -> None:
-    from agent import Agent, PolyrankCompressor
+    from polyrank.agent import Agent, PolyrankCompressor
 
     docs = PolyrankRetriever(store=small_store, k=4).invoke("hiking boots")
     out = PolyrankCompressor(agent=Agent(store=small_store), top_n=1).compress_documents(

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from agent import Agent
-from agent.testing import ScriptedOpenAIServer
-from retrieval import Store
+from polyrank.agent import Agent
+from polyrank.agent.testing import ScriptedOpenAIServer
+from polyrank.retrieval import Store
 
 pytestmark = [pytest.mark.http, pytest.mark.slow, pytest.mark.llama]
 

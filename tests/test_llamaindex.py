@@ -10,10 +10,10 @@ pytest.importorskip("llama_index.core", reason="llama-index-core (dev extra) is 
 
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from agent import Agent
-from agent.llamaindex import PolyrankPostprocessor
-from agent.testing import FunctionModel, prompt_candidates
-from retrieval import Store, is_in_language
+from polyrank.agent import Agent
+from polyrank.agent.llamaindex import PolyrankPostprocessor
+from polyrank.agent.testing import FunctionModel, prompt_candidates
+from polyrank.retrieval import Store, is_in_language
 
 NODES = [
     NodeWithScore(node=TextNode(text="A cookbook of Italian pasta and risotto.", id_="n1"),
@@ -50,7 +50,7 @@ def test_an_llm_ranks_the_nodes(use_store: Store) -> None:
 
 
 def test_a_query_is_needed(use_store: Store) -> None:
-    from agent.errors import ConfigError
+    from polyrank.agent.errors import ConfigError
 
     with pytest.raises(ConfigError, match="needs the query"):
         PolyrankPostprocessor(agent=Agent(store=use_store)).postprocess_nodes(NODES)

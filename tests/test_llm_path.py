@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from agent import Agent
-from agent._cli import main
-from agent._llm import OpenAIChat, TransportPolicy
-from agent.testing import ScriptedOpenAIServer, prompt_candidates
-from retrieval import Store, is_in_language
+from polyrank.agent import Agent
+from polyrank.agent._cli import main
+from polyrank.agent._llm import OpenAIChat, TransportPolicy
+from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates
+from polyrank.retrieval import Store, is_in_language
 
 pytestmark = pytest.mark.http
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from evals._metrics import (
+from polyrank.evals._metrics import (
     intra_list_distance,
     jaccard_at_k,
     kendall_tau,

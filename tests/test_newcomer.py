@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent._cli import main
+from polyrank.agent._cli import main
 from tests.conftest import CATALOG, ROOT
 
 PACKAGES = ("agent", "retrieval", "evals", "prompts")
@@ -24,7 +24,7 @@ def test_version_option_and_attribute(capsys: pytest.CaptureFixture[str]) -> Non
     assert done.value.code == 0
     assert capsys.readouterr().out == f"polyrank {version('polyrank')}\n"
     for package in ("agent", "retrieval", "evals"):
-        assert importlib.import_module(package).__version__ == version("polyrank")
+        assert importlib.import_module(f"polyrank.{package}").__version__ == version("polyrank")
 
 
 def test_package_metadata_and_py_typed_in_every_package() -> None:
@@ -35,7 +35,7 @@ def test_package_metadata_and_py_typed_in_every_package() -> None:
     data = project["tool"]["setuptools"]["package-data"]
     for package in PACKAGES:
         assert (ROOT / package / "py.typed").is_file(), package
-        assert "py.typed" in data[package], package
+        assert "py.typed" in data[f"polyrank.{package}"], package
 
 
 def test_json_output_keeps_non_ascii_text(
@@ -63,8 +63,8 @@ def test_ingest_reports_progress_in_a_log(
 
 def test_the_sample_data_has_a_public_path(use_store_path: Path) -> None:
     """Was: the README's example named data/ files that exist only in a clone."""
-    from agent import Agent
-    from agent.sample import CATALOG, user, user_names
+    from polyrank.agent import Agent
+    from polyrank.agent.sample import CATALOG, user, user_names
 
     assert CATALOG.is_file() and "ana" in user_names() and user("ana").is_file()
     rec = Agent(store=str(use_store_path)).recommend("Quiero aprender a programar",

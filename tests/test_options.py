@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent._cli import main
-from agent.errors import ConfigError
+from polyrank.agent._cli import main
+from polyrank.agent.errors import ConfigError
 from tests.conftest import FIXTURES
 
 
@@ -18,7 +18,7 @@ def test_an_impossible_timeout_is_refused(
     value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Was: POLYRANK_TIMEOUT=inf or 1e300 accepted, then every call an OverflowError."""
-    from agent._config import Settings
+    from polyrank.agent._config import Settings
 
     monkeypatch.setenv("POLYRANK_TIMEOUT", value)
     with pytest.raises(ConfigError, match="POLYRANK_TIMEOUT"):
@@ -53,7 +53,7 @@ def test_a_huge_k_is_an_option_error(capsys: pytest.CaptureFixture[str]) -> None
 )
 def test_a_malformed_baseline_is_named(tmp_path: Path, content: str) -> None:
     """Was: KeyError, TypeError and AttributeError tracebacks."""
-    from evals._baseline import _read
+    from polyrank.evals._baseline import _read
 
     path = tmp_path / "b.json"
     path.write_text(content)
@@ -96,7 +96,7 @@ def test_filters_are_validated_where_they_are_built(options: dict[str, object], 
     """Was: Filters(region="Germany") or languages=("klingon",) silently matched nothing."""
     from pydantic import ValidationError
 
-    from retrieval import Filters
+    from polyrank.retrieval import Filters
 
     with pytest.raises(ValidationError, match=named):
         Filters(**options)  # type: ignore[arg-type]
@@ -106,7 +106,7 @@ def test_filters_are_validated_where_they_are_built(options: dict[str, object], 
 def test_a_suite_with_a_bad_region_names_the_case(tmp_path: Path) -> None:
     import shutil
 
-    from evals._suite import load_suite
+    from polyrank.evals._suite import load_suite
 
     shutil.copy(FIXTURES / "small_catalog.jsonl", tmp_path)
     text = (FIXTURES / "mini_suite.yaml").read_text()

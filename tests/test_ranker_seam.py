@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from agent import Agent, ConfigError, LLMError
-from agent._local import LocalRanker
-from agent._ranking import Ranker, RankRequest
-from agent._rerank import LLMRanker, RerankConfig
-from agent.testing import FunctionModel, ScriptedModel, prompt_candidates
-from retrieval import Store
+from polyrank.agent import Agent, ConfigError, LLMError
+from polyrank.agent._local import LocalRanker
+from polyrank.agent._ranking import Ranker, RankRequest
+from polyrank.agent._rerank import LLMRanker, RerankConfig
+from polyrank.agent.testing import FunctionModel, ScriptedModel, prompt_candidates
+from polyrank.retrieval import Store
 
 
 def test_both_rankers_are_rankers_and_local_is_not_an_llm(use_store: Store) -> None:
@@ -68,7 +68,7 @@ def test_a_failed_llm_ranking_keeps_what_it_spent(use_store: Store) -> None:
 
 
 def test_the_local_ranker_answers_a_request_on_its_own(use_store: Store) -> None:
-    from agent._profile import build_context
+    from polyrank.agent._profile import build_context
 
     candidates = use_store.search("ramen", 10)
     context = build_context(None, use_store, "en")
@@ -80,7 +80,7 @@ def test_the_local_ranker_answers_a_request_on_its_own(use_store: Store) -> None
 
 
 def _reply(content: str, tokens: int):
-    from agent._llm import Reply
+    from polyrank.agent._llm import Reply
 
     return Reply(content=content, model="scripted", prompt_tokens=tokens, completion_tokens=0,
                  finish_reason="stop")  # fmt: skip
@@ -92,10 +92,10 @@ def test_the_output_schema_comes_from_the_pydantic_model_alone(use_store: Store,
     declare another shape than the code parses."""
     import shutil
 
-    from agent import ConfigError
-    from agent._reply import output_schema
-    from agent._rerank import RerankOutput
-    from prompts import BUILTIN_DIR, PromptSet
+    from polyrank.agent import ConfigError
+    from polyrank.agent._reply import output_schema
+    from polyrank.agent._rerank import RerankOutput
+    from polyrank.prompts import BUILTIN_DIR, PromptSet
 
     schemas = []
 
@@ -134,7 +134,7 @@ def test_a_recommend_makes_five_store_calls_and_embeds_text_history_once(
 
     import yaml
 
-    from retrieval._store import _Guarded
+    from polyrank.retrieval._store import _Guarded
     from tests.conftest import ROOT
 
     profile = yaml.safe_load((ROOT / "data" / "users" / "ana.yaml").read_text())

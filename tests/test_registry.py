@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import registry
+from polyrank.retrieval import registry
 from tests.conftest import ROOT
 
 
@@ -54,11 +54,13 @@ def test_lower_layers_never_import_higher_ones() -> None:
                 continue
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.ImportFrom) and node.module:
-                    top = node.module.split(".")[0]
+                    name = node.module
                 elif isinstance(node, ast.Import):
-                    top = node.names[0].name.split(".")[0]
+                    name = node.names[0].name
                 else:
                     continue
+                parts = name.split(".")
+                top = parts[1] if parts[0] == "polyrank" and len(parts) > 1 else parts[0]
                 if top in banned:
                     offenders.append(f"{path.relative_to(ROOT)} imports {top}")
     assert offenders == []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent._cli import main
+from polyrank.agent._cli import main
 from tests.conftest import FIXTURES
 
 CHROMIUM_FLAGS = [
@@ -146,7 +146,7 @@ def test_the_reports_fonts_draw_cjk_hangul_and_devanagari(
 def test_the_colour_scale_is_ordered_in_lightness() -> None:
     """Colour-blind readers (and a grey print) see the order when the scale's lightness
     rises steadily from 0 to 1 (viridis); the old red-to-green hue scale had none."""
-    from evals._report import colour
+    from polyrank.evals._report import colour
 
     def luminance(hex_colour: str) -> float:
         r, g, b = (int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5))

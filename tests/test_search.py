@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from retrieval import Filters, Item, Store, load_catalog
+from polyrank.retrieval import Filters, Item, Store, load_catalog
 from tests.conftest import CATALOG
 
 
@@ -15,7 +15,7 @@ from tests.conftest import CATALOG
 def _store_calls(*names: str) -> Iterator[list[tuple[str, dict[str, Any], Any]]]:
     """Every call of these Chroma collection methods made inside: (name, keyword
     arguments, what it returned)."""
-    from retrieval._store import _Guarded
+    from polyrank.retrieval._store import _Guarded
 
     calls: list[tuple[str, dict[str, Any], Any]] = []
     real = _Guarded.__getattr__
@@ -125,7 +125,7 @@ def test_excluded_language_is_neither_shown_nor_offered(use_store: Store) -> Non
 def test_feedback_moves_the_query_towards_its_best_hits(use_store: Store) -> None:
     import numpy as np
 
-    from retrieval import Feedback
+    from polyrank.retrieval import Feedback
 
     query = use_store.embedder.embed_queries(["Kopfhörer mit Geräuschunterdrückung"])[0]
     feedback = Feedback(weight=0.5, depth=3)
@@ -166,7 +166,7 @@ def test_filters_skip_chromas_metadata_prefilter_and_find_the_same(
     items; 3 ms unfiltered; 15 ms confined to the domain's ids): a broad filter now reads
     the nearest ids unfiltered and keeps the allowed ones, a narrow one searches only its
     ids. The answers must not change."""
-    import retrieval._store as store_module
+    import polyrank.retrieval._store as store_module
 
     for k in (5, 12):
         with _store_calls("query") as calls:
@@ -265,7 +265,7 @@ def test_a_filter_checked_here_reads_each_hit_once_and_finds_the_nearest(
     The answer is still the nearest passing item of each group."""
     import numpy as np
 
-    from retrieval._prices import to_eur
+    from polyrank.retrieval._prices import to_eur
 
     query, k, filters = "a gift for a friend who loves hiking", 8, Filters(max_price_eur=10)
     with _store_calls("query", "get") as made:

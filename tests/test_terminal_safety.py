@@ -10,7 +10,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from agent._result import Recommendation
+from polyrank.agent._result import Recommendation
 from tests.test_chat import Terminal
 
 EVIL = "![p](http://evil.example/x.png)\x1b]0;owned\x07[/bold]`x"
@@ -19,9 +19,9 @@ EVIL = "![p](http://evil.example/x.png)\x1b]0;owned\x07[/bold]`x"
 def test_markdown_escapes_ids_names_and_control_sequences() -> None:
     """Was: ids printed raw: an OSC sequence reached stdout (piped and tty) and
     `![p](http://…)` became an image in r.md."""
-    from evals._baseline import Comparison
-    from evals._report import to_markdown
-    from evals._runner import EvalRun
+    from polyrank.evals._baseline import Comparison
+    from polyrank.evals._report import to_markdown
+    from polyrank.evals._runner import EvalRun
 
     run = EvalRun.__new__(EvalRun)
     fields = {
@@ -74,8 +74,8 @@ def test_chat_shows_a_markup_id_as_text_and_keeps_history_out_of_a_planted_link(
 
 def test_the_reply_cache_does_not_write_through_a_planted_link(tmp_path: Path) -> None:
     """Was: a planted .polyrank/cache link had replies written wherever it pointed."""
-    from agent._cache import ReplyCache
-    from agent._llm import Reply
+    from polyrank.agent._cache import ReplyCache
+    from polyrank.agent._llm import Reply
 
     outside = tmp_path / "elsewhere"
     outside.mkdir()

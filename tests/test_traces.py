@@ -14,12 +14,12 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
 
-from agent import Agent
-from agent._cli import main
-from agent._pricing import load_prices
-from agent.errors import ConfigError
-from agent.testing import ScriptedOpenAIServer, retrieval_order_step
-from retrieval import Store
+from polyrank.agent import Agent
+from polyrank.agent._cli import main
+from polyrank.agent._pricing import load_prices
+from polyrank.agent.errors import ConfigError
+from polyrank.agent.testing import ScriptedOpenAIServer, retrieval_order_step
+from polyrank.retrieval import Store
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.http
@@ -43,7 +43,7 @@ def recommend(store: str, *extra: str) -> int:
 
 
 def test_loggers_are_per_package_and_quiet_by_default() -> None:
-    import retrieval  # noqa: F401 - installs the NullHandler
+    from polyrank import retrieval  # noqa: F401 - installs the NullHandler
 
     root = logging.getLogger("polyrank")
     assert any(isinstance(h, logging.NullHandler) for h in root.handlers)
@@ -212,7 +212,7 @@ def test_the_compressor_nests_its_model_calls_under_the_retriever_run(
 ) -> None:
     from langchain_core.callbacks import CallbackManager
 
-    from agent import PolyrankCompressor
+    from polyrank.agent import PolyrankCompressor
 
     runs = Runs()
     manager = CallbackManager(handlers=[runs], inheritable_handlers=[runs])

@@ -3,8 +3,8 @@ package: what the README's example and ``polyrank demo`` use, from any folder.
 
 Usage::
 
-    from agent import Agent
-    from agent.sample import CATALOG, user
+    from polyrank.agent import Agent
+    from polyrank.agent.sample import CATALOG, user
 
     agent = Agent(store=".polyrank/store")
     agent.ingest(CATALOG)
@@ -13,6 +13,6 @@ Usage::
 
 from __future__ import annotations
 
-from agent._sample import CATALOG, FOLDER, USERS, user, user_names
+from polyrank.agent._sample import CATALOG, FOLDER, USERS, user, user_names
 
 __all__ = ["CATALOG", "FOLDER", "USERS", "user", "user_names"]
