@@ -144,11 +144,21 @@ def _norm(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
 
 
+#: Keys of a table entry that are not languages' words.
+_NOT_LANGUAGES = frozenset({"tags", "refused", "avoid"})
+
+
 def _stems(by_language: Any) -> tuple[str, ...]:
-    """Every language's stems of one table entry, longest first (``tags`` aside)."""
+    """Every language's stems of one table entry, longest first (``tags`` and the other
+    non-language keys aside)."""
     if not isinstance(by_language, dict):
         return ()
-    stems = {_norm(s) for key, values in by_language.items() if key != "tags" for s in values or ()}
+    stems = {
+        _norm(s)
+        for key, values in by_language.items()
+        if key not in _NOT_LANGUAGES
+        for s in values or ()
+    }
     return tuple(sorted(stems, key=len, reverse=True))
 
 
@@ -163,6 +173,10 @@ def _tables() -> dict[str, Any]:
         "constraints": {c: _stems(v) for c, v in raw["constraints"].items()},
         "genres": {g: _stems(v) for g, v in raw["genres"].items()},
         "genre_tags": {g: tuple(v.get("tags") or [g]) for g, v in raw["genres"].items()},
+        # A refused genre that asks for another ("nothing sad": something light).
+        "refused": {g: v["refused"] for g, v in raw["genres"].items() if v.get("refused")},
+        # Tags an asked genre pushes down ("a comedy": not a horror film).
+        "avoid": {g: tuple(v.get("avoid") or ()) for g, v in raw["genres"].items()},
         "liked": _stems(raw["liked"]),
         "before": _stems(raw["negation"]["before"]),
         "after": _stems(raw["negation"]["after"]),
@@ -186,6 +200,11 @@ def genre_name(genre: str, language: str) -> str:
 
 def genre_tags(genre: str) -> tuple[str, ...]:
     return tuple(_tables()["genre_tags"].get(genre, (genre,)))
+
+
+def genre_avoids(genre: str) -> tuple[str, ...]:
+    """The tags of items that do not fit a genre asked for (a horror film for a comedy)."""
+    return tuple(_tables()["avoid"].get(genre, ()))
 
 
 # -- matching -----------------------------------------------------------------------------
@@ -457,6 +476,10 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
                 break
             if hits and genre not in genres:
                 genres.append(genre)
+    for genre in exclude:
+        opposite = tables["refused"].get(genre)
+        if opposite and opposite not in genres and opposite not in exclude:
+            genres.append(opposite)
     # Domains: named outside a negation count; one inside counts as refused unless it is
     # the noun of a refused genre ("no horror films": films, not horror).
     found: list[tuple[int, str]] = []

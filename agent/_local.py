@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from polyrank.agent._intent import Intent, genre_name, genre_tags, read_intent
+from polyrank.agent._intent import Intent, genre_avoids, genre_name, genre_tags, read_intent
 from polyrank.agent._locale import in_language
 from polyrank.agent._locale import table as locale_table
 from polyrank.agent._money import price_text
@@ -49,9 +49,14 @@ W_HISTORY = 0.35
 PROFILE_MARGIN = 0.1
 #: Soft boosts from the request's intent, added to the cosine similarity.
 W_DOMAIN = 0.04  # the item is of a domain the request names (half for a second domain)
-W_GENRE = 0.03  # the item carries a genre the request asks for ("a funny film")
+W_GENRE = 0.07  # the item carries a genre the request asks for ("a funny film")
+GENRES_COUNTED = 2  # at most this many genres count
+W_AVOID = 0.1  # ... or a tag that genre pushes down (a horror film for "something light")
 W_AUDIENCE = 0.03  # "for kids" / "for beginners": items tagged for them
-W_GIFT = 0.0  # "a gift": items tagged as gifts (the embeddings over-find them already)
+#: "A gift" that names no domain: a thing to give (products) gains this. Items tagged as
+#: gifts gain nothing: the embeddings over-find them already (every gift request drew the
+#: same gift boxes of sweets).
+W_GIFT = 0.0
 W_CHEAP = 0.03  # "cheap": times how cheap the item is among the priced candidates
 #: Items of another domain than the one the request asked for fill in only after it (they
 #: are there when its domain had too few items: the trace's ``relaxed``).
@@ -476,6 +481,7 @@ class LocalRanker:
             ordered = sorted(prices, key=lambda i: prices[i])
             cheapness = {i: 1 - r / (len(ordered) - 1) for r, i in enumerate(ordered)}
         wanted = {g: set(genre_tags(g)) for g in intent.genres}
+        avoided = {t for g in intent.genres for t in genre_avoids(g)}
         out = []
         for c in candidates:
             tags = {t.lower() for t in c.tags}
@@ -484,11 +490,13 @@ class LocalRanker:
                 boost -= OFF_DOMAIN_PENALTY
             if c.domain in intent.domains and not intent.domain:
                 boost += W_DOMAIN * (1.0 if intent.domains[0] == c.domain else 0.5)
-            if any(tags & t for t in wanted.values()):
-                boost += W_GENRE
+            # Each genre asked for that the item has ("Indian classical sitar": both).
+            boost += W_GENRE * min(GENRES_COUNTED, sum(1 for t in wanted.values() if tags & t))
+            if tags & avoided:
+                boost -= W_AVOID
             if any(tags & AUDIENCE_TAGS[who] for who in intent.audience):
                 boost += W_AUDIENCE
-            if intent.occasion == "gift" and "gift" in tags:
+            if intent.occasion == "gift" and not intent.domains and c.domain == "products":
                 boost += W_GIFT
             boost += W_CHEAP * cheapness.get(c.id, 0.0)
             out.append(boost)

@@ -118,6 +118,50 @@ def test_prices_are_shown_in_the_users_currency_marked_approximate() -> None:
     assert "RUB" in (price_text({"price": 1000, "currency": "RUB"}, "en") or "")
 
 
+@pytest.mark.parametrize(
+    ("query", "language"),
+    [
+        ("music for studying, no lyrics please", "en"),
+        ("música para estudiar sin letra", "es"),
+        ("Musik ohne Gesang zum Arbeiten", "de"),
+        ("музыка без слов для работы", "ru"),
+        ("勉強中に聴く歌詞なしの音楽", "ja"),
+        ("공부할 때 들을 가사 없는 음악", "ko"),
+        ("学习时听的音乐，不要歌词", "zh"),
+        ("موسيقى للمذاكرة بدون كلمات", "ar"),
+    ],
+)
+def test_refusing_lyrics_asks_for_instrumental_music(query: str, language: str) -> None:
+    """Was: "no lyrics" was read as nothing, and sung pop came first."""
+    intent = read_intent(query, language=language)
+    assert intent.exclude == ("vocal",) and "instrumental" in intent.genres
+    assert {"vocal", "k-pop", "opera"} <= set(intent.exclude_tags)
+    assert "instrumental" not in intent.exclude_tags
+
+
+def test_refusing_the_sad_asks_for_something_light() -> None:
+    intent = read_intent("un film leggero che mi faccia ridere, niente di triste", language="it")
+    assert intent.exclude == ("drama",) and intent.genres == ("comedy",)
+    assert read_intent("a sad film", language="en").genres == ("drama",)  # asked, not refused
+
+
+@pytest.mark.parametrize(
+    ("query", "genres"),
+    [
+        ("달리기할 때 들을 신나는 음악 추천", ("energetic",)),
+        ("夕方に聴くシタールのインド古典音楽", ("classical", "sitar")),
+        ("Was Spannendes für heute Abend", ("crime",)),
+        ("yeni eve taşınan arkadaşıma ne hediye alsam", ("home",)),
+        # Was: a table entry's own settings ("refused: instrumental") were read as words,
+        # one letter each, so every request with an "a" asked for sung music.
+        ("Quiero aprender a tocar la guitarra", ("guitar",)),
+        ("I want to learn to play the guitar", ("guitar",)),
+    ],
+)
+def test_genres_moods_and_occasions_are_read(query: str, genres: tuple[str, ...]) -> None:
+    assert read_intent(query).genres == genres
+
+
 # -- the request's constraints applied by the Agent (a real store, use-m3) ---------------
 def test_recommend_applies_the_domain_the_ceiling_and_the_exclusions(use_store) -> None:
     from polyrank.agent import Agent
@@ -182,3 +226,22 @@ def test_shown_variant_and_price_follow_the_user(use_store) -> None:
     for item in rec.items:
         if item.price and item.attributes.get("currency") != "CAD":
             assert item.price.startswith("≈") and "$" in item.price
+
+
+def test_a_light_request_pushes_frightening_films_down_and_no_lyrics_removes_songs(
+    use_store,
+) -> None:
+    """Was: "nothing sad" put a horror film second; "no lyrics" put Mandopop first."""
+    from polyrank.agent import Agent
+
+    agent = Agent(store=use_store)
+    tags = {}
+    for query in ("una peli para reírme un rato, nada triste porfa", "música sin letra para leer"):
+        rec = agent.recommend(query, k=5)
+        stored = use_store.get([i.id for i in rec.items])
+        tags[query] = [set(item.tags) for item in stored]
+    light, quiet = tags.values()
+    assert not any({"horror", "zombie", "drama"} & t for t in light[:3])
+    assert any("comedy" in t for t in light[:3])
+    assert not any({"vocal", "pop", "k-pop", "mandopop", "opera"} & t for t in quiet)
+    assert "instrumental" in quiet[0] or "piano" in quiet[0]
