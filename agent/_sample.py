@@ -12,16 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CATALOG", "FOLDER", "USERS", "profile_path", "user", "user_names"]
+__all__ = ["CATALOG", "FOLDER", "USERS", "profile_path", "user"]
 
 FOLDER = Path(__file__).resolve().parent / "sample"
 CATALOG = FOLDER / "catalog.jsonl"
 USERS = FOLDER / "users"
-
-
-def user_names() -> list[str]:
-    """The sample users' names (``ana``, ``kenji``, ...)."""
-    return sorted(p.stem for p in USERS.glob("*.yaml"))
 
 
 def user(name: str) -> Path:

@@ -30,7 +30,6 @@ A suite::
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -430,7 +429,3 @@ def find_suite(name_or_path: str | Path) -> Path:
             f"(shipped: {', '.join(shipped_suites())})"
         )
     return path
-
-
-def write_schema(path: str | Path) -> None:
-    Path(path).write_text(json.dumps(suite_schema(), indent=2) + "\n", encoding="utf-8")

@@ -205,10 +205,15 @@ def test_recommend_many_keeps_order(use_store: Store) -> None:
     assert [r.query for r in results] == queries
 
 
-async def test_arecommend(use_store: Store) -> None:
+async def test_arecommend_answers_what_recommend_answers(use_store: Store) -> None:
+    """Was: only the length was checked; the awaited path gives the same items with the
+    same reasons, food for a food query."""
     agent = Agent(store=use_store)
     rec = await agent.arecommend("chocolate", k=2)
-    assert len(rec.items) == 2
+    same = agent.recommend("chocolate", k=2)
+    assert [(i.id, i.reason) for i in rec.items] == [(i.id, i.reason) for i in same.items]
+    assert len(rec.items) == 2 and {i.domain for i in rec.items} == {"food"}
+    assert rec.trace.ranker == "local" and not rec.trace.fallback
 
 
 def test_unknown_model_suggests(use_store: Store) -> None:
@@ -239,13 +244,24 @@ def test_a_sample_user_goes_by_name_from_python_too(use_store: Store, tmp_path: 
         load_profile(tmp_path / "nobody.yaml")
 
 
-def test_token_counts_are_remembered_for_short_texts_only() -> None:
-    """The same candidates recur across requests; a huge text is not kept alive."""
+def test_token_counts_keep_no_huge_text_alive() -> None:
+    """The same candidates recur across requests and their counts are remembered; a huge
+    text is counted but not kept (a long-running server would hold every one it saw)."""
+    import gc
+    import tracemalloc
+
     from polyrank.agent import _budget
 
-    _budget._count_remembered.cache_clear()
-    short, huge = "una novela policíaca " * 4, "x " * _budget.MEMO_CHARS
+    short = "una novela policíaca " * 4
     assert count_tokens(short) == count_tokens(short) == _budget._count(short)
-    assert count_tokens(huge) == _budget._count(huge) > 1000
-    info = _budget._count_remembered.cache_info()
-    assert (info.hits, info.currsize) == (1, 1)
+    size = 8 * _budget.MEMO_CHARS
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(12):  # 12 distinct texts of 32 K characters each
+            assert count_tokens(f"{n} " + "x " * (size // 2)) > 1000
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 4 * size, f"{kept} bytes kept after counting 12 texts of {size} characters"

@@ -87,12 +87,25 @@ def test_cli_and_ingest_benches_report_their_figures(use_store_path: Path, tmp_p
 
 
 @pytest.mark.slow
-def test_scale_bench_builds_the_store_it_names_and_reports_ratios() -> None:
-    from polyrank.evals.bench import bench_scale
+def test_scale_bench_builds_the_store_it_names_and_reports_ratios(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Near-copies of every sixth sample item (78 embedded with fusion, not all 466: the
+    embedding was most of this test's time, and the copies make the 600 items)."""
+    from polyrank.evals import bench
 
-    figures = bench_scale(600, rounds=2)
+    lines = bench.CATALOG.read_text(encoding="utf-8").splitlines()[::6]
+    monkeypatch.setattr(bench, "CATALOG", tmp_path / "catalog.jsonl")
+    bench.CATALOG.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    figures = bench.bench_scale(600, rounds=2)
     assert figures["items"] == 600.0 and figures["build_items_per_s"] > 0
     assert all(figures[f"search_{name}_ms"] > 0 for name in ("books", "region_de", "under_20_eur"))
-    # Bounded store traffic: 5 before the request's own domain became a filter ("Krimi für
-    # den Urlaub" is a book: the domain check and the filtered search add 3).
-    assert 1 <= figures["store_calls_per_recommend"] <= 8
+    # each ratio is the one its figures give (what a reader of the bench output compares)
+    for name in ("books", "region_de", "under_20_eur"):
+        ratio = figures[f"search_{name}_ms"] / figures["search_ms"]
+        assert figures[f"search_{name}_vs_unfiltered"] == round(ratio, 2)
+    assert figures["reingest_items_per_s"] > 0 and figures["recommend_local_ms"] > 0
+    # Store traffic is reported as a count of calls; its size is the bench's figure to
+    # watch (5, 8 with a domain filter), not a bound this test holds.
+    calls = figures["store_calls_per_recommend"]
+    assert calls >= 1 and calls.is_integer()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from polyrank.agent._cli import main
+from polyrank.retrieval import Store
 from tests.conftest import FIXTURES, ROOT
 
 SMALL = ["ingest", str(FIXTURES / "small_catalog.jsonl"), "--embeddings", "use-m3"]
@@ -58,12 +59,8 @@ def test_help_explains_commands(capsys: pytest.CaptureFixture[str]) -> None:
         assert command in out
 
 
-def test_recommend_json_with_user(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    store = str(tmp_path / "s")
-    main(
-        ["ingest", str(ROOT / "data" / "catalog.jsonl"), "--store", store, "--embeddings", "use-m3"]
-    )
-    capsys.readouterr()
+def test_recommend_json_with_user(use_store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(use_store.folder)  # the sample catalogue, ingested once a session (use-m3)
     code = main(
         [
             "recommend",
@@ -162,10 +159,15 @@ def test_search_and_recommend_take_the_same_filters(
 
 @pytest.mark.slow
 def test_demo_works_from_any_folder_and_says_what_next(
-    tmp_path: Path, sample_store_path: Path
+    tmp_path: Path,
+    sample_store_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Was: `polyrank demo` outside a clone failed (data/catalog.jsonl, data/users/*.yaml
-    are relative to the repo). The sample ships in the package; sample users go by name."""
+    are relative to the repo). The sample ships in the package; sample users go by name.
+    The demo runs as a process of its own; the follow-up recommend runs in this one, in the
+    same folder (a second process loaded both encoders again: ~15 s on 2 cores)."""
     import shutil
     import subprocess
     import sys
@@ -179,11 +181,10 @@ def test_demo_works_from_any_folder_and_says_what_next(
     assert "466 items from" in demo.stdout and "466 unchanged" in demo.stdout
     assert demo.stdout.count("ranker local") == 8
     assert "Try next:" in demo.stdout and "polyrank chat --user ana" in demo.stdout
-    rec = subprocess.run([polyrank, "recommend", "東京で食べたいラーメン", "--user", "kenji",
-                          "--json"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=600)  # fmt: skip
-    assert rec.returncode == 0, rec.stderr
-    assert '"user_id": "kenji"' in rec.stdout
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["recommend", "東京で食べたいラーメン", "--user", "kenji", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["user_id"] == "kenji"
 
 
 def test_the_command_skips_teardown_yet_flushes_and_cleans_up(tmp_path: Path) -> None:

@@ -13,6 +13,6 @@ Usage::
 
 from __future__ import annotations
 
-from polyrank.agent._sample import CATALOG, FOLDER, USERS, user, user_names
+from polyrank.agent._sample import CATALOG, FOLDER, USERS, user
 
-__all__ = ["CATALOG", "FOLDER", "USERS", "user", "user_names"]
+__all__ = ["CATALOG", "FOLDER", "USERS", "user"]
