@@ -19,7 +19,7 @@ from polyrank.agent.errors import (
     UserError,
 )
 from polyrank.agent.registry import register, resolve
-from polyrank.retrieval._lazy import lazy_attributes
+from polyrank.retrieval.support import lazy_attributes
 
 if TYPE_CHECKING:
     from polyrank.agent._agent import Agent
@@ -70,7 +70,7 @@ __all__ = [
 
 _LAZY = {
     "Agent": "polyrank.agent._agent",
-    "__version__": "polyrank.retrieval._version",
+    "__version__": "polyrank.retrieval",
     "ChatModel": "polyrank.agent._llm",
     "Event": "polyrank.agent._profile",
     "LangChainChat": "polyrank.agent._lcchat",

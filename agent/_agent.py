@@ -50,6 +50,7 @@ from polyrank.agent.registry import names, resolve, split_spec
 from polyrank.prompts import PromptSet
 from polyrank.retrieval import (
     Candidate,
+    Embedder,
     Feedback,
     Filters,
     IngestReport,
@@ -57,7 +58,6 @@ from polyrank.retrieval import (
     detect_language,
     load_catalog,
 )
-from polyrank.retrieval._embeddings import Embedder
 
 __all__ = ["CONCURRENCY", "DEFAULT_PRICES", "MAX_THREADS", "Agent"]
 

@@ -197,7 +197,7 @@ def price(value: str) -> tuple[float, str]:
     import math
     import re
 
-    from polyrank.retrieval._prices import RATES_TO_EUR
+    from polyrank.retrieval import RATES_TO_EUR
 
     match = re.fullmatch(r"\s*([0-9.,]+)\s*([A-Za-z]{3})?\s*", value)
     try:
@@ -226,13 +226,13 @@ def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
 
 
 def _language(value: str) -> str:
-    from polyrank.retrieval._catalog import language_code
+    from polyrank.retrieval import language_code
 
     return language_code(value)
 
 
 def _region(value: str) -> str:
-    from polyrank.retrieval._catalog import region_code
+    from polyrank.retrieval import region_code
 
     return region_code(value)
 
@@ -277,7 +277,7 @@ def _filter_options(parser: argparse.ArgumentParser, *, language_flag: str) -> N
     group.add_argument(
         "--region", type=REGION, help="only items available in this region (e.g. DE)"
     )
-    from polyrank.retrieval._prices import RATES_AS_OF
+    from polyrank.retrieval.support import RATES_AS_OF
 
     group.add_argument(
         "--max-price",
@@ -309,7 +309,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Multilingual recommendations: retrieve from a Chroma catalogue, rerank "
         "with an LLM or the local ranker, explain in the user's language.",
     )
-    from polyrank.retrieval._version import __version__
+    from polyrank.retrieval import __version__
 
     parser.add_argument("--version", action="version", version=f"polyrank {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
