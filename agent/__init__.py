@@ -22,8 +22,8 @@ from polyrank.agent.registry import register, resolve
 from polyrank.retrieval.support import lazy_attributes
 
 if TYPE_CHECKING:
-    from polyrank.agent._agent import Agent
-    from polyrank.agent._config import Settings
+    from polyrank.agent._agent import Agent, RecommendRequest
+    from polyrank.agent._config import LLMSettings, Settings
     from polyrank.agent._langchain import PolyrankCompressor
     from polyrank.agent._lcchat import LangChainChat
     from polyrank.agent._llm import ChatModel, Message, OpenAIChat, Reply, TransportPolicy
@@ -41,6 +41,7 @@ __all__ = [
     "Event",
     "LLMError",
     "LLMRanker",
+    "LLMSettings",
     "LangChainChat",
     "LocalRanker",
     "Message",
@@ -53,6 +54,7 @@ __all__ = [
     "RankedItem",
     "Ranker",
     "Ranking",
+    "RecommendRequest",
     "Recommendation",
     "Reply",
     "RerankConfig",
@@ -79,6 +81,8 @@ _LAZY = {
     "OpenAIChat": "polyrank.agent._llm",
     "PolyrankCompressor": "polyrank.agent._langchain",
     "LLMRanker": "polyrank.agent._rerank",
+    "LLMSettings": "polyrank.agent._config",
+    "RecommendRequest": "polyrank.agent._agent",
     "RankRequest": "polyrank.agent._ranking",
     "RankedItem": "polyrank.agent._result",
     "Ranker": "polyrank.agent._ranking",

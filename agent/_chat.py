@@ -29,7 +29,6 @@ from polyrank.agent._followup import (
 from polyrank.agent._money import amount, format_money, price_text
 from polyrank.agent._profile import UserProfile, load_profile, locale_hints
 from polyrank.agent._ranking import Ranking
-from polyrank.agent._rerank import LLMRanker
 from polyrank.agent._result import RankedItem, Recommendation
 from polyrank.agent.errors import ConfigError, PolyrankError
 from polyrank.retrieval import Filters, to_eur
@@ -137,7 +136,7 @@ class ChatSession:
         language = self.last.trace.request_language if self.last else None
         agent = self.agent
         template = agent.prompts.get("followup")
-        llm = agent.ranker if isinstance(agent.ranker, LLMRanker) else None
+        llm = agent.llm_ranker
         if llm is not None and template is not None and self.request and self.last:
             found, self.followup = interpret_with_llm(
                 llm,

@@ -37,6 +37,10 @@ class Trace(BaseModel):
     language_source: str  # explicit | detected | profile | default
     ranker: str  # "local" or the LLM spec that answered
     model: str
+    #: name@version of what ranked (:meth:`~polyrank.agent.Ranking.label`): the prompt
+    #: template an LLM was asked with (fallback or not), a ranker's own version, or the
+    #: local ranker's ``local-ranker@1``; evals label runs and key baselines by it.
+    version: str = ""
     fallback: bool = False
     fallback_reason: str | None = None
     prompt_template: str | None = None  # name@version of the rerank template

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from polyrank.agent import Agent
+from polyrank.agent import Agent, LLMSettings
 from polyrank.agent._batch import QueryBatcher
 from polyrank.agent._llm import Message, OpenAIChat, Reply, TransportPolicy
 from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates
@@ -174,7 +174,8 @@ async def test_arecommend_over_http_keeps_all_requests_in_flight(use_store: Stor
 
     with ScriptedOpenAIServer(default=step) as server:
         model = OpenAIChat("m", base_url=server.base_url, api_key="k", transport=FAST)
-        agent = Agent(store=use_store, model=model, candidates=8, timeout=20)
+        agent = Agent(store=use_store, model=model, candidates=8,
+                      llm_settings=LLMSettings(timeout=20))  # fmt: skip
         recs = await asyncio.gather(*(agent.arecommend(q, k=2) for q in QUERIES[:8]))
         await agent.aclose()
     assert [r.trace.fallback_reason for r in recs] == [None] * 8
@@ -200,7 +201,8 @@ async def test_arecommend_over_http_retries_and_keeps_the_deadline(use_store: St
     slow = {"drip": 1.0, "content": _reversed_answer([])}
     with ScriptedOpenAIServer(default=slow) as server:
         model = OpenAIChat("m", base_url=server.base_url, api_key="k", transport=FAST)
-        agent = Agent(store=use_store, model=model, candidates=8, timeout=1)
+        agent = Agent(store=use_store, model=model, candidates=8,
+                      llm_settings=LLMSettings(timeout=1))  # fmt: skip
         rec = await asyncio.wait_for(agent.arecommend(QUERIES[0]), timeout=10)
         await agent.aclose()
     assert rec.trace.fallback and "deadline" in (rec.trace.fallback_reason or "")

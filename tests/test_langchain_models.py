@@ -14,7 +14,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from polyrank.agent import Agent, LangChainChat, TransportPolicy
+from polyrank.agent import Agent, LangChainChat, LLMSettings, TransportPolicy
 from polyrank.agent._cli import main
 from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates, retrieval_order_step
 from polyrank.retrieval import Store
@@ -98,7 +98,8 @@ def test_a_non_retryable_status_falls_back_at_once(small_use_store: str) -> None
 
 def test_the_deadline_bounds_a_langchain_model_that_never_answers(small_use_store: str) -> None:
     chat = FakeRanker(script=["hang"])
-    rec = agent_with(small_use_store, chat, timeout=0.5).recommend(QUERY, k=3)
+    http = LLMSettings(timeout=0.5)
+    rec = agent_with(small_use_store, chat, llm_settings=http).recommend(QUERY, k=3)
     assert rec.trace.fallback and "deadline" in (rec.trace.fallback_reason or "")
 
 
@@ -117,11 +118,11 @@ def test_a_provider_without_its_package_names_the_package(
 
 
 def test_provider_names_are_registered_specs(capsys: pytest.CaptureFixture[str]) -> None:
-    from polyrank.agent.registry import names
+    from polyrank.agent.registry import names, resolve
 
     assert {"anthropic", "ollama", "mistralai", "langchain", "openai"} <= set(names("llm"))
     with pytest.raises(Exception, match="write langchain:PROVIDER:MODEL"):
-        Agent._chat_model("langchain:just-a-model", None, None, 5.0, None)
+        resolve("llm", "langchain:just-a-model", timeout=5.0)
 
 
 @pytest.mark.http

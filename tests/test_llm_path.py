@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from polyrank.agent import Agent
+from polyrank.agent import Agent, LLMSettings
 from polyrank.agent._cli import main
 from polyrank.agent._llm import OpenAIChat, TransportPolicy
 from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates
@@ -44,7 +44,13 @@ def make_agent(store: Store, server: ScriptedOpenAIServer, **options: Any) -> Ag
         transport=FAST,
         max_tokens=options.pop("max_tokens", 1500),
     )
-    return Agent(store=store, model=model, candidates=8, timeout=timeout, **options)
+    return Agent(
+        store=store,
+        model=model,
+        candidates=8,
+        llm_settings=LLMSettings(timeout=timeout),
+        **options,
+    )
 
 
 def test_schema_is_bounded_per_call(use_store: Store) -> None:
@@ -146,7 +152,9 @@ def test_deadline_spans_transport_retries(use_store: Store) -> None:
             timeout=2.5,
             transport=TransportPolicy(attempts=10, initial_wait=0.05, max_wait=0.1),
         )
-        rec = Agent(store=use_store, model=model, candidates=8, timeout=2.5).recommend(QUERY, k=3)
+        http = LLMSettings(timeout=2.5)
+        agent = Agent(store=use_store, model=model, candidates=8, llm_settings=http)
+        rec = agent.recommend(QUERY, k=3)
         calls = len(server.requests)
     assert rec.trace.fallback
     # 10 attempts were allowed, but the 2.5 s deadline left room for two 1.5 s answers

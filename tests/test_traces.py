@@ -14,7 +14,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
 
-from polyrank.agent import Agent
+from polyrank.agent import Agent, LLMSettings
 from polyrank.agent._cli import main
 from polyrank.agent._pricing import load_prices
 from polyrank.agent.errors import ConfigError
@@ -75,8 +75,9 @@ def test_a_fallback_is_logged_as_a_warning(
     small_use_store: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with ScriptedOpenAIServer(default={"status": 401}) as down:
+        http = LLMSettings(base_url=down.base_url, api_key="k", timeout=5)
         agent = Agent(store=Store.open(small_use_store), model="openai:scripted",
-                      base_url=down.base_url, api_key="k", timeout=5)  # fmt: skip
+                      llm_settings=http)  # fmt: skip
         with caplog.at_level(logging.INFO, logger="polyrank"):
             rec = agent.recommend(QUERY, k=3)
     assert rec.trace.fallback
@@ -173,8 +174,11 @@ class Runs(BaseCallbackHandler):
 
 
 def _agent(store: str, server: ScriptedOpenAIServer, **options: Any) -> Agent:
-    return Agent(store=Store.open(store), model="openai:scripted", base_url=server.base_url,
-                 api_key="k", timeout=10, **options)  # fmt: skip
+    http = LLMSettings(
+        base_url=server.base_url, api_key="k", timeout=10, callbacks=options.pop("callbacks", ())
+    )
+    return Agent(store=Store.open(store), model="openai:scripted", llm_settings=http,
+                 **options)  # fmt: skip
 
 
 def test_the_callers_run_nests_polyranks_model_calls(
