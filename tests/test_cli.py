@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from polyrank.agent._cli import main
+from polyrank._cli import main
 from tests.conftest import FIXTURES, ROOT
 
 SMALL = ["ingest", str(FIXTURES / "small_catalog.jsonl"), "--embeddings", "use-m3"]

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from rich.console import Console
 
+from polyrank._cli import main
 from polyrank.agent import Agent, CatalogError, ConfigError, LLMSettings
 from polyrank.agent._budget import count_tokens
 from polyrank.agent._chat import Event, render
-from polyrank.agent._cli import main
 from polyrank.agent.testing import ScriptedModel
 from polyrank.prompts import PromptSet
 from polyrank.retrieval import Filters, Store, load_catalog

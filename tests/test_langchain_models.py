@@ -14,8 +14,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from polyrank._cli import main
 from polyrank.agent import Agent, LangChainChat, LLMSettings, TransportPolicy
-from polyrank.agent._cli import main
 from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates, retrieval_order_step
 from polyrank.retrieval import Store
 

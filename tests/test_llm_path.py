@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from polyrank._cli import main
 from polyrank.agent import Agent, LLMSettings
-from polyrank.agent._cli import main
 from polyrank.agent._llm import OpenAIChat, TransportPolicy
 from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates
 from polyrank.retrieval import Store, is_in_language

@@ -202,8 +202,8 @@ def titles(monkeypatch: pytest.MonkeyPatch):
 def test_a_registered_ranker_answers_recommend_chat_and_an_eval(
     titles, use_store: Store, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from polyrank._cli import main
     from polyrank.agent._chat import ChatSession
-    from polyrank.agent._cli import main
     from tests.conftest import FIXTURES
 
     agent = Agent(store=use_store, model="titles")

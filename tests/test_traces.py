@@ -14,8 +14,8 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
 
+from polyrank._cli import main
 from polyrank.agent import Agent, LLMSettings
-from polyrank.agent._cli import main
 from polyrank.agent._pricing import load_prices
 from polyrank.agent.errors import ConfigError
 from polyrank.agent.testing import ScriptedOpenAIServer, retrieval_order_step
