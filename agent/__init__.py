@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from polyrank.agent._llm import ChatModel, Message, OpenAIChat, Reply, TransportPolicy
     from polyrank.agent._local import LocalRanker
     from polyrank.agent._profile import Event, UserProfile, load_profile
-    from polyrank.agent._ranking import Ranker, Ranking, RankRequest
+    from polyrank.agent._ranking import Ranker, Ranking, RankRequest, Usage
     from polyrank.agent._rerank import LLMRanker, RerankConfig
     from polyrank.agent._result import RankedItem, Recommendation, Trace
 
@@ -63,6 +63,7 @@ __all__ = [
     "Settings",
     "Trace",
     "TransportPolicy",
+    "Usage",
     "UserError",
     "UserProfile",
     "load_profile",
@@ -93,6 +94,7 @@ _LAZY = {
     "Settings": "polyrank.agent._config",
     "Trace": "polyrank.agent._result",
     "TransportPolicy": "polyrank.agent._llm",
+    "Usage": "polyrank.agent._ranking",
     "UserProfile": "polyrank.agent._profile",
     "load_profile": "polyrank.agent._profile",
 }

@@ -704,7 +704,7 @@ class Agent:
             system_template=tried.system_template,
             latency_ms=latency,
             repairs=dict(tried.repairs),
-            **dataclasses.asdict(tried.usage),  # tokens, calls, re-asks, passes, windows
+            usage=dataclasses.replace(tried.usage),  # tokens, calls, re-asks, passes, windows
             candidate_ids=[c.id for c in candidates],
             last_prompt=tried.last_prompt,
             errors=list(tried.errors),
@@ -744,10 +744,11 @@ class Agent:
     def _cost(self, trace: Trace) -> float | None:
         """USD for the trace's tokens; ``None`` when they were spent on a model without a
         known price (``prices``, ``POLYRANK_PRICES``): unknown, not free."""
-        if not trace.prompt_tokens and not trace.completion_tokens:
+        usage = trace.usage
+        if not usage.prompt_tokens and not usage.completion_tokens:
             return 0.0
         price = self.prices.get(self.model.split(":", 1)[-1])
         if price is None:
             return None
         prompt, completion = price
-        return round((trace.prompt_tokens * prompt + trace.completion_tokens * completion) / 1e6, 8)
+        return round((usage.prompt_tokens * prompt + usage.completion_tokens * completion) / 1e6, 8)

@@ -298,8 +298,8 @@ class ChatSession:
             lines.append(f"  the model saw: {seen[0] if seen else '(not in the last window)'}")
         repairs = ", ".join(f"{k} {v}" for k, v in trace.repairs.items()) or "none"
         lines.append(
-            f"  repairs: {repairs}; re-asks {trace.reasks}; "
-            f"transport retries {trace.transport_retries}"
+            f"  repairs: {repairs}; re-asks {trace.usage.reasks}; "
+            f"transport retries {trace.usage.transport_retries}"
         )
         read = self.followup
         if read is not None:
@@ -398,7 +398,8 @@ def render(
         console.print(
             plain(
                 f"ranker {ranker} · {t.latency_ms.get('total', 0):.0f} ms · "
-                f"{t.prompt_tokens + t.completion_tokens} tokens · {t.request_language}",
+                f"{t.usage.prompt_tokens + t.usage.completion_tokens} tokens · "
+                f"{t.request_language}",
                 style="dim",
             ),
             highlight=False,

@@ -74,15 +74,15 @@ def test_a_langchain_chat_model_ranks_through_the_same_loop(small_use_store: str
     assert not rec.trace.fallback and rec.trace.ranker == "fake:ranker"
     shown = rec.trace.candidate_ids
     assert [i.id for i in rec.items] == shown[::-1][:3]  # the model's order, not retrieval's
-    assert rec.trace.prompt_tokens == 100 and rec.trace.completion_tokens == 20
-    assert rec.items[0].reason and rec.trace.llm_calls == 1
+    assert rec.trace.usage.prompt_tokens == 100 and rec.trace.usage.completion_tokens == 20
+    assert rec.items[0].reason and rec.trace.usage.llm_calls == 1
 
 
 def test_transport_retries_and_re_asks_work_for_langchain_models(small_use_store: str) -> None:
     chat = FakeRanker(script=[ServerDown("overloaded"), "not json"])
     rec = agent_with(small_use_store, chat).recommend(QUERY, k=3)
     assert not rec.trace.fallback
-    assert rec.trace.transport_retries == 1 and rec.trace.reasks == 1
+    assert rec.trace.usage.transport_retries == 1 and rec.trace.usage.reasks == 1
     assert rec.trace.repairs.get("invalid_output") == 1 and chat.calls == 3
 
 

@@ -147,7 +147,7 @@ def check_answers(store: Store, base_url: str) -> None:
         ids = [i.id for i in rec.items]
         assert len(ids) == 3 and len(set(ids)) == 3
         assert set(ids) <= set(trace.candidate_ids)  # valid after repair
-        assert trace.prompt_tokens > 0 and trace.completion_tokens > 0
+        assert trace.usage.prompt_tokens > 0 and trace.usage.completion_tokens > 0
         assert trace.latency_ms["rank"] > 0
         assert all(i.reason.strip() for i in rec.items)
     # llama-cpp-python refuses json_schema; JSON mode with the bounded schema was taken

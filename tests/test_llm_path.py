@@ -85,7 +85,7 @@ def test_refused_json_schema_switches_to_json_object_with_schema_and_remembers(
     assert [f["type"] for f in formats[1:]] == ["json_object"] * (len(formats) - 1)
     assert all(f["schema"]["properties"]["ranking"]["maxItems"] == 8 for f in formats[1:])
     assert not first.trace.fallback and not second.trace.fallback
-    assert second.trace.llm_calls == 1
+    assert second.trace.usage.llm_calls == 1
 
 
 def test_cut_reply_saying_stop_is_salvaged(use_store: Store) -> None:
@@ -101,7 +101,7 @@ def test_cut_reply_saying_stop_is_salvaged(use_store: Store) -> None:
         rec = make_agent(use_store, server).recommend(QUERY, k=5)
     shown = keys_in(server.requests[0])
     trace = rec.trace
-    assert not trace.fallback and trace.llm_calls == 1
+    assert not trace.fallback and trace.usage.llm_calls == 1
     assert trace.repairs["salvaged"] == 1
     assert trace.repairs["missing_id"] == 3  # 5 complete entries kept of 8
     by_key = dict(zip(shown, trace.candidate_ids, strict=True))
@@ -125,7 +125,7 @@ def test_unsalvageable_reply_is_reasked(use_store: Store) -> None:
     ]
     with ScriptedOpenAIServer(script) as server:
         rec = make_agent(use_store, server).recommend(QUERY, k=3)
-    assert rec.trace.repairs["truncated"] == 1 and rec.trace.reasks == 1
+    assert rec.trace.repairs["truncated"] == 1 and rec.trace.usage.reasks == 1
     assert not rec.trace.fallback
 
 

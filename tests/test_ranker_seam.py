@@ -63,7 +63,7 @@ def test_a_failed_llm_ranking_keeps_what_it_spent(use_store: Store) -> None:
     t = rec.trace
     assert t.fallback and t.ranker == "local" and t.model == "scripted"
     assert t.fallback_reason is not None and "connection refused" in t.fallback_reason
-    assert t.llm_calls == 2 and t.prompt_tokens == 80 and t.reasks == 2
+    assert t.usage.llm_calls == 2 and t.usage.prompt_tokens == 80 and t.usage.reasks == 2
     assert t.repairs.get("invalid_output") == 2 and t.last_prompt
     assert len(rec.items) == 3
 
@@ -249,4 +249,23 @@ def test_ranker_and_model_names_are_checked_together(titles, use_store: Store) -
     # an LLM that reads follow-ups, and another ranker that ranks
     both = Agent(store=use_store, model=ScriptedModel([]), ranker="titles")
     assert both.ranker.spec == "titles" and both.llm_ranker is not None
-    assert both.recommend("hiking", k=2).trace.llm_calls == 0
+    assert both.recommend("hiking", k=2).trace.usage.llm_calls == 0
+
+
+def test_the_trace_holds_the_rankings_usage_and_its_json_stays_flat() -> None:
+    """Was: Trace restated every field of Usage (a new one took two edits). Now it holds
+    the Usage; the JSON keeps the fields flat, and reads back."""
+    import dataclasses
+
+    from polyrank.agent import Recommendation, Trace, Usage
+
+    names = [f.name for f in dataclasses.fields(Usage)]
+    assert not set(names) & set(Trace.model_fields)  # composed, not mirrored
+    usage = Usage(prompt_tokens=7, completion_tokens=3, llm_calls=2, reasks=1)
+    trace = Trace(request_language="en", language_source="detected", ranker="r", model="m",
+                  usage=usage, calls=[{"n": 1}])  # fmt: skip
+    rec = Recommendation(query="q", user_id=None, items=[], trace=trace)
+    shown = rec.to_json()["trace"]
+    assert {n: shown[n] for n in names} == dataclasses.asdict(usage) and "usage" not in shown
+    assert "calls" not in shown and rec.to_json(calls=True)["trace"]["calls"] == [{"n": 1}]
+    assert Trace.model_validate(rec.to_json(calls=True)["trace"]) == trace

@@ -352,11 +352,11 @@ def test_opentelemetry_spans_per_stage_and_llm_call_under_the_callers_span(
     root = finished["polyrank.recommend"]
     assert root.parent is not None and root.parent.span_id == outer.get_span_context().span_id
     assert root.attributes["polyrank.ranker"] == "openai:scripted"
-    assert root.attributes["gen_ai.usage.input_tokens"] == rec.trace.prompt_tokens > 0
+    assert root.attributes["gen_ai.usage.input_tokens"] == rec.trace.usage.prompt_tokens > 0
     for stage in ("language", "context", "plan", "retrieve", "rank"):
         span = finished[f"polyrank.{stage}"]
         assert span.parent.span_id == root.context.span_id
         assert root.start_time <= span.start_time <= span.end_time <= root.end_time
     llm = [s for s in spans.get_finished_spans() if s.name == "polyrank.llm"]
-    assert len(llm) == rec.trace.llm_calls
+    assert len(llm) == rec.trace.usage.llm_calls
     assert all(s.parent.span_id == finished["polyrank.rank"].context.span_id for s in llm)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         Settings,
         Trace,
         TransportPolicy,
+        Usage,
         UserProfile,
         load_profile,
     )
@@ -82,6 +83,7 @@ __all__ = [
     "Settings",
     "Trace",
     "TransportPolicy",
+    "Usage",
     "UserError",
     "UserProfile",
     "load_profile",

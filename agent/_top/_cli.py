@@ -517,7 +517,7 @@ def _print_recommendation(rec: Any) -> None:
         title_justify="left",
         caption=plain(
             f"ranker {ranker} · {t.latency_ms.get('total', 0):.0f} ms · "
-            f"{t.prompt_tokens + t.completion_tokens} tokens · "
+            f"{t.usage.prompt_tokens + t.usage.completion_tokens} tokens · "
             + ("cost unknown" if t.cost is None else f"${t.cost:.6f}")
         ),
         caption_justify="left",
