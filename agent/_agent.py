@@ -656,8 +656,9 @@ class Agent:
     ) -> list[Candidate]:
         """The order a model is shown the candidates in: the local ranker's (a model that
         follows positions then answers no worse than the local ranker; issue 22 measured
-        +0.065 nDCG@5 over retrieval order). The trace's ``candidate_ids`` is this order."""
-        if self.ranker is self.local or len(candidates) < 2:
+        +0.065 nDCG@5 over retrieval order). Other rankers get retrieval's order. The
+        trace's ``candidate_ids`` is this order."""
+        if self.ranker is not self.llm_ranker or len(candidates) < 2:
             return candidates
         whole = dataclasses.replace(request, k=len(candidates))
         return list(self.local.rank(whole, candidates, context).items)
