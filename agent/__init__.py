@@ -19,17 +19,17 @@ from polyrank.agent.errors import (
     UserError,
 )
 from polyrank.agent.registry import register, resolve
-from polyrank.retrieval._lazy import lazy_attributes
+from polyrank.retrieval.support import lazy_attributes
 
 if TYPE_CHECKING:
-    from polyrank.agent._agent import Agent
-    from polyrank.agent._config import Settings
+    from polyrank.agent._agent import Agent, RecommendRequest
+    from polyrank.agent._config import LLMSettings, Settings
     from polyrank.agent._langchain import PolyrankCompressor
     from polyrank.agent._lcchat import LangChainChat
     from polyrank.agent._llm import ChatModel, Message, OpenAIChat, Reply, TransportPolicy
     from polyrank.agent._local import LocalRanker
     from polyrank.agent._profile import Event, UserProfile, load_profile
-    from polyrank.agent._ranking import Ranker, Ranking, RankRequest
+    from polyrank.agent._ranking import Ranker, Ranking, RankRequest, Usage
     from polyrank.agent._rerank import LLMRanker, RerankConfig
     from polyrank.agent._result import RankedItem, Recommendation, Trace
 
@@ -41,6 +41,7 @@ __all__ = [
     "Event",
     "LLMError",
     "LLMRanker",
+    "LLMSettings",
     "LangChainChat",
     "LocalRanker",
     "Message",
@@ -53,6 +54,7 @@ __all__ = [
     "RankedItem",
     "Ranker",
     "Ranking",
+    "RecommendRequest",
     "Recommendation",
     "Reply",
     "RerankConfig",
@@ -61,6 +63,7 @@ __all__ = [
     "Settings",
     "Trace",
     "TransportPolicy",
+    "Usage",
     "UserError",
     "UserProfile",
     "load_profile",
@@ -70,7 +73,7 @@ __all__ = [
 
 _LAZY = {
     "Agent": "polyrank.agent._agent",
-    "__version__": "polyrank.retrieval._version",
+    "__version__": "polyrank.retrieval",
     "ChatModel": "polyrank.agent._llm",
     "Event": "polyrank.agent._profile",
     "LangChainChat": "polyrank.agent._lcchat",
@@ -79,6 +82,8 @@ _LAZY = {
     "OpenAIChat": "polyrank.agent._llm",
     "PolyrankCompressor": "polyrank.agent._langchain",
     "LLMRanker": "polyrank.agent._rerank",
+    "LLMSettings": "polyrank.agent._config",
+    "RecommendRequest": "polyrank.agent._agent",
     "RankRequest": "polyrank.agent._ranking",
     "RankedItem": "polyrank.agent._result",
     "Ranker": "polyrank.agent._ranking",
@@ -89,6 +94,7 @@ _LAZY = {
     "Settings": "polyrank.agent._config",
     "Trace": "polyrank.agent._result",
     "TransportPolicy": "polyrank.agent._llm",
+    "Usage": "polyrank.agent._ranking",
     "UserProfile": "polyrank.agent._profile",
     "load_profile": "polyrank.agent._profile",
 }

@@ -1,3 +1,3 @@
-from polyrank.agent._cli import run
+from polyrank._cli import run
 
 run()

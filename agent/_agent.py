@@ -16,12 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import difflib
 import inspect
 import os
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +28,11 @@ from typing import Any, TypeVar
 
 from polyrank.agent._batch import QueryBatcher
 from polyrank.agent._cache import ReplyCache
+from polyrank.agent._config import LLMSettings
 from polyrank.agent._intent import Intent, read_intent, request_text
 from polyrank.agent._llm import ChatModel
 from polyrank.agent._local import LocalRanker
+from polyrank.agent._loop import run_blocking
 from polyrank.agent._money import price_text
 from polyrank.agent._otel import emit_spans
 from polyrank.agent._profile import (
@@ -46,10 +47,11 @@ from polyrank.agent._ranking import Ranker, Ranking, RankRequest
 from polyrank.agent._rerank import LLMRanker, RerankConfig
 from polyrank.agent._result import RankedItem, Recommendation, Trace
 from polyrank.agent.errors import ConfigError
-from polyrank.agent.registry import names, resolve, split_spec
+from polyrank.agent.registry import find, resolve
 from polyrank.prompts import PromptSet
 from polyrank.retrieval import (
     Candidate,
+    Embedder,
     Feedback,
     Filters,
     IngestReport,
@@ -57,9 +59,8 @@ from polyrank.retrieval import (
     detect_language,
     load_catalog,
 )
-from polyrank.retrieval._embeddings import Embedder
 
-__all__ = ["CONCURRENCY", "DEFAULT_PRICES", "MAX_THREADS", "Agent"]
+__all__ = ["CONCURRENCY", "DEFAULT_PRICES", "MAX_THREADS", "Agent", "RecommendRequest"]
 
 T = TypeVar("T")
 
@@ -131,27 +132,85 @@ class _Plan:
         )
 
 
+@dataclass(frozen=True)
+class RecommendRequest:
+    """One recommendation request: what :meth:`Agent.recommend`'s keyword arguments build.
+
+    ``filters``: what may be recommended (:class:`~retrieval.Filters`); ``language``: the
+    answer language (default: detected, else the profile's); ``passes``: the LLM ranker's
+    shuffled passes; ``like``: an item id, to recommend items similar to it instead.
+    """
+
+    query: str
+    user: str | Path | UserProfile | None = None
+    k: int = 5
+    filters: Filters | None = None
+    language: str | None = None
+    passes: int | None = None
+    like: str | None = None
+
+
+class _Steps:
+    """How the async core runs its blocking steps: inline, one after the other (the
+    blocking methods: the model is asked with ``rank``), or on worker threads with the
+    model awaited (``arecommend``: ``arank``, ``gate`` held while it ranks)."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        pool: Executor | None = None,
+        gate: asyncio.Semaphore | None = None,
+    ) -> None:
+        self.agent, self.pool, self.gate = agent, pool, gate
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        if self.pool is None:
+            return function(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
+
+    async def embed(self, text: str) -> Any:
+        """The query's vector, batched with the overlapping requests' (``None`` inline:
+        retrieval embeds it)."""
+        if self.pool is None:
+            return None
+        return await self.agent._queries.embed(text, self.pool)
+
+    async def rank(
+        self,
+        ranker: Ranker,
+        request: RankRequest,
+        candidates: list[Candidate],
+        plan: _Plan,
+        gated: bool = True,
+    ) -> Ranking:
+        """``ranker``'s answer; ``gated``: holding the gate (the model's calls, not the
+        local ranker's fallback)."""
+        if self.pool is None:
+            return ranker.rank(request, candidates, plan.context)
+        async with self.gate if gated and self.gate else contextlib.nullcontext():
+            return await ranker.arank(request, candidates, plan.context)
+
+
 class Agent:
     """Multilingual recommendation agent.
 
     Args:
         store: a folder for embedded Chroma, ``chroma://HOST:PORT``, or an open
             :class:`~retrieval.Store`. Default ``.polyrank/store``.
-        model: ``local`` (default), ``openai:MODEL``, or a :class:`ChatModel` object
-            (e.g. :class:`polyrank.agent.testing.ScriptedModel`).
+        model: a ranker's name (``local``, the default, or one registered as kind
+            ``ranker``), an LLM spec (``openai:MODEL``: the LLM ranker), or a
+            :class:`ChatModel` object (e.g. :class:`polyrank.agent.testing.ScriptedModel`).
+        ranker: a :class:`Ranker` object or a ranker spec; ranks instead of the one
+            ``model`` names (the model, if any, still reads chat's follow-ups).
         embeddings: an embedding spec or :class:`~retrieval.Embedder`. Default: the one
             the store was built with, else the measured default.
-        base_url, api_key: for ``openai:`` models (any OpenAI-compatible server).
+        llm_settings: how the chat model is reached and bounded (server, key, timeout,
+            answer budget, LangChain callbacks): :class:`~polyrank.agent.LLMSettings`.
         prompts: a folder with your own ``system``/``rerank`` templates (sandboxed).
         cache: a folder for the LLM reply cache; ``None`` disables it.
         rerank: windows, passes and re-ask limits.
         candidates: how many candidates retrieval hands to the ranker.
         prices: USD per million (prompt, completion) tokens, by model name.
-        timeout: seconds one request may spend on the LLM, transport retries and re-asks
-            included (also the limit of each HTTP call); then the local ranker answers.
-        max_tokens: answer budget of one LLM call (``openai:`` models).
-        callbacks: LangChain callback handlers given to the chat model (a tracer sees
-            polyrank's model calls, nested under the caller's run when there is one).
         feedback: pseudo-relevance feedback for retrieval, e.g. ``Feedback()``; off by
             default (measured trade-offs in :class:`~retrieval.Feedback`).
     """
@@ -161,18 +220,15 @@ class Agent:
         store: str | Path | Store | None = None,
         *,
         model: str | ChatModel = "local",
+        ranker: str | Ranker | None = None,
         embeddings: str | Embedder | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
+        llm_settings: LLMSettings | None = None,
         prompts: str | Path | None = None,
         cache: str | Path | None = None,
         rerank: RerankConfig | None = None,
         candidates: int = 20,
         prices: dict[str, tuple[float, float]] | None = None,
-        timeout: float = 60.0,
-        max_tokens: int | None = None,
         feedback: Feedback | None = None,
-        callbacks: list[Any] | None = None,
     ) -> None:
         if isinstance(store, Store):
             if embeddings is not None:
@@ -185,56 +241,47 @@ class Agent:
         self.candidates = candidates
         self.feedback = feedback
         self.prices = {**DEFAULT_PRICES, **(prices or {})}
+        settings = llm_settings or LLMSettings()
         rerank = rerank or RerankConfig()
         if rerank.deadline is None:  # one deadline per request, across retries and re-asks
-            rerank = dataclasses.replace(rerank, deadline=timeout)
-        chat = self._chat_model(model, base_url, api_key, timeout, max_tokens, callbacks)
-        #: The ranker that answers: an :class:`LLMRanker`, or the local ranker.
-        self.ranker: Ranker = self.local
-        #: The chat model behind the LLM ranker (``None``: the local ranker only).
+            rerank = dataclasses.replace(rerank, deadline=settings.timeout)
+        named: Ranker | None = None
+        chat: ChatModel | None = None
+        if isinstance(model, str):
+            kind, _, _ = find(("ranker", "llm"), model, "model")
+            if kind == "ranker":
+                named = self._ranker(model)
+            else:
+                chat = resolve("llm", model, **settings.options())
+        else:
+            chat = model
+        #: The chat model behind the LLM ranker (``None``: no LLM).
         self.llm: ChatModel | None = chat
+        #: The LLM ranker, when there is a chat model (it also reads chat's follow-ups).
+        self.llm_ranker: LLMRanker | None = None
         if chat is not None:
-            llm = LLMRanker(
+            self.llm_ranker = LLMRanker(
                 chat,
                 self.prompts,
                 explain=self.local.explain,
                 config=rerank,
                 cache=ReplyCache(cache) if cache else None,
             )
-            llm.check_templates()
-            self.ranker = llm
+            self.llm_ranker.check_templates()
+        chosen = self._ranker(ranker) if isinstance(ranker, str) else ranker
+        #: The ranker that answers (the local ranker answers when it fails).
+        self.ranker: Ranker = chosen or named or self.llm_ranker or self.local
         self.model = self.ranker.spec
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._queries = QueryBatcher(self.store.embedder.embed_queries)
 
-    @staticmethod
-    def _chat_model(
-        model: str | ChatModel,
-        base_url: str | None,
-        api_key: str | None,
-        timeout: float,
-        max_tokens: int | None,
-        callbacks: list[Any] | None = None,
-    ) -> ChatModel | None:
-        """The chat model ``model`` names; ``None`` for ``local`` (no LLM)."""
-        if not isinstance(model, str):
-            return model
-        name, _ = split_spec(model)
-        if name == "local":
-            return None
-        known = ["local", *names("llm")]
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            suggestion = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown model {model!r}{suggestion} (known: {', '.join(known)})")
-        options: dict[str, Any] = {"timeout": timeout}
-        if max_tokens is not None:
-            options["max_tokens"] = max_tokens
-        if callbacks:
-            options["callbacks"] = callbacks
-        chat: ChatModel = resolve("llm", model, base_url=base_url, api_key=api_key, **options)
-        return chat
+    def _ranker(self, spec: str) -> Ranker:
+        """The ranker a spec of kind ``ranker`` names, built for this agent."""
+        ranker: Ranker = resolve(
+            "ranker", spec, store=self.store, local=self.local, prompts=self.prompts
+        )
+        return ranker
 
     async def aclose(self) -> None:
         """Close the LLM's HTTP connections of the running event loop (before it ends)."""
@@ -316,14 +363,19 @@ class Agent:
         ``filters``: what may be recommended (:class:`~retrieval.Filters`: domains,
         languages, region, price, exclusions); the items in the user's history are always
         excluded. ``like``: an item id; recommend items similar to it instead ("more like
-        #2").
+        #2"). The arguments make a :class:`RecommendRequest` (:meth:`answer` takes one).
 
         Never raises because the model misbehaved: the local ranker answers instead and the
         trace says so. Raises only for the caller's mistakes (``ConfigError``,
         ``ProfileError``).
         """
-        plan = self._plan(query, user, k, filters, language, passes, like)
-        return self._ranked(plan, self._retrieve(plan))
+        request = RecommendRequest(query, user, k, filters, language, passes, like)
+        return self.answer(request)
+
+    def answer(self, request: RecommendRequest) -> Recommendation:
+        """:meth:`recommend` for a request object: the async core, run to the end with its
+        steps inline (the model asked with its blocking ``complete``)."""
+        return run_blocking(self._recommend(request, _Steps(self)))
 
     async def arecommend(
         self,
@@ -342,36 +394,20 @@ class Agent:
         the agent's worker threads (:data:`MAX_THREADS`); the query embeddings of requests
         that overlap are encoded in batches.
         """
-        return await self._arecommend(self._pool(), query, user, k, filters, language, passes, like)
+        request = RecommendRequest(query, user, k, filters, language, passes, like)
+        return await self.aanswer(request)
 
-    async def _arecommend(
-        self,
-        pool: Executor,
-        query: str,
-        user: str | Path | UserProfile | None,
-        k: int,
-        filters: Filters | None = None,
-        language: str | None = None,
-        passes: int | None = None,
-        like: str | None = None,
-        gate: asyncio.Semaphore | None = None,
-    ) -> Recommendation:
-        """``gate``: held while the model ranks (``recommend_many``'s concurrency)."""
-        loop = asyncio.get_running_loop()
-        plan = await loop.run_in_executor(
-            pool, self._plan, query, user, k, filters, language, passes, like
-        )
-        vector = await self._queries.embed(plan.search_text, pool)
-        candidates = await loop.run_in_executor(pool, self._retrieve, plan, vector)
-        mark = time.perf_counter()
-        request = plan.request()
-        candidates = self._model_order(request, candidates, plan.context)
-        async with gate or contextlib.nullcontext():
-            tried = await self.ranker.arank(request, candidates, plan.context)
-        answer = tried
-        if tried.failure is not None:
-            answer = await self.local.arank(request, candidates, plan.context)
-        return self._finish(plan, candidates, tried, answer, mark)
+    async def aanswer(self, request: RecommendRequest) -> Recommendation:
+        """:meth:`arecommend` for a request object."""
+        return await self._recommend(request, _Steps(self, self._pool()))
+
+    async def _recommend(self, request: RecommendRequest, steps: _Steps) -> Recommendation:
+        """The one core of every recommend: plan, embed, retrieve, rank (with the local
+        ranker's fallback), trace; ``steps`` says how the blocking parts run."""
+        plan = await steps.run(self._plan, request)
+        vector = await steps.embed(plan.search_text)
+        candidates = await steps.run(self._retrieve, plan, vector)
+        return await self._rank(plan, candidates, steps, reorder=True)
 
     def recommend_many(
         self,
@@ -383,6 +419,7 @@ class Agent:
         filters: Filters | None = None,
         language: str | None = None,
         passes: int | None = None,
+        like: str | None = None,
     ) -> list[Recommendation]:
         """Many requests, at most ``concurrency`` of them with the model at once; results
         in input order.
@@ -396,24 +433,24 @@ class Agent:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
         profile = load_profile(user) if isinstance(user, str | Path) else user
+        requests = [
+            RecommendRequest(q, profile, k, filters, language, passes, like) for q in queries
+        ]
 
         async def run_all() -> list[Recommendation]:
             gate = asyncio.Semaphore(concurrency)
             with ThreadPoolExecutor(
                 max_workers=min(concurrency, MAX_THREADS), thread_name_prefix="polyrank"
             ) as pool:
-
-                async def one(query: str) -> Recommendation:
-                    return await self._arecommend(
-                        pool, query, profile, k, filters, language, passes, gate=gate
-                    )
-
+                steps = _Steps(self, pool, gate)
                 try:
-                    return list(await asyncio.gather(*(one(q) for q in queries)))
+                    return list(
+                        await asyncio.gather(*(self._recommend(r, steps) for r in requests))
+                    )
                 finally:
                     await self.aclose()
 
-        return _run_blocking(run_all())
+        return run_blocking(run_all())
 
     def _pool(self) -> ThreadPoolExecutor:
         """The worker threads of :meth:`arecommend`'s store calls (made on first use)."""
@@ -424,25 +461,23 @@ class Agent:
                 )
             return self._executor
 
-    def _plan(
-        self,
-        query: str,
-        user: str | Path | UserProfile | None,
-        k: int,
-        filters: Filters | None,
-        language: str | None,
-        passes: int | None,
-        like: str | None,
-    ) -> _Plan:
+    def _plan(self, request: RecommendRequest) -> _Plan:
         """Everything before retrieval: the request checked, its language, the user's
         context and the filters (blocking: reads the profile and the store)."""
+        query, user, k, filters, like = (
+            request.query,
+            request.user,
+            request.k,
+            request.filters,
+            request.like,
+        )
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
         if like is None:
             query = request_text(query)
-        plan = _Plan(k=k, passes=passes, search_text=query)
+        plan = _Plan(k=k, passes=request.passes, search_text=query)
         profile = load_profile(user) if isinstance(user, str | Path) else user
-        lang, source = self.request_language(query, profile, language)
+        lang, source = self.request_language(query, profile, request.language)
         mark = plan.lap("language", plan.started)
         context = build_context(profile, self.store, lang)
         mark = plan.lap("context", mark)
@@ -567,8 +602,8 @@ class Agent:
         Their ``score`` is replaced by their similarity to ``query`` under this agent's
         embeddings, so the local ranker weighs them like retrieved ones.
         """
-        plan, ranked = self._rerank_plan(query, candidates, user, k, language, passes)
-        return self._ranked(plan, ranked, reorder=False)  # the caller's order is kept
+        request = RecommendRequest(query, user, k, language=language, passes=passes)
+        return run_blocking(self._rerank(request, candidates, _Steps(self)))
 
     async def arerank(
         self,
@@ -582,28 +617,20 @@ class Agent:
     ) -> Recommendation:
         """:meth:`rerank` without blocking the event loop: the embeddings are computed on
         the agent's worker threads and the model is awaited (``acomplete``)."""
-        loop = asyncio.get_running_loop()
-        plan, ranked = await loop.run_in_executor(
-            self._pool(), self._rerank_plan, query, candidates, user, k, language, passes
-        )
-        mark = time.perf_counter()
-        request = plan.request()
-        tried = await self.ranker.arank(request, ranked, plan.context)
-        answer = tried
-        if tried.failure is not None:
-            answer = await self.local.arank(request, ranked, plan.context)
-        return self._finish(plan, ranked, tried, answer, mark)
+        request = RecommendRequest(query, user, k, language=language, passes=passes)
+        return await self._rerank(request, candidates, _Steps(self, self._pool()))
+
+    async def _rerank(
+        self, request: RecommendRequest, candidates: Sequence[Candidate], steps: _Steps
+    ) -> Recommendation:
+        plan, ranked = await steps.run(self._rerank_plan, request, candidates)
+        return await self._rank(plan, ranked, steps, reorder=False)  # the caller's order
 
     def _rerank_plan(
-        self,
-        query: str,
-        candidates: Sequence[Candidate],
-        user: str | Path | UserProfile | None,
-        k: int,
-        language: str | None,
-        passes: int | None,
+        self, request: RecommendRequest, candidates: Sequence[Candidate]
     ) -> tuple[_Plan, list[Candidate]]:
-        """:meth:`rerank`'s plan and its candidates, scored against ``query`` (blocking)."""
+        """:meth:`rerank`'s plan and its candidates, scored against the query (blocking)."""
+        query, user, k = request.query, request.user, request.k
         started = time.perf_counter()
         if candidates:
             query_vector = self.store.embedder.embed_queries([query])[0]
@@ -613,8 +640,8 @@ class Agent:
                 for c, v in zip(candidates, vectors, strict=True)
             ]
         profile = load_profile(user) if isinstance(user, str | Path) else user
-        lang, source = self.request_language(query, profile, language)
-        plan = _Plan(k=k, passes=passes, search_text=query, started=started)
+        lang, source = self.request_language(query, profile, request.language)
+        plan = _Plan(k=k, passes=request.passes, search_text=query, started=started)
         plan.profile, plan.language = profile, (lang, source)
         plan.context = build_context(profile, self.store, lang)
         # What the request asks informs the ranking and the reasons; the candidates are
@@ -629,26 +656,27 @@ class Agent:
     ) -> list[Candidate]:
         """The order a model is shown the candidates in: the local ranker's (a model that
         follows positions then answers no worse than the local ranker; issue 22 measured
-        +0.065 nDCG@5 over retrieval order). The trace's ``candidate_ids`` is this order."""
-        if self.ranker is self.local or len(candidates) < 2:
+        +0.065 nDCG@5 over retrieval order). Other rankers get retrieval's order. The
+        trace's ``candidate_ids`` is this order."""
+        if self.ranker is not self.llm_ranker or len(candidates) < 2:
             return candidates
         whole = dataclasses.replace(request, k=len(candidates))
         return list(self.local.rank(whole, candidates, context).items)
 
-    def _ranked(
-        self, plan: _Plan, candidates: list[Candidate], reorder: bool = True
+    async def _rank(
+        self, plan: _Plan, candidates: list[Candidate], steps: _Steps, reorder: bool
     ) -> Recommendation:
         """Rank the candidates (shown to a model in the local ranker's order, unless
         ``reorder`` is off: candidates the caller brought); the local ranker answers when
-        the LLM failed."""
+        the ranker failed."""
         mark = time.perf_counter()
         request = plan.request()
         if reorder:
             candidates = self._model_order(request, candidates, plan.context)
-        tried = self.ranker.rank(request, candidates, plan.context)
+        tried = await steps.rank(self.ranker, request, candidates, plan)
         answer = tried
         if tried.failure is not None:
-            answer = self.local.rank(request, candidates, plan.context)
+            answer = await steps.rank(self.local, request, candidates, plan, gated=False)
         return self._finish(plan, candidates, tried, answer, mark)
 
     def _finish(
@@ -670,13 +698,14 @@ class Agent:
             language_source=source,
             ranker=answer.ranker,
             model=self.model,
+            version=tried.label(),
             fallback=tried.failure is not None,
             fallback_reason=tried.failure,
             prompt_template=tried.prompt_template,
             system_template=tried.system_template,
             latency_ms=latency,
             repairs=dict(tried.repairs),
-            **dataclasses.asdict(tried.usage),  # tokens, calls, re-asks, passes, windows
+            usage=dataclasses.replace(tried.usage),  # tokens, calls, re-asks, passes, windows
             candidate_ids=[c.id for c in candidates],
             last_prompt=tried.last_prompt,
             errors=list(tried.errors),
@@ -716,21 +745,11 @@ class Agent:
     def _cost(self, trace: Trace) -> float | None:
         """USD for the trace's tokens; ``None`` when they were spent on a model without a
         known price (``prices``, ``POLYRANK_PRICES``): unknown, not free."""
-        if not trace.prompt_tokens and not trace.completion_tokens:
+        usage = trace.usage
+        if not usage.prompt_tokens and not usage.completion_tokens:
             return 0.0
         price = self.prices.get(self.model.split(":", 1)[-1])
         if price is None:
             return None
         prompt, completion = price
-        return round((trace.prompt_tokens * prompt + trace.completion_tokens * completion) / 1e6, 8)
-
-
-def _run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to the end on an event loop of its own; from async code (where
-    this thread's loop is busy), on a loop in another thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="polyrank-loop") as runner:
-        return runner.submit(asyncio.run, coroutine).result()
+        return round((usage.prompt_tokens * prompt + usage.completion_tokens * completion) / 1e6, 8)

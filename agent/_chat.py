@@ -29,7 +29,6 @@ from polyrank.agent._followup import (
 from polyrank.agent._money import amount, format_money, price_text
 from polyrank.agent._profile import UserProfile, load_profile, locale_hints
 from polyrank.agent._ranking import Ranking
-from polyrank.agent._rerank import LLMRanker
 from polyrank.agent._result import RankedItem, Recommendation
 from polyrank.agent.errors import ConfigError, PolyrankError
 from polyrank.retrieval import Filters, to_eur
@@ -137,7 +136,7 @@ class ChatSession:
         language = self.last.trace.request_language if self.last else None
         agent = self.agent
         template = agent.prompts.get("followup")
-        llm = agent.ranker if isinstance(agent.ranker, LLMRanker) else None
+        llm = agent.llm_ranker
         if llm is not None and template is not None and self.request and self.last:
             found, self.followup = interpret_with_llm(
                 llm,
@@ -299,8 +298,8 @@ class ChatSession:
             lines.append(f"  the model saw: {seen[0] if seen else '(not in the last window)'}")
         repairs = ", ".join(f"{k} {v}" for k, v in trace.repairs.items()) or "none"
         lines.append(
-            f"  repairs: {repairs}; re-asks {trace.reasks}; "
-            f"transport retries {trace.transport_retries}"
+            f"  repairs: {repairs}; re-asks {trace.usage.reasks}; "
+            f"transport retries {trace.usage.transport_retries}"
         )
         read = self.followup
         if read is not None:
@@ -399,7 +398,8 @@ def render(
         console.print(
             plain(
                 f"ranker {ranker} · {t.latency_ms.get('total', 0):.0f} ms · "
-                f"{t.prompt_tokens + t.completion_tokens} tokens · {t.request_language}",
+                f"{t.usage.prompt_tokens + t.usage.completion_tokens} tokens · "
+                f"{t.request_language}",
                 style="dim",
             ),
             highlight=False,

@@ -7,6 +7,9 @@ Usage::
     agent = settings.agent()                                           # recommend, chat
     store = settings.open_store(create=False)                          # search
 
+    # in code, without the environment: how the chat model is reached, apart from ranking
+    agent = Agent(model="openai:gpt-4o-mini", llm_settings=LLMSettings(timeout=30))
+
 The environment is read here and nowhere else in the CLI (pydantic-settings):
 
 ==========================  =====================================================
@@ -27,18 +30,19 @@ given".
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from polyrank.agent._llm import DEFAULT_TIMEOUT
 from polyrank.agent.errors import ConfigError
 
 if TYPE_CHECKING:
     from polyrank.agent._agent import Agent
     from polyrank.retrieval import Store
 
-__all__ = ["DEFAULT_CACHE", "Settings"]
+__all__ = ["DEFAULT_CACHE", "LLMSettings", "Settings"]
 
 DEFAULT_CACHE = Path(".polyrank") / "cache"
 #: Longest timeout accepted (seconds): an hour is far past any model call (a rerank on a
@@ -60,6 +64,46 @@ _ENV = {
 #: The option that sets each setting on the command line.
 _OPTION = {"max_tokens": "--max-tokens", "prompts": "--prompts"}
 
+#: Seconds one request may spend on the LLM (per HTTP call too); default
+#: :data:`~polyrank.agent._llm.DEFAULT_TIMEOUT`, written there once.
+Timeout = Annotated[float, Field(gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)]
+#: Answer budget of one LLM call.
+MaxTokens = Annotated[int | None, Field(ge=16)]
+
+
+class LLMSettings(BaseModel):
+    """How the chat model is reached and bounded, apart from how it ranks: server, key,
+    timeout, answer budget, LangChain callbacks. Reads no environment (:class:`Settings`
+    builds one at the edge: :meth:`Settings.llm_settings`).
+
+    ``timeout``: seconds one request may spend on the LLM, transport retries and re-asks
+    included (also the limit of each HTTP call); then the local ranker answers. It is the
+    request's deadline for a chat model object too (``RerankConfig.deadline`` wins).
+    ``callbacks``: LangChain callback handlers given to the chat model (a tracer sees
+    polyrank's model calls, nested under the caller's run when there is one).
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    base_url: str | None = Field(default=None, repr=False)
+    api_key: SecretStr | None = Field(default=None, repr=False)
+    timeout: Timeout = DEFAULT_TIMEOUT
+    max_tokens: MaxTokens = None
+    callbacks: tuple[Any, ...] = ()
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments of an ``llm`` factory (:func:`~polyrank.agent.registry.resolve`)."""
+        options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "api_key": self.api_key.get_secret_value() if self.api_key else None,
+            "timeout": self.timeout,
+        }
+        if self.max_tokens is not None:
+            options["max_tokens"] = self.max_tokens
+        if self.callbacks:
+            options["callbacks"] = list(self.callbacks)
+        return options
+
 
 class Settings(BaseSettings):
     """Model, server, key, limits, cache, store and embeddings of one run."""
@@ -73,14 +117,10 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("api_key", _ENV["api_key"]), repr=False
     )
-    timeout: float = Field(
-        60.0,
-        gt=0,
-        le=MAX_TIMEOUT,
-        allow_inf_nan=False,
-        validation_alias=AliasChoices("timeout", _ENV["timeout"]),
+    timeout: Timeout = Field(
+        DEFAULT_TIMEOUT, validation_alias=AliasChoices("timeout", _ENV["timeout"])
     )
-    max_tokens: int | None = Field(None, ge=16)
+    max_tokens: MaxTokens = None
     cache: Path | None = Field(DEFAULT_CACHE, validation_alias=AliasChoices("cache", _ENV["cache"]))
     store: str | None = Field(None, validation_alias=AliasChoices("store", _ENV["store"]))
     embeddings: str | None = Field(
@@ -119,6 +159,15 @@ class Settings(BaseSettings):
         """``base_url`` and ``api_key`` for an OpenAI-compatible backend."""
         return {"base_url": self.base_url, "api_key": self.key()}
 
+    def llm_settings(self) -> LLMSettings:
+        """How these settings reach the chat model (server, key, timeout, answer budget)."""
+        return LLMSettings(
+            base_url=self.base_url,
+            api_key=self.api_key,
+            timeout=self.timeout,
+            max_tokens=self.max_tokens,
+        )
+
     def open_store(self, *, create: bool = False) -> Store:
         """The store these settings name; ``create=False`` never creates one (readers)."""
         from polyrank.retrieval import Store
@@ -134,10 +183,8 @@ class Settings(BaseSettings):
 
         settings: dict[str, Any] = {
             "model": self.model,
-            **self.credentials(),
+            "llm_settings": self.llm_settings(),
             "cache": self.cache,
-            "timeout": self.timeout,
-            "max_tokens": self.max_tokens,
             "prompts": self.prompts,
         }
         if self.prices is not None:

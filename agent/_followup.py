@@ -24,7 +24,7 @@ from polyrank.agent._llm import Message
 from polyrank.agent._locale import in_language
 from polyrank.agent._locale import table as locale_table
 from polyrank.agent._ranking import Ranking
-from polyrank.retrieval._lexical import has_spaceless
+from polyrank.retrieval.support import has_spaceless
 
 if TYPE_CHECKING:
     from polyrank.agent._rerank import LLMRanker

@@ -7,7 +7,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from polyrank.retrieval._yaml import load_yaml
+from polyrank.retrieval.support import load_yaml
 
 __all__ = ["in_language", "table"]
 

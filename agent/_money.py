@@ -8,7 +8,7 @@ Usage::
     # 'EUR 28.99'
 
 A price in another currency than the user's (their locale's, e.g. CHF for de-CH) is
-converted with the dated table of :mod:`polyrank.retrieval._prices` and marked "≈"; Babel's CLDR
+converted with the dated table of :mod:`polyrank.retrieval.support` and marked "≈"; Babel's CLDR
 data writes it the way the user's locale writes money.
 """
 
@@ -18,7 +18,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from polyrank.retrieval._prices import RATES_TO_EUR, convert
+from polyrank.retrieval.support import RATES_TO_EUR, convert
 
 __all__ = ["amount", "format_money", "price_text"]
 

@@ -67,9 +67,9 @@ def _attributes(trace: Trace, query: str) -> dict[str, Any]:
         "polyrank.fallback": trace.fallback,
         "polyrank.fallback_reason": trace.fallback_reason or "",
         "polyrank.prompt_template": trace.prompt_template or "",
-        "polyrank.llm_calls": trace.llm_calls,
-        "gen_ai.usage.input_tokens": trace.prompt_tokens,
-        "gen_ai.usage.output_tokens": trace.completion_tokens,
+        "polyrank.llm_calls": trace.usage.llm_calls,
+        "gen_ai.usage.input_tokens": trace.usage.prompt_tokens,
+        "gen_ai.usage.output_tokens": trace.usage.completion_tokens,
         "polyrank.repairs": sum(trace.repairs.values()),
         **({"polyrank.cost_usd": trace.cost} if trace.cost is not None else {}),
     }

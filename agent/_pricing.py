@@ -37,7 +37,7 @@ def load_prices(path: str | Path) -> dict[str, tuple[float, float]]:
     Raises:
         ConfigError: naming the file, the model and what is wrong.
     """
-    from polyrank.retrieval._yaml import YAMLError, load_yaml
+    from polyrank.retrieval.support import YAMLError, load_yaml
 
     path = Path(path)
     try:

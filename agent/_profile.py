@@ -20,8 +20,7 @@ from polyrank.agent._budget import truncate_tokens
 from polyrank.agent._locale import table as locale_table
 from polyrank.agent.errors import ProfileError
 from polyrank.retrieval import Item, Store, preferred_variant
-from polyrank.retrieval._files import TooLarge, read_bounded
-from polyrank.retrieval._yaml import YAMLError, load_yaml, yaml_problem
+from polyrank.retrieval.support import TooLarge, YAMLError, load_yaml, read_bounded, yaml_problem
 
 __all__ = [
     "LANGUAGE_SENSITIVE_DOMAINS",

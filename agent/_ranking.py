@@ -1,6 +1,6 @@
 """The ranker seam: one request in, one :class:`Ranking` out.
 
-Two rankers implement :class:`Ranker`: the LLM ranker (:class:`polyrank.agent._rerank.LLMRanker`,
+Two rankers ship with polyrank: the LLM ranker (:class:`polyrank.agent._rerank.LLMRanker`,
 a chat model behind the prompts, with validation, repair and re-asks) and the local ranker
 (:class:`polyrank.agent._local.LocalRanker`, embeddings and rules). A ranker returns what it did —
 the order, the scores, the reasons, what it spent and what it repaired — and never touches
@@ -11,6 +11,17 @@ Usage::
     ranking = ranker.rank(RankRequest("ramen in Tokyo", "en", k=5), candidates, context)
     for c, score, reason in ranking.rows():
         print(c.title, score, reason)
+
+Adding a ranker is one module and one registration: a class with ``spec``, ``rank`` and
+``arank`` (its rankings say its ``version``, which evals key baselines by), and a factory
+registered as kind ``ranker``::
+
+    register("ranker", "mine", "mypkg.mine:make")   # or the entry point "ranker.mine"
+    agent = Agent(model="mine")                     # also Agent(ranker=Mine(...)), --model mine
+
+A factory is called as ``factory(ARG, store=..., local=..., prompts=...)``: the spec's
+argument (``None`` when absent), the agent's store, its local ranker (the fallback) and its
+prompt set (:data:`RANKER_OPTIONS`).
 """
 
 from __future__ import annotations
@@ -21,9 +32,23 @@ from typing import Any, Protocol, runtime_checkable
 
 from polyrank.agent._intent import Intent
 from polyrank.agent._profile import UserContext
+from polyrank.agent.errors import ConfigError
 from polyrank.retrieval import Candidate
 
-__all__ = ["RankRequest", "Ranker", "Ranking", "Usage"]
+__all__ = [
+    "LOCAL_VERSION",
+    "RANKER_OPTIONS",
+    "RankRequest",
+    "Ranker",
+    "Ranking",
+    "Usage",
+    "make_local",
+]
+
+#: The local ranker's name@version (its rules and reason templates), the label of its runs.
+LOCAL_VERSION = "local-ranker@1"
+#: The keyword arguments every ranker factory is given (besides the spec's argument).
+RANKER_OPTIONS = ("store", "local", "prompts")
 
 
 @dataclass(frozen=True)
@@ -72,6 +97,10 @@ class Ranking:
 
     ``failure`` is set (and ``items`` empty) when the ranker could not answer: the
     model failed or never gave a usable reply. What it spent until then is still here.
+
+    ``version``: the ranker's own name@version (``mine@2``), which labels its eval runs;
+    an LLM ranking is labelled by its ``prompt_template`` instead, and the local ranker's
+    by :data:`LOCAL_VERSION`.
     """
 
     ranker: str
@@ -88,10 +117,21 @@ class Ranking:
     #: Every model call: messages sent (system prompt included), raw reply, tokens,
     #: latency, what was wrong with it (``--trace FILE`` writes them).
     calls: tuple[dict[str, Any], ...] = ()
+    version: str | None = None
 
     def rows(self) -> Iterator[tuple[Candidate, float, str]]:
         """``(candidate, score, reason)`` per item, best first."""
         return zip(self.items, self.scores, self.reasons, strict=True)
+
+    def label(self) -> str:
+        """name@version of what made this ranking: the LLM's prompt template, the ranker's
+        own ``version``, the local ranker's :data:`LOCAL_VERSION`; else its spec (a ranker
+        that states no version)."""
+        if self.prompt_template:
+            return self.prompt_template
+        if self.version:
+            return self.version
+        return LOCAL_VERSION if self.ranker == "local" else self.ranker
 
 
 @runtime_checkable
@@ -113,3 +153,10 @@ class Ranker(Protocol):
     ) -> Ranking:
         """:meth:`rank` without blocking the event loop."""
         ...
+
+
+def make_local(arg: str | None, *, local: Ranker, **_: Any) -> Ranker:
+    """The ``local`` ranker spec: the agent's own local ranker (also its fallback)."""
+    if arg is not None:
+        raise ConfigError(f"the local ranker takes no argument (got 'local:{arg}')")
+    return local

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from polyrank.agent._budget import count_tokens, fair_truncate, truncate_tokens
 from polyrank.agent._cache import ReplyCache, cache_key
 from polyrank.agent._llm import ChatModel, Message, Reply
+from polyrank.agent._loop import run_blocking
 from polyrank.agent._profile import (
     LANGUAGE_SENSITIVE_DOMAINS,
     PREFERENCE_TOKENS,
@@ -135,15 +136,10 @@ class _Tally:
 
 
 def _run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a ranking coroutine made for the synchronous path: it never awaits anything that
-    suspends (the model is called directly), so it ends on its first step, with no event
-    loop (``rank`` works inside a running one, in a notebook say)."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    coroutine.close()
-    raise RuntimeError("a synchronous ranking tried to wait for the event loop")
+    """Run a ranking coroutine made for the synchronous path (the model is called directly)
+    to the end on an event loop of its own (:func:`~polyrank.agent._loop.run_blocking`:
+    ``rank`` works inside a running one too, in a notebook say)."""
+    return run_blocking(coroutine)
 
 
 def _ms_since(started: float) -> float:

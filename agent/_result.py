@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+
+from polyrank.agent._ranking import Usage
 
 __all__ = ["RankedItem", "Recommendation", "Trace"]
 
@@ -30,28 +40,35 @@ class RankedItem(BaseModel):
     price: str | None = None
 
 
+#: The fields of :class:`~polyrank.agent.Usage`, flat in a trace's JSON.
+_USAGE = tuple(f.name for f in dataclasses.fields(Usage))
+
+
 class Trace(BaseModel):
-    """How an answer came about; enough to debug it and to score it in evals."""
+    """How an answer came about; enough to debug it and to score it in evals.
+
+    ``usage``: what the ranking tried spent (:class:`~polyrank.agent.Usage`: tokens,
+    calls, re-asks, passes, windows), the same object the ranker returned; its fields are
+    flat in the JSON (``trace["prompt_tokens"]``), as before, and a new one appears there
+    without a second edit.
+    """
 
     request_language: str
     language_source: str  # explicit | detected | profile | default
     ranker: str  # "local" or the LLM spec that answered
     model: str
+    #: name@version of what ranked (:meth:`~polyrank.agent.Ranking.label`): the prompt
+    #: template an LLM was asked with (fallback or not), a ranker's own version, or the
+    #: local ranker's ``local-ranker@1``; evals label runs and key baselines by it.
+    version: str = ""
     fallback: bool = False
     fallback_reason: str | None = None
     prompt_template: str | None = None  # name@version of the rerank template
     system_template: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    usage: Usage = Field(default_factory=Usage)
     cost: float | None = 0.0  # USD; None: the model's price is not known (not free)
     latency_ms: dict[str, float] = Field(default_factory=dict)
     repairs: dict[str, int] = Field(default_factory=dict)
-    reasks: int = 0
-    transport_retries: int = 0
-    llm_calls: int = 0
-    cached_calls: int = 0
-    passes: int = 1
-    windows: int = 0
     candidate_ids: list[str] = Field(default_factory=list)  # the order the ranker was shown
     last_prompt: str | None = None
     errors: list[str] = Field(default_factory=list)
@@ -70,6 +87,29 @@ class Trace(BaseModel):
     def repair(self, kind: str, count: int = 1) -> None:
         if count:
             self.repairs[kind] = self.repairs.get(kind, 0) + count
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_usage(cls, data: Any) -> Any:
+        """A trace's JSON (flat usage fields) reads back into one."""
+        if isinstance(data, dict) and "usage" not in data and any(k in data for k in _USAGE):
+            flat = {k: v for k, v in data.items() if k not in _USAGE}
+            return {**flat, "usage": {k: data[k] for k in _USAGE if k in data}}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _flat_usage(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """``usage``'s fields in its place, at the top of the JSON."""
+        data = handler(self)
+        if not isinstance(data, dict) or not isinstance(data.get("usage"), dict):
+            return data
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "usage":
+                out.update(value)
+            else:
+                out[key] = value
+        return out
 
 
 class Recommendation(BaseModel):

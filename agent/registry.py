@@ -3,17 +3,27 @@
 It lives in :mod:`polyrank.retrieval.registry`, the lowest layer, so that imports run one way only:
 ``retrieval`` <- ``prompts`` <- ``agent`` <- ``evals``. This module re-exports it, and
 registers LangChain's chat providers (``anthropic:MODEL``, ``ollama:MODEL``,
-``langchain:PROVIDER:MODEL``: :mod:`polyrank.agent._lcchat`).
+``langchain:PROVIDER:MODEL``: :mod:`polyrank.agent._lcchat`) and the ``local`` ranker (kind
+``ranker``: :mod:`polyrank.agent._ranking` says what a ranker factory is given).
 """
 
 from __future__ import annotations
 
-from polyrank.retrieval.registry import Factory, check, names, register, resolve, split_spec
+from polyrank.retrieval.registry import (
+    Factory,
+    check,
+    find,
+    names,
+    register,
+    resolve,
+    split_spec,
+)
 
 __all__ = [
     "LANGCHAIN_PROVIDERS",
     "Factory",
     "check",
+    "find",
     "names",
     "register",
     "resolve",
@@ -62,3 +72,4 @@ def _langchain_providers() -> None:
 
 
 _langchain_providers()
+register("ranker", "local", "polyrank.agent._ranking:make_local")

@@ -12,7 +12,8 @@ Usage::
 
     with ScriptedOpenAIServer([{"status": 429, "headers": {"Retry-After": "0"}},
                                {"content": '{"ranking": []}'}]) as server:
-        agent = Agent(store=..., model="openai:test", base_url=server.base_url)
+        http = LLMSettings(base_url=server.base_url, api_key="k")
+        agent = Agent(store=..., model="openai:test", llm_settings=http)
 """
 
 from __future__ import annotations

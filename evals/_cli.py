@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polyrank.agent._cli import (
+from polyrank.agent._options import (
     TraceFile,
     configure_logging,
     llm_options,

@@ -414,7 +414,8 @@ for _metric in (
     Metric(
         "tokens",
         lambda ctx: float(
-            ctx.recommendation.trace.prompt_tokens + ctx.recommendation.trace.completion_tokens
+            ctx.recommendation.trace.usage.prompt_tokens
+            + ctx.recommendation.trace.usage.completion_tokens
         ),
         description="prompt + completion tokens per request",
     ),

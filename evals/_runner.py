@@ -34,8 +34,6 @@ __all__ = ["CaseResult", "EvalRun", "LanguageResult", "RunOptions", "run_suite"]
 
 log = logging.getLogger("polyrank.evals")
 
-LOCAL_TEMPLATE = "local-ranker@1"
-
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -198,7 +196,7 @@ def _score_language(
         repairs=dict(trace.repairs),
         fallback=trace.fallback,
         ranker=trace.ranker,
-        template=trace.prompt_template or LOCAL_TEMPLATE,
+        template=trace.version,
         gold_input_position=gold_pos,
         gold_top1=gold_top1,
         promotions=promotions,

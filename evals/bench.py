@@ -472,7 +472,7 @@ def _concurrency_runs(store_path: str, queries: list[str], latency: float) -> di
                 recs = agent.recommend_many(queries, concurrency=c, language="es")
                 figures[f"{name}_many_c{c}_s"] = round(time.perf_counter() - started, 2)
                 figures[f"{name}_many_c{c}_fallbacks"] = sum(r.trace.fallback for r in recs)
-                figures[f"{name}_many_c{c}_calls"] = sum(r.trace.llm_calls for r in recs)
+                figures[f"{name}_many_c{c}_calls"] = sum(r.trace.usage.llm_calls for r in recs)
 
             async def gathered(agent: Any = agent) -> float:
                 started = time.perf_counter()

@@ -7,7 +7,7 @@ Usage::
     llm = resolve("llm", "mymodel:large")                 # factory("large")
 
 A spec is ``NAME`` or ``NAME:ARG`` (``openai:gpt-4o-mini``, ``e5-small``,
-``chroma://HOST:PORT``). Kinds: ``llm``, ``embeddings``, ``store``.
+``chroma://HOST:PORT``). Kinds: ``llm``, ``embeddings``, ``store``, ``ranker``.
 
 Plugins are entry points of the group ``polyrank``, named ``KIND.NAME``, read on the first
 lookup; the built-in backends are declared the same way in polyrank's own
@@ -31,7 +31,7 @@ from typing import Any
 
 from polyrank.retrieval.errors import ConfigError
 
-__all__ = ["Factory", "check", "names", "register", "resolve", "split_spec"]
+__all__ = ["Factory", "check", "find", "names", "register", "resolve", "split_spec"]
 
 Factory = Callable[..., Any]
 
@@ -64,7 +64,7 @@ def register(kind: str, name: str, factory: Factory | str) -> None:
     """Register ``factory`` for specs of ``kind`` named ``name``.
 
     Args:
-        kind: the backend family: ``llm``, ``embeddings`` or ``store``.
+        kind: the backend family: ``llm``, ``embeddings``, ``store`` or ``ranker``.
         name: the spec name before the optional ``:ARG``.
         factory: a callable taking the spec argument (``None`` when absent), or a
             ``"module:attribute"`` string imported on first use.
@@ -97,21 +97,35 @@ def check(kind: str, spec: str) -> tuple[str, str | None]:
     Raises:
         ConfigError: the name is not registered (with a "did you mean" suggestion).
     """
+    _, name, arg = find((kind,), spec)
+    return name, arg
+
+
+def find(kinds: tuple[str, ...], spec: str, what: str | None = None) -> tuple[str, str, str | None]:
+    """``(kind, name, arg)``: the first of ``kinds`` that has ``spec``'s name registered
+    (``--model`` names a ranker or an LLM); ``what`` names the spec in errors.
+
+    Raises:
+        ConfigError: no kind has the name (with a "did you mean" over all of them).
+    """
+    what = what or " or ".join(kinds)
+    tables = {kind: _table(kind) for kind in kinds}
+    known = sorted({name for table in tables.values() for name in table})
     if not spec or not spec.strip():
-        raise ConfigError(f"empty {kind} spec; choose one of: {', '.join(names(kind))}")
+        raise ConfigError(f"empty {what} spec; choose one of: {', '.join(known)}")
     name, arg = split_spec(spec)
-    table = _table(kind)
-    if not table:
+    if not known:
         raise ConfigError(
-            f"no {kind} backend is registered: polyrank's entry points are missing",
+            f"no {what} backend is registered: polyrank's entry points are missing",
             hint="install polyrank (pip install -e . in a clone) instead of running it from "
             "a bare source tree",
         )
-    if name not in table:
-        close = difflib.get_close_matches(name, table, n=1)
-        suggestion = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown {kind} {spec!r}{suggestion} (known: {', '.join(names(kind))})")
-    return name, arg
+    for kind, table in tables.items():
+        if name in table:
+            return kind, name, arg
+    close = difflib.get_close_matches(name, known, n=1)
+    suggestion = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"unknown {what} {spec!r}{suggestion} (known: {', '.join(known)})")
 
 
 def resolve(kind: str, spec: str, **kwargs: Any) -> Any:

@@ -75,7 +75,7 @@ SMALL_CATALOG = str(FIXTURES / "small_catalog.jsonl")
 
 def ingest_small(store: Path, *extra: str) -> int:
     """``polyrank ingest`` of the 7-item fixture catalogue with use-m3 (fast)."""
-    from polyrank.agent._cli import main
+    from polyrank._cli import main
 
     return main(["ingest", SMALL_CATALOG, "--store", str(store), "--embeddings", "use-m3",
                  *extra])  # fmt: skip

@@ -49,9 +49,9 @@ def test_good_answer_is_used_and_request_is_well_formed(use_store: Store) -> Non
     assert body["response_format"]["type"] == "json_schema"
     assert body["model"] == "test-model"
     trace = rec.trace
-    assert (trace.ranker, trace.fallback, trace.llm_calls) == ("openai:test-model", False, 1)
+    assert (trace.ranker, trace.fallback, trace.usage.llm_calls) == ("openai:test-model", False, 1)
     assert trace.prompt_template == "rerank@3" and trace.system_template == "system@2"
-    assert trace.prompt_tokens > 0 and trace.repairs == {}
+    assert trace.usage.prompt_tokens > 0 and trace.repairs == {}
     # reversed retrieval order: the last candidate comes first
     assert [i.id for i in rec.items] == list(reversed(trace.candidate_ids))[:3]
     assert all(i.reason.startswith("Te ayuda") for i in rec.items)
@@ -61,7 +61,7 @@ def test_malformed_json_is_reasked_with_the_error(use_store: Store) -> None:
     with ScriptedOpenAIServer([{"content": '{"ranking": [oops'}, reverse_step]) as server:
         rec = make_agent(use_store, server).recommend(QUERY, k=3)
     assert not rec.trace.fallback
-    assert rec.trace.reasks == 1 and rec.trace.repairs == {"invalid_output": 1}
+    assert rec.trace.usage.reasks == 1 and rec.trace.repairs == {"invalid_output": 1}
     reask = server.requests[1]["messages"][-1]["content"]
     assert "not valid JSON" in reask
 
@@ -129,7 +129,7 @@ def test_429_with_retry_after_is_honoured(use_store: Store) -> None:
 
     with ScriptedOpenAIServer([first, timed]) as server:
         rec = make_agent(use_store, server).recommend(QUERY, k=3)
-    assert not rec.trace.fallback and rec.trace.transport_retries == 1
+    assert not rec.trace.fallback and rec.trace.usage.transport_retries == 1
     assert stamps[1] - stamps[0] >= 0.9  # waited for Retry-After, not the 0.05 s backoff
 
 
@@ -138,7 +138,7 @@ def test_5xx_are_retried_with_backoff(use_store: Store) -> None:
     # (see the llama-cpp-python test below), so this test uses the unambiguous ones.
     with ScriptedOpenAIServer([{"status": 502}, {"status": 503}, reverse_step]) as server:
         rec = make_agent(use_store, server).recommend(QUERY, k=3)
-    assert not rec.trace.fallback and rec.trace.transport_retries == 2
+    assert not rec.trace.fallback and rec.trace.usage.transport_retries == 2
     assert len(server.requests) == 3
 
 
@@ -146,7 +146,7 @@ def test_timeout_is_retried(use_store: Store) -> None:
     slow = {"delay": 2.0, "content": answer(["c1"])}
     with ScriptedOpenAIServer([slow, reverse_step]) as server:
         rec = make_agent(use_store, server, timeout=0.5).recommend(QUERY, k=3)
-    assert not rec.trace.fallback and rec.trace.transport_retries == 1
+    assert not rec.trace.fallback and rec.trace.usage.transport_retries == 1
 
 
 def test_truncated_answer_is_reasked(use_store: Store) -> None:
@@ -166,7 +166,7 @@ def test_everything_failing_falls_back_to_local(use_store: Store) -> None:
     assert len(rec.items) == 4
     assert all(detect_language(i.reason).code == "es" for i in rec.items)  # type: ignore[union-attr]
     assert len(server.requests) == FAST.attempts
-    assert trace.transport_retries == FAST.attempts - 1
+    assert trace.usage.transport_retries == FAST.attempts - 1
 
 
 def test_garbage_forever_falls_back_after_bounded_reasks(use_store: Store) -> None:
@@ -203,7 +203,7 @@ def test_json_schema_refused_with_a_500_like_llama_cpp_python(use_store: Store) 
         sent = len(server.requests)
         second = agent.recommend("Quiero aprender a cocinar", k=2)
     assert not first.trace.fallback and not second.trace.fallback
-    assert first.trace.transport_retries == 0
+    assert first.trace.usage.transport_retries == 0
     # the switch sticks: the second request goes straight to JSON mode
     assert [r["response_format"]["type"] for r in server.requests[sent:]] == ["json_object"]
 
@@ -213,7 +213,7 @@ def test_a_500_after_json_schema_worked_is_a_transport_fault(use_store: Store) -
         agent = make_agent(use_store, server)
         agent.recommend(QUERY, k=2)
         rec = agent.recommend("Quiero aprender a cocinar", k=2)
-    assert rec.trace.transport_retries == 1 and not rec.trace.fallback
+    assert rec.trace.usage.transport_retries == 1 and not rec.trace.fallback
     assert {r["response_format"]["type"] for r in server.requests} == {"json_schema"}
 
 
@@ -230,4 +230,4 @@ def test_unreachable_server_is_named_with_the_cause(use_store: Store) -> None:
     reason = rec.trace.fallback_reason or ""
     assert rec.trace.fallback and f"127.0.0.1:{port}/v1/chat/completions" in reason
     assert "refused" in reason.lower()
-    assert rec.trace.transport_retries == FAST.attempts - 1
+    assert rec.trace.usage.transport_retries == FAST.attempts - 1

@@ -66,7 +66,7 @@ def test_sliding_windows_bubble_the_best_to_the_top(use_store: Store) -> None:
         store=use_store, model=model, candidates=10, rerank=RerankConfig(window=4, step=2)
     )
     rec = agent.recommend("libros de cocina", k=3, filters=Filters(domains="books"))
-    assert rec.trace.windows == 4 == len(model.calls)  # (10 - 4) / 2 + 1 windows
+    assert rec.trace.usage.windows == 4 == len(model.calls)  # (10 - 4) / 2 + 1 windows
     assert all(len(_keys(call)) <= 4 for call in model.calls)
     shown = {i.id: i.title for i in use_store.get(rec.trace.candidate_ids)}
     assert len(shown) == 10
@@ -86,7 +86,7 @@ def test_shuffled_passes_cancel_position_bias(use_store: Store) -> None:
     )
     best = min(many.trace.candidate_ids, key=lambda i: titles.get(i, "~"))
     assert many.items[0].id == best != first_shown
-    assert many.trace.passes == 7
+    assert many.trace.usage.passes == 7
 
 
 def test_cache_makes_a_repeated_request_free(use_store: Store, tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ def test_cache_makes_a_repeated_request_free(use_store: Store, tmp_path: Path) -
     first = agent.recommend("libros de cocina", k=3)
     second = agent.recommend("libros de cocina", k=3)
     assert len(model.calls) == 1
-    assert (second.trace.llm_calls, second.trace.cached_calls) == (0, 1)
+    assert (second.trace.usage.llm_calls, second.trace.usage.cached_calls) == (0, 1)
     assert [i.id for i in first.items] == [i.id for i in second.items]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from polyrank.agent import Agent
+from polyrank.agent import Agent, LLMSettings
 from polyrank.agent._batch import QueryBatcher
 from polyrank.agent._llm import Message, OpenAIChat, Reply, TransportPolicy
 from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates
@@ -69,7 +69,7 @@ async def test_arecommend_awaits_the_model_for_every_request_at_once(use_store: 
     agent = Agent(store=use_store, model=model, candidates=8)
     recs = await asyncio.gather(*(agent.arecommend(q, k=3) for q in QUERIES))
     assert model.most_in_flight == len(QUERIES)
-    assert all(not r.trace.fallback and r.trace.llm_calls >= 1 for r in recs)
+    assert all(not r.trace.fallback and r.trace.usage.llm_calls >= 1 for r in recs)
     # the model's order (reversed retrieval order) is what came back, request by request
     for rec in recs:
         assert [i.id for i in rec.items] == list(reversed(rec.trace.candidate_ids))[:3]
@@ -174,7 +174,8 @@ async def test_arecommend_over_http_keeps_all_requests_in_flight(use_store: Stor
 
     with ScriptedOpenAIServer(default=step) as server:
         model = OpenAIChat("m", base_url=server.base_url, api_key="k", transport=FAST)
-        agent = Agent(store=use_store, model=model, candidates=8, timeout=20)
+        agent = Agent(store=use_store, model=model, candidates=8,
+                      llm_settings=LLMSettings(timeout=20))  # fmt: skip
         recs = await asyncio.gather(*(agent.arecommend(q, k=2) for q in QUERIES[:8]))
         await agent.aclose()
     assert [r.trace.fallback_reason for r in recs] == [None] * 8
@@ -193,14 +194,15 @@ async def test_arecommend_over_http_retries_and_keeps_the_deadline(use_store: St
         agent = Agent(store=use_store, model=model, candidates=8)
         rec = await agent.arecommend(QUERIES[1])
         await agent.aclose()
-    assert (rec.trace.fallback, rec.trace.transport_retries) == (False, 1)
+    assert (rec.trace.fallback, rec.trace.usage.transport_retries) == (False, 1)
     assert [i.id for i in rec.items] == list(reversed(rec.trace.candidate_ids))[:5]
     # a server that trickles one byte a second never trips a read timeout; the request's
     # deadline (timeout=1) still ends the wait and the local ranker answers
     slow = {"drip": 1.0, "content": _reversed_answer([])}
     with ScriptedOpenAIServer(default=slow) as server:
         model = OpenAIChat("m", base_url=server.base_url, api_key="k", transport=FAST)
-        agent = Agent(store=use_store, model=model, candidates=8, timeout=1)
+        agent = Agent(store=use_store, model=model, candidates=8,
+                      llm_settings=LLMSettings(timeout=1))  # fmt: skip
         rec = await asyncio.wait_for(agent.arecommend(QUERIES[0]), timeout=10)
         await agent.aclose()
     assert rec.trace.fallback and "deadline" in (rec.trace.fallback_reason or "")
@@ -220,3 +222,50 @@ def test_recommend_many_over_http_works_call_after_call(use_store: Store) -> Non
         for _ in range(2):
             recs = agent.recommend_many(QUERIES[:2], k=2)
             assert [r.trace.fallback_reason for r in recs] == [None, None]
+
+
+async def test_the_blocking_methods_work_inside_a_running_loop(use_store: Store) -> None:
+    """recommend runs the async core on a loop of its own (in a thread here, as this one is
+    busy), and the LLM ranker's blocking rank inside it does the same: no hand-driven
+    coroutine, and the model is asked with complete (acomplete would fail the test)."""
+    from polyrank.agent.testing import FunctionModel
+
+    def reversed_order(messages: Sequence[Any], schema: Any) -> str:
+        return _reversed_answer(messages)
+
+    agent = Agent(store=use_store, model=FunctionModel(reversed_order), candidates=8)
+    rec = agent.recommend(QUERIES[1], k=3)
+    assert not rec.trace.fallback and rec.trace.usage.llm_calls >= 1
+    assert [i.id for i in rec.items] == list(reversed(rec.trace.candidate_ids))[:3]
+    again = agent.rerank(QUERIES[1], use_store.search(QUERIES[1], 6), k=2)
+    assert not again.trace.fallback and len(again.items) == 2
+
+
+def test_recommend_many_keeps_like(use_store: Store) -> None:
+    """Was: recommend_many had no like= (its signature dropped it)."""
+    agent = Agent(store=use_store, candidates=8)
+    anchor = agent.recommend("Quiero aprender a programar", k=1).items[0]
+    recs = agent.recommend_many(["más como este", "otra vez"], k=3, like=anchor.id)
+    single = agent.recommend("más como este", k=3, like=anchor.id)
+    assert [i.id for i in recs[0].items] == [i.id for i in single.items]
+    assert all(anchor.id not in [i.id for i in r.items] for r in recs)
+
+
+def test_ctrl_c_interrupts_blocking_work_at_once() -> None:
+    """The sync side runs the core without asyncio.run's SIGINT handler, which only
+    cancels the task at its next await: a blocking model call inside would run on to its
+    timeout. Ctrl-C raises where the work is, as in plain blocking code."""
+    import signal
+
+    from polyrank.agent._loop import run_blocking
+
+    async def work() -> list[str]:
+        seen = []
+        try:
+            signal.raise_signal(signal.SIGINT)
+            seen.append("ran on")
+        except KeyboardInterrupt:
+            seen.append("interrupted")
+        return seen
+
+    assert run_blocking(work()) == ["interrupted"]

@@ -201,7 +201,7 @@ def test_reading_dev_zero_as_a_profile_a_suite_user_or_a_catalogue_stops_at_a_bo
 ) -> None:
     """Was: `--user /dev/zero`, a suite's `users: {u: /dev/zero}` and `ingest /dev/zero`
     grew the process to 6-12 GB."""
-    from polyrank.agent._cli import main
+    from polyrank._cli import main
     from polyrank.agent._profile import load_profile
     from polyrank.agent.errors import CatalogError, ConfigError, ProfileError
     from polyrank.evals._suite import load_suite

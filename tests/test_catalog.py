@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from polyrank._cli import main
 from polyrank.agent import CatalogError
-from polyrank.agent._cli import main
 from polyrank.retrieval import Store, content_hash, load_catalog
 from tests.conftest import FIXTURES
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from polyrank.agent._cli import main
+from polyrank._cli import main
 from polyrank.retrieval import Store
 from tests.conftest import FIXTURES, ROOT
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from polyrank._cli import EXIT_FALLBACK, main
 from polyrank.agent import ConfigError
-from polyrank.agent._cli import EXIT_FALLBACK, main
 from polyrank.agent._config import Settings
 from polyrank.agent.registry import resolve
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from polyrank.agent._cli import main
+from polyrank._cli import main
 from polyrank.retrieval import Store
 from polyrank.retrieval.errors import ConfigError, RetrievalError
 from tests._fakes import HashEmbedder, catalogue, fresh_process_view, interrupted, item

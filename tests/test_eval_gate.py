@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from polyrank.agent._cli import main
+from polyrank._cli import main
 from polyrank.evals._metrics import _METRICS, RequestContext, register_metric, sensible_at_3
 from polyrank.evals._suite import load_suite, suite_schema
 from tests.conftest import FIXTURES, ROOT

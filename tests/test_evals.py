@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from polyrank.agent._cli import main
+from polyrank._cli import main
 from polyrank.agent.testing import ScriptedOpenAIServer, retrieval_order_step
 from polyrank.evals._suite import load_suite, suite_schema
 from tests.conftest import FIXTURES, ROOT

@@ -37,7 +37,7 @@ def test_only_polyrank_is_imported_at_the_top() -> None:
     import sys
 
     code = (
-        "import sys, polyrank, polyrank.agent._cli, polyrank.evals._cli\n"
+        "import sys, polyrank, polyrank._cli, polyrank.evals._cli\n"
         "import polyrank.agent.llamaindex\n"
         "from polyrank.evals import load_suite\n"
         "load_suite('core')\n"

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from rich.console import Console
 
-from polyrank.agent import Agent, CatalogError, ConfigError
+from polyrank._cli import main
+from polyrank.agent import Agent, CatalogError, ConfigError, LLMSettings
 from polyrank.agent._budget import count_tokens
 from polyrank.agent._chat import Event, render
-from polyrank.agent._cli import main
 from polyrank.agent.testing import ScriptedModel
 from polyrank.prompts import PromptSet
 from polyrank.retrieval import Filters, Store, load_catalog
@@ -360,7 +360,9 @@ def test_keys_never_show_in_reprs_captions_or_traces(
     settings = Settings.load(api_key=SECRET, base_url=url)
     assert SECRET not in repr(RunOptions(settings=settings)) + repr(settings) + str(settings)
     assert settings.key() == SECRET
-    rec = Agent(store=small_use_store, model=model, timeout=3).recommend("boots", k=1)
+    rec = Agent(store=small_use_store, model=model, llm_settings=LLMSettings(timeout=3)).recommend(
+        "boots", k=1
+    )
     assert rec.trace.fallback and SECRET not in json.dumps(rec.to_json())
     assert "http://***@127.0.0.1:9" in (rec.trace.fallback_reason or "")  # named, redacted
     monkeypatch.setenv("OPENAI_BASE_URL", url)
@@ -410,8 +412,9 @@ def test_reply_cache_survives_bad_files_failed_writes_and_bad_replies(
 
     with ScriptedOpenAIServer([{"content": "oops, no JSON"}], default=good) as server:
         for _ in range(2):
-            agent = Agent(store=use_store, model="openai:m", base_url=server.base_url,
-                          api_key="k", cache=str(tmp_path / "c2"), candidates=4)  # fmt: skip
+            http = LLMSettings(base_url=server.base_url, api_key="k")
+            agent = Agent(store=use_store, model="openai:m", llm_settings=http,
+                          cache=str(tmp_path / "c2"), candidates=4)  # fmt: skip
             assert not agent.recommend("Wanderschuhe", k=2).trace.fallback
         cached = [p.read_text() for p in (tmp_path / "c2").glob("*/*.json")]
         assert cached and not any("oops" in text for text in cached)

@@ -14,8 +14,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from polyrank.agent import Agent, LangChainChat, TransportPolicy
-from polyrank.agent._cli import main
+from polyrank._cli import main
+from polyrank.agent import Agent, LangChainChat, LLMSettings, TransportPolicy
 from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates, retrieval_order_step
 from polyrank.retrieval import Store
 
@@ -74,15 +74,15 @@ def test_a_langchain_chat_model_ranks_through_the_same_loop(small_use_store: str
     assert not rec.trace.fallback and rec.trace.ranker == "fake:ranker"
     shown = rec.trace.candidate_ids
     assert [i.id for i in rec.items] == shown[::-1][:3]  # the model's order, not retrieval's
-    assert rec.trace.prompt_tokens == 100 and rec.trace.completion_tokens == 20
-    assert rec.items[0].reason and rec.trace.llm_calls == 1
+    assert rec.trace.usage.prompt_tokens == 100 and rec.trace.usage.completion_tokens == 20
+    assert rec.items[0].reason and rec.trace.usage.llm_calls == 1
 
 
 def test_transport_retries_and_re_asks_work_for_langchain_models(small_use_store: str) -> None:
     chat = FakeRanker(script=[ServerDown("overloaded"), "not json"])
     rec = agent_with(small_use_store, chat).recommend(QUERY, k=3)
     assert not rec.trace.fallback
-    assert rec.trace.transport_retries == 1 and rec.trace.reasks == 1
+    assert rec.trace.usage.transport_retries == 1 and rec.trace.usage.reasks == 1
     assert rec.trace.repairs.get("invalid_output") == 1 and chat.calls == 3
 
 
@@ -98,7 +98,8 @@ def test_a_non_retryable_status_falls_back_at_once(small_use_store: str) -> None
 
 def test_the_deadline_bounds_a_langchain_model_that_never_answers(small_use_store: str) -> None:
     chat = FakeRanker(script=["hang"])
-    rec = agent_with(small_use_store, chat, timeout=0.5).recommend(QUERY, k=3)
+    http = LLMSettings(timeout=0.5)
+    rec = agent_with(small_use_store, chat, llm_settings=http).recommend(QUERY, k=3)
     assert rec.trace.fallback and "deadline" in (rec.trace.fallback_reason or "")
 
 
@@ -117,11 +118,11 @@ def test_a_provider_without_its_package_names_the_package(
 
 
 def test_provider_names_are_registered_specs(capsys: pytest.CaptureFixture[str]) -> None:
-    from polyrank.agent.registry import names
+    from polyrank.agent.registry import names, resolve
 
     assert {"anthropic", "ollama", "mistralai", "langchain", "openai"} <= set(names("llm"))
     with pytest.raises(Exception, match="write langchain:PROVIDER:MODEL"):
-        Agent._chat_model("langchain:just-a-model", None, None, 5.0, None)
+        resolve("llm", "langchain:just-a-model", timeout=5.0)
 
 
 @pytest.mark.http

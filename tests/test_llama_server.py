@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from polyrank.agent import Agent
+from polyrank.agent import Agent, LLMSettings
 from polyrank.agent.testing import ScriptedOpenAIServer
 from polyrank.retrieval import Store
 
@@ -136,10 +136,8 @@ def check_answers(store: Store, base_url: str) -> None:
     agent = Agent(
         store=store,
         model="openai:smollm2",
-        base_url=base_url,
-        api_key="none",
+        llm_settings=LLMSettings(base_url=base_url, api_key="none", timeout=120),
         candidates=10,
-        timeout=120,
     )
     for query, user in REQUESTS:
         rec = agent.recommend(query, USERS / user if user else None, k=3)
@@ -149,7 +147,7 @@ def check_answers(store: Store, base_url: str) -> None:
         ids = [i.id for i in rec.items]
         assert len(ids) == 3 and len(set(ids)) == 3
         assert set(ids) <= set(trace.candidate_ids)  # valid after repair
-        assert trace.prompt_tokens > 0 and trace.completion_tokens > 0
+        assert trace.usage.prompt_tokens > 0 and trace.usage.completion_tokens > 0
         assert trace.latency_ms["rank"] > 0
         assert all(i.reason.strip() for i in rec.items)
     # llama-cpp-python refuses json_schema; JSON mode with the bounded schema was taken

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from polyrank.agent import Agent
-from polyrank.agent._cli import main
+from polyrank._cli import main
+from polyrank.agent import Agent, LLMSettings
 from polyrank.agent._llm import OpenAIChat, TransportPolicy
 from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates
 from polyrank.retrieval import Store, is_in_language
@@ -44,7 +44,13 @@ def make_agent(store: Store, server: ScriptedOpenAIServer, **options: Any) -> Ag
         transport=FAST,
         max_tokens=options.pop("max_tokens", 1500),
     )
-    return Agent(store=store, model=model, candidates=8, timeout=timeout, **options)
+    return Agent(
+        store=store,
+        model=model,
+        candidates=8,
+        llm_settings=LLMSettings(timeout=timeout),
+        **options,
+    )
 
 
 def test_schema_is_bounded_per_call(use_store: Store) -> None:
@@ -79,7 +85,7 @@ def test_refused_json_schema_switches_to_json_object_with_schema_and_remembers(
     assert [f["type"] for f in formats[1:]] == ["json_object"] * (len(formats) - 1)
     assert all(f["schema"]["properties"]["ranking"]["maxItems"] == 8 for f in formats[1:])
     assert not first.trace.fallback and not second.trace.fallback
-    assert second.trace.llm_calls == 1
+    assert second.trace.usage.llm_calls == 1
 
 
 def test_cut_reply_saying_stop_is_salvaged(use_store: Store) -> None:
@@ -95,7 +101,7 @@ def test_cut_reply_saying_stop_is_salvaged(use_store: Store) -> None:
         rec = make_agent(use_store, server).recommend(QUERY, k=5)
     shown = keys_in(server.requests[0])
     trace = rec.trace
-    assert not trace.fallback and trace.llm_calls == 1
+    assert not trace.fallback and trace.usage.llm_calls == 1
     assert trace.repairs["salvaged"] == 1
     assert trace.repairs["missing_id"] == 3  # 5 complete entries kept of 8
     by_key = dict(zip(shown, trace.candidate_ids, strict=True))
@@ -119,7 +125,7 @@ def test_unsalvageable_reply_is_reasked(use_store: Store) -> None:
     ]
     with ScriptedOpenAIServer(script) as server:
         rec = make_agent(use_store, server).recommend(QUERY, k=3)
-    assert rec.trace.repairs["truncated"] == 1 and rec.trace.reasks == 1
+    assert rec.trace.repairs["truncated"] == 1 and rec.trace.usage.reasks == 1
     assert not rec.trace.fallback
 
 
@@ -146,7 +152,9 @@ def test_deadline_spans_transport_retries(use_store: Store) -> None:
             timeout=2.5,
             transport=TransportPolicy(attempts=10, initial_wait=0.05, max_wait=0.1),
         )
-        rec = Agent(store=use_store, model=model, candidates=8, timeout=2.5).recommend(QUERY, k=3)
+        http = LLMSettings(timeout=2.5)
+        agent = Agent(store=use_store, model=model, candidates=8, llm_settings=http)
+        rec = agent.recommend(QUERY, k=3)
         calls = len(server.requests)
     assert rec.trace.fallback
     # 10 attempts were allowed, but the 2.5 s deadline left room for two 1.5 s answers

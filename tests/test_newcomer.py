@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from polyrank.agent._cli import main
+from polyrank._cli import main
 from tests.conftest import CATALOG, ROOT
 
 PACKAGES = ("agent", "retrieval", "evals", "prompts")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from polyrank.agent._cli import main
+from polyrank._cli import main
 from polyrank.agent.errors import ConfigError
 from tests.conftest import FIXTURES
 

@@ -3,6 +3,7 @@ builds the trace from them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -62,7 +63,7 @@ def test_a_failed_llm_ranking_keeps_what_it_spent(use_store: Store) -> None:
     t = rec.trace
     assert t.fallback and t.ranker == "local" and t.model == "scripted"
     assert t.fallback_reason is not None and "connection refused" in t.fallback_reason
-    assert t.llm_calls == 2 and t.prompt_tokens == 80 and t.reasks == 2
+    assert t.usage.llm_calls == 2 and t.usage.prompt_tokens == 80 and t.usage.reasks == 2
     assert t.repairs.get("invalid_output") == 2 and t.last_prompt
     assert len(rec.items) == 3
 
@@ -150,3 +151,115 @@ def test_free_text_history_is_embedded_once_and_a_repeat_gives_the_same_answer(
     assert len(rec.items) == 5
     history = {e["item_id"] for e in profile["history"] if e.get("item_id")}
     assert history and not history & {i.id for i in rec.items}  # still left out
+
+
+# -- adding a ranker: one module, one registration -------------------------------------
+class TitleRanker:
+    """A whole ranker: the candidates by title, each with the same reason (what a new
+    ranker's module holds, besides its factory)."""
+
+    spec = "titles"
+
+    def rank(self, request, candidates, context):
+        from polyrank.agent import Ranking
+
+        items = tuple(sorted(candidates, key=lambda c: c.title)[: request.k])
+        return Ranking(
+            ranker=self.spec,
+            items=items,
+            scores=tuple(1.0 / n for n in range(1, len(items) + 1)),
+            reasons=tuple("First by title." for _ in items),
+            version="titles@2",
+        )
+
+    async def arank(self, request, candidates, context):
+        return self.rank(request, candidates, context)
+
+
+@pytest.fixture
+def titles(monkeypatch: pytest.MonkeyPatch):
+    """``titles`` registered as a ranker for one test (the registration is undone)."""
+    from polyrank.agent.registry import register
+    from polyrank.retrieval import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", {k: dict(v) for k, v in registry._REGISTRY.items()})
+    seen: list[dict] = []
+
+    def make(arg, **options):
+        seen.append({"arg": arg, **options})
+        return TitleRanker()
+
+    register("ranker", "titles", make)  # the one registration
+    return seen
+
+
+def test_a_registered_ranker_answers_recommend_chat_and_an_eval(
+    titles, use_store: Store, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from polyrank._cli import main
+    from polyrank.agent._chat import ChatSession
+    from tests.conftest import FIXTURES
+
+    agent = Agent(store=use_store, model="titles")
+    assert titles[0]["arg"] is None and titles[0]["store"] is use_store
+    assert titles[0]["local"] is agent.local and agent.llm is None
+    rec = agent.recommend("a gift for a friend who loves hiking", k=3)
+    t = rec.trace
+    assert (t.ranker, t.model, t.version, t.fallback) == ("titles", "titles", "titles@2", False)
+    titles_shown = [i.title for i in rec.items]
+    assert titles_shown == sorted(titles_shown) and {i.reason for i in rec.items} == {
+        "First by title."
+    }
+    # the async core gives the same answer; an object works as well as a name
+    same = asyncio.run(agent.arecommend("a gift for a friend who loves hiking", k=3))
+    assert [i.id for i in same.items] == [i.id for i in rec.items]
+    direct = Agent(store=use_store, ranker=TitleRanker()).recommend("hiking", k=2)
+    assert direct.trace.ranker == "titles"
+    # chat: the ranker answers; follow-ups are read by the phrase tables (no LLM)
+    chat = ChatSession(make_agent=lambda spec: Agent(store=use_store, model=spec), model="titles")
+    first = chat.handle("a gift for a friend who loves hiking")
+    assert first[0].kind == "answer" and first[0].recommendation.trace.ranker == "titles"
+    more = chat.handle("something else")
+    assert more[0].kind == "answer" and not set(i.id for i in more[0].recommendation.items) & {
+        i.id for i in first[0].recommendation.items
+    }
+    # an eval run is labelled by the ranker's own name@version, not the local ranker's
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "titles.json"
+    args = ["eval", str(FIXTURES / "mini_suite.yaml"), "--store", str(tmp_path / "mini")]
+    main([*args, "--model", "titles", "--json", str(out), "--no-cache"])
+    report = json.loads(out.read_text())
+    assert (report["template"], report["model"]) == ("titles@2", "titles")
+    assert {r["ranker"] for c in report["cases"] for r in c["languages"].values()} == {"titles"}
+
+
+def test_ranker_and_model_names_are_checked_together(titles, use_store: Store) -> None:
+    with pytest.raises(ConfigError, match="unknown model 'titls'; did you mean 'titles'"):
+        Agent(store=use_store, model="titls")
+    with pytest.raises(ConfigError, match="unknown ranker 'titls'; did you mean 'titles'"):
+        Agent(store=use_store, ranker="titls")
+    with pytest.raises(ConfigError, match="the local ranker takes no argument"):
+        Agent(store=use_store, model="local:fast")
+    # an LLM that reads follow-ups, and another ranker that ranks
+    both = Agent(store=use_store, model=ScriptedModel([]), ranker="titles")
+    assert both.ranker.spec == "titles" and both.llm_ranker is not None
+    assert both.recommend("hiking", k=2).trace.usage.llm_calls == 0
+
+
+def test_the_trace_holds_the_rankings_usage_and_its_json_stays_flat() -> None:
+    """Was: Trace restated every field of Usage (a new one took two edits). Now it holds
+    the Usage; the JSON keeps the fields flat, and reads back."""
+    import dataclasses
+
+    from polyrank.agent import Recommendation, Trace, Usage
+
+    names = [f.name for f in dataclasses.fields(Usage)]
+    assert not set(names) & set(Trace.model_fields)  # composed, not mirrored
+    usage = Usage(prompt_tokens=7, completion_tokens=3, llm_calls=2, reasks=1)
+    trace = Trace(request_language="en", language_source="detected", ranker="r", model="m",
+                  usage=usage, calls=[{"n": 1}])  # fmt: skip
+    rec = Recommendation(query="q", user_id=None, items=[], trace=trace)
+    shown = rec.to_json()["trace"]
+    assert {n: shown[n] for n in names} == dataclasses.asdict(usage) and "usage" not in shown
+    assert "calls" not in shown and rec.to_json(calls=True)["trace"]["calls"] == [{"n": 1}]
+    assert Trace.model_validate(rec.to_json(calls=True)["trace"]) == trace

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from polyrank.agent._cli import main
+from polyrank._cli import main
 from tests.conftest import FIXTURES
 
 CHROMIUM_FLAGS = [

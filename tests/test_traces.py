@@ -14,8 +14,8 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
 
-from polyrank.agent import Agent
-from polyrank.agent._cli import main
+from polyrank._cli import main
+from polyrank.agent import Agent, LLMSettings
 from polyrank.agent._pricing import load_prices
 from polyrank.agent.errors import ConfigError
 from polyrank.agent.testing import ScriptedOpenAIServer, retrieval_order_step
@@ -75,8 +75,9 @@ def test_a_fallback_is_logged_as_a_warning(
     small_use_store: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with ScriptedOpenAIServer(default={"status": 401}) as down:
+        http = LLMSettings(base_url=down.base_url, api_key="k", timeout=5)
         agent = Agent(store=Store.open(small_use_store), model="openai:scripted",
-                      base_url=down.base_url, api_key="k", timeout=5)  # fmt: skip
+                      llm_settings=http)  # fmt: skip
         with caplog.at_level(logging.INFO, logger="polyrank"):
             rec = agent.recommend(QUERY, k=3)
     assert rec.trace.fallback
@@ -173,8 +174,11 @@ class Runs(BaseCallbackHandler):
 
 
 def _agent(store: str, server: ScriptedOpenAIServer, **options: Any) -> Agent:
-    return Agent(store=Store.open(store), model="openai:scripted", base_url=server.base_url,
-                 api_key="k", timeout=10, **options)  # fmt: skip
+    http = LLMSettings(
+        base_url=server.base_url, api_key="k", timeout=10, callbacks=options.pop("callbacks", ())
+    )
+    return Agent(store=Store.open(store), model="openai:scripted", llm_settings=http,
+                 **options)  # fmt: skip
 
 
 def test_the_callers_run_nests_polyranks_model_calls(
@@ -348,11 +352,11 @@ def test_opentelemetry_spans_per_stage_and_llm_call_under_the_callers_span(
     root = finished["polyrank.recommend"]
     assert root.parent is not None and root.parent.span_id == outer.get_span_context().span_id
     assert root.attributes["polyrank.ranker"] == "openai:scripted"
-    assert root.attributes["gen_ai.usage.input_tokens"] == rec.trace.prompt_tokens > 0
+    assert root.attributes["gen_ai.usage.input_tokens"] == rec.trace.usage.prompt_tokens > 0
     for stage in ("language", "context", "plan", "retrieve", "rank"):
         span = finished[f"polyrank.{stage}"]
         assert span.parent.span_id == root.context.span_id
         assert root.start_time <= span.start_time <= span.end_time <= root.end_time
     llm = [s for s in spans.get_finished_spans() if s.name == "polyrank.llm"]
-    assert len(llm) == rec.trace.llm_calls
+    assert len(llm) == rec.trace.usage.llm_calls
     assert all(s.parent.span_id == finished["polyrank.rank"].context.span_id for s in llm)

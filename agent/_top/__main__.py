@@ -1,5 +1,5 @@
 """``python -m polyrank``: the command line."""
 
-from polyrank.agent._cli import run
+from polyrank._cli import run
 
 run()

@@ -1,4 +1,6 @@
-"""The ``polyrank`` command line.
+"""The ``polyrank`` command line, on top of :mod:`polyrank.agent` and :mod:`polyrank.evals`
+(``polyrank eval`` is :mod:`polyrank.evals._cli`; the options both use are
+:mod:`polyrank.agent._options`).
 
 The environment is read in one place, :class:`polyrank.agent._config.Settings`, built once per
 command from the options (options win): ``POLYRANK_STORE``, ``POLYRANK_EMBEDDINGS``,
@@ -15,13 +17,25 @@ import argparse
 import atexit
 import contextlib
 import json
-import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from polyrank.agent._options import (
+    EXIT_ERROR,
+    EXIT_FALLBACK,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    TraceFile,
+    configure_logging,
+    llm_options,
+    positive_int,
+    settings_of,
+    trace_option,
+    verbosity_options,
+)
 from polyrank.agent.errors import PolyrankError
 
 if TYPE_CHECKING:
@@ -54,150 +68,13 @@ def _prompts_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-EXIT_OK, EXIT_ERROR, EXIT_FALLBACK, EXIT_INTERRUPTED = 0, 1, 3, 130
-#: Log format of ``-v``: every line says it is polyrank's and which part spoke.
-LOG_FORMAT = "polyrank: %(levelname)s %(name)s: %(message)s"
-
-
-def verbosity_options(parser: argparse.ArgumentParser) -> None:
-    """``-v/--verbose`` (repeatable) on every command."""
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="log to stderr what polyrank does: -v steps, repairs and fallbacks; -vv every "
-        "LLM call (tokens, latency) too",
-    )
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is at the time (tests replace it)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setFormatter(logging.Formatter(LOG_FORMAT))
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
-
-
-def configure_logging(verbosity: int) -> None:
-    """Send the ``polyrank`` loggers to stderr at INFO (``-v``) or DEBUG (``-vv``); without
-    ``-v`` they stay as the application set them (quiet by default)."""
-    root = logging.getLogger("polyrank")
-    for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
-        root.removeHandler(handler)  # one command, one setting (main runs many in tests)
-        root.setLevel(logging.NOTSET)
-    if verbosity > 0:
-        root.addHandler(_StderrHandler())
-        root.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
-
-
-def trace_option(parser: argparse.ArgumentParser) -> None:
-    """``--trace FILE`` for commands that may call an LLM."""
-    parser.add_argument(
-        "--trace",
-        metavar="FILE",
-        help="write one JSON line per request to FILE: its trace and every LLM call "
-        "(messages with the system prompt, raw reply, tokens, latency, repairs)",
-    )
-
-
-class TraceFile:
-    """``--trace FILE``: one JSON line per request, flushed after each."""
-
-    def __init__(self, path: str | None) -> None:
-        """Open ``path`` now, so a folder that is not there fails before any work."""
-        self._handle: Any = None
-        if path is not None:
-            try:
-                self._handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - close()
-            except OSError as exc:
-                from polyrank.agent.errors import ConfigError
-
-                raise ConfigError(f"--trace {path}: cannot write: {exc.strerror}") from None
-
-    def write(self, rec: Any, **where: Any) -> None:
-        if self._handle is None:
-            return
-        line = {
-            **where,
-            "query": rec.query,
-            "user": rec.user_id,
-            "items": [i.id for i in rec.items],
-            "trace": rec.trace.model_dump(mode="json"),
-        }
-        self._handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-        self._handle.flush()
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-
-def llm_options(parser: argparse.ArgumentParser) -> None:
-    """``--timeout``, ``--max-tokens`` and ``--allow-fallback`` for commands that may call
-    an LLM."""
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        help="seconds one request may spend on the LLM, retries and re-asks included; then "
-        "the local ranker answers (env POLYRANK_TIMEOUT; default 60)",
-    )
-    parser.add_argument(
-        "--max-tokens",
-        type=int,
-        help="answer budget of one LLM call in tokens (default 1500)",
-    )
-    parser.add_argument(
-        "--allow-fallback",
-        action="store_true",
-        help=f"exit 0 when the LLM fails and the local ranker answers (default: a warning "
-        f"on stderr and exit {EXIT_FALLBACK})",
-    )
-
-
-def settings_of(args: argparse.Namespace, **given: Any) -> Settings:
-    """The run's settings: these options, then the environment (checked, nothing loaded)."""
-    from polyrank.agent._config import Settings
-
-    for name in ("model", "store", "embeddings", "timeout", "max_tokens", "prompts"):
-        given.setdefault(name, getattr(args, name, None))
-    return Settings.load(**given)
-
-
-#: Largest count an option takes (--k, --passes, --repeat, --concurrency): beyond it a
-#: number is a typo (--k 99999999999999999999 was reported as a damaged store).
-MAX_COUNT = 10_000
-
-
-def positive_int(value: str) -> int:
-    """argparse type: a whole number from 1 to :data:`MAX_COUNT`."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    if number > MAX_COUNT:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_COUNT}, got {value[:40]}")
-    return number
-
-
 def price(value: str) -> tuple[float, str]:
     """argparse type: a finite amount of at least 0, in euros or with a currency code
     ("30", "30 CHF", "3000JPY")."""
     import math
     import re
 
-    from polyrank.retrieval._prices import RATES_TO_EUR
+    from polyrank.retrieval import RATES_TO_EUR
 
     match = re.fullmatch(r"\s*([0-9.,]+)\s*([A-Za-z]{3})?\s*", value)
     try:
@@ -226,13 +103,13 @@ def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
 
 
 def _language(value: str) -> str:
-    from polyrank.retrieval._catalog import language_code
+    from polyrank.retrieval import language_code
 
     return language_code(value)
 
 
 def _region(value: str) -> str:
-    from polyrank.retrieval._catalog import region_code
+    from polyrank.retrieval import region_code
 
     return region_code(value)
 
@@ -277,7 +154,7 @@ def _filter_options(parser: argparse.ArgumentParser, *, language_flag: str) -> N
     group.add_argument(
         "--region", type=REGION, help="only items available in this region (e.g. DE)"
     )
-    from polyrank.retrieval._prices import RATES_AS_OF
+    from polyrank.retrieval.support import RATES_AS_OF
 
     group.add_argument(
         "--max-price",
@@ -309,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Multilingual recommendations: retrieve from a Chroma catalogue, rerank "
         "with an LLM or the local ranker, explain in the user's language.",
     )
-    from polyrank.retrieval._version import __version__
+    from polyrank.retrieval import __version__
 
     parser.add_argument("--version", action="version", version=f"polyrank {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -640,7 +517,7 @@ def _print_recommendation(rec: Any) -> None:
         title_justify="left",
         caption=plain(
             f"ranker {ranker} · {t.latency_ms.get('total', 0):.0f} ms · "
-            f"{t.prompt_tokens + t.completion_tokens} tokens · "
+            f"{t.usage.prompt_tokens + t.usage.completion_tokens} tokens · "
             + ("cost unknown" if t.cost is None else f"${t.cost:.6f}")
         ),
         caption_justify="left",
