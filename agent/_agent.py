@@ -54,6 +54,7 @@ from polyrank.retrieval import (
     Filters,
     IngestReport,
     Store,
+    WritableStore,
     detect_language,
     load_catalog,
 )
@@ -135,8 +136,9 @@ class Agent:
     """Multilingual recommendation agent.
 
     Args:
-        store: a folder for embedded Chroma, ``chroma://HOST:PORT``, or an open
-            :class:`~retrieval.Store`. Default ``.polyrank/store``.
+        store: a folder for embedded Chroma, ``chroma://HOST:PORT``, or an open store
+            (a :class:`~retrieval.Store`, or any :class:`~retrieval.WritableStore` such as
+            ``polyrank.retrieval.testing.InMemoryStore``). Default ``.polyrank/store``.
         model: ``local`` (default), ``openai:MODEL``, or a :class:`ChatModel` object
             (e.g. :class:`polyrank.agent.testing.ScriptedModel`).
         embeddings: an embedding spec or :class:`~retrieval.Embedder`. Default: the one
@@ -158,7 +160,7 @@ class Agent:
 
     def __init__(
         self,
-        store: str | Path | Store | None = None,
+        store: str | Path | WritableStore | None = None,
         *,
         model: str | ChatModel = "local",
         embeddings: str | Embedder | None = None,
@@ -174,10 +176,10 @@ class Agent:
         feedback: Feedback | None = None,
         callbacks: list[Any] | None = None,
     ) -> None:
-        if isinstance(store, Store):
+        if not isinstance(store, str | Path | None):
             if embeddings is not None:
                 raise ConfigError("pass embeddings when opening the Store, not with an open one")
-            self.store = store
+            self.store: WritableStore = store
         else:
             self.store = Store.open(str(store) if store else None, embeddings=embeddings)
         self.local = LocalRanker(self.store)

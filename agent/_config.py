@@ -36,7 +36,7 @@ from polyrank.agent.errors import ConfigError
 
 if TYPE_CHECKING:
     from polyrank.agent._agent import Agent
-    from polyrank.retrieval import Store
+    from polyrank.retrieval import Store, WritableStore
 
 __all__ = ["DEFAULT_CACHE", "Settings"]
 
@@ -127,7 +127,7 @@ class Settings(BaseSettings):
             self.store, embeddings=self.embeddings, create=create, credentials=self.credentials()
         )
 
-    def agent(self, store: Store | None = None, **options: Any) -> Agent:
+    def agent(self, store: WritableStore | None = None, **options: Any) -> Agent:
         """An :class:`~agent.Agent` with these settings, on ``store`` (default: the store
         they name, which must exist); ``options`` go to the Agent (``rerank``, ...)."""
         from polyrank.agent._agent import Agent

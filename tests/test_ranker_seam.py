@@ -134,24 +134,22 @@ def test_a_recommend_makes_five_store_calls_and_embeds_text_history_once(
 
     import yaml
 
-    from polyrank.retrieval._store import _Guarded
+    from polyrank.retrieval._chroma import watched_calls
     from tests.conftest import ROOT
 
     profile = yaml.safe_load((ROOT / "data" / "users" / "ana.yaml").read_text())
     profile["history"].append({"text": "novelas de misterio", "event": "like"})
     path = tmp_path / "ana.yaml"
     path.write_text(yaml.safe_dump(profile, allow_unicode=True))
-    calls: Counter[str] = Counter()
-    real = _Guarded.__getattr__
-    monkeypatch.setattr(_Guarded, "__getattr__", lambda s, n: calls.update([n]) or real(s, n))
     agent = Agent(store=use_store)
     embedded: list[str] = []
     embed = use_store.embedder.embed_queries
     monkeypatch.setattr(use_store.embedder, "embed_queries",
                         lambda texts: embedded.extend(texts) or embed(texts))  # fmt: skip
     for _ in range(2):
-        calls.clear()
-        rec = agent.recommend("Quiero aprender a programar", str(path), k=5)
+        with watched_calls() as made:
+            rec = agent.recommend("Quiero aprender a programar", str(path), k=5)
+        calls = Counter(name for name, _, _ in made)
         assert sum(calls.values()) == 5 and not calls["count"], calls
     assert embedded.count("novelas de misterio") == 1
     history = {e["item_id"] for e in profile["history"] if e.get("item_id")}

@@ -229,15 +229,16 @@ def test_concurrent_ingests_into_a_server_keep_every_member_list(
 def test_a_server_lock_whose_holder_died_expires(
     chroma_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import polyrank.retrieval._store as store_module
+    import polyrank.retrieval._chroma as chroma_module
 
     with Store.open(chroma_server, embeddings="use-m3") as store:
         store._client.create_collection(
             "catalog.polyrank-lock", metadata={"owner": "dead", "expires": time.time() + 5}
         )
-        monkeypatch.setattr(store_module, "WRITE_LOCK_TIMEOUT", 0.2)
-        with pytest.raises(ConfigError, match="another polyrank process is writing"):
+        monkeypatch.setattr(chroma_module, "WRITE_LOCK_TIMEOUT", 0.2)
+        with pytest.raises(RetrievalError, match="another polyrank process is writing") as busy:
             store.ingest(load_catalog(FIXTURES / "small_catalog.jsonl"))
+        assert busy.value.retryable and "wait for the other writer" in busy.value.hint
         lock = store._client.get_collection("catalog.polyrank-lock")
         lock.modify(metadata={"owner": "dead", "expires": time.time() - 1})  # its lease ran out
         assert store.ingest(load_catalog(FIXTURES / "small_catalog.jsonl")).added == 7
