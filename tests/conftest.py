@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from polyrank.retrieval import Store, USEEmbedder, load_catalog
+from polyrank.retrieval.testing import HashEmbedder, InMemoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "data" / "catalog.jsonl"
@@ -35,6 +37,21 @@ class CountingEmbedder:
 @pytest.fixture
 def counting_embedder() -> CountingEmbedder:
     return CountingEmbedder()
+
+
+@pytest.fixture(scope="session")
+def memory_catalog() -> InMemoryStore:
+    """The sample catalogue in an in-memory store with hash embeddings: no model, no
+    Chroma (read it only; ``memory_store`` gives a private one)."""
+    store = InMemoryStore(HashEmbedder())
+    store.ingest(load_catalog(CATALOG))
+    return store
+
+
+@pytest.fixture
+def memory_store(memory_catalog: InMemoryStore) -> InMemoryStore:
+    """A private copy of :func:`memory_catalog`, free to modify."""
+    return copy.deepcopy(memory_catalog)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from polyrank.agent._cli import main
 from polyrank.agent.testing import ScriptedModel
 from polyrank.prompts import PromptSet
 from polyrank.retrieval import Filters, Store, load_catalog
+from polyrank.retrieval.testing import InMemoryStore
 from tests.conftest import FIXTURES, SMALL_CATALOG, ingest_small
 
 HOSTILE = "Boots [/] [link=https://evil.example]click[/link] \x1b[2J\x1b]0;pwned\x07\u202eevil"
@@ -332,12 +333,12 @@ def test_template_render_failures_are_bounded_config_errors(
 
 
 def test_a_broken_template_fails_when_the_agent_is_made(
-    tmp_path: Path, small_use_store: str
+    tmp_path: Path, memory_store: InMemoryStore
 ) -> None:
     """Was: an undefined variable surfaced only after retrieval, on the first request."""
     folder = _folder(tmp_path, "{{ no_such_variable }}")
     with pytest.raises(ConfigError, match="no_such_variable"):
-        Agent(store=small_use_store, model=ScriptedModel([]), prompts=str(folder))
+        Agent(store=memory_store, model=ScriptedModel([]), prompts=str(folder))
 
 
 # -- secrets and the cache -------------------------------------------------------------
