@@ -33,6 +33,7 @@ from polyrank.retrieval._language import (
 )
 from polyrank.retrieval._lazy import lazy_attributes
 from polyrank.retrieval._prices import RATES_TO_EUR, to_eur
+from polyrank.retrieval._process import ProcessSettings, configure
 from polyrank.retrieval._protocol import StoreReader, WritableStore
 from polyrank.retrieval._store import (
     DEFAULT_COLLECTION,
@@ -69,6 +70,7 @@ __all__ = [
     "LanguageGuess",
     "OpenAIEmbedder",
     "PolyrankRetriever",
+    "ProcessSettings",
     "Retriever",
     "Store",
     "StoreReader",
@@ -76,6 +78,7 @@ __all__ = [
     "Variant",
     "WritableStore",
     "candidate_document",
+    "configure",
     "content_hash",
     "detect_language",
     "is_in_language",

