@@ -27,7 +27,7 @@ from chromadb import Documents, EmbeddingFunction, Embeddings
 
 from polyrank.retrieval._embeddings import Embedder
 from polyrank.retrieval._groups import chunks
-from polyrank.retrieval.errors import ConfigError, RetrievalError
+from polyrank.retrieval.errors import REPAIR_HINT, ConfigError, RetrievalError
 
 __all__ = [
     "ChromaEmbeddingFunction",
@@ -63,7 +63,6 @@ WRITE_LOCK_TIMEOUT = 600.0
 #: compaction" or SQLite "database or disk is full").
 _DISK_LOW = 16 * 2**20
 READ_ONLY_HINT = "writing (ingest, delete, --repair) needs a folder you can write to"
-REPAIR_HINT = "run `polyrank ingest --repair` (add --store PATH) to re-index the store"
 BUSY_HINT = "wait for the other writer (ingest, delete or --repair) to finish, then run this again"
 _DISK_FULL_HINT = (
     "free some space on that disk, then run this again (`polyrank ingest --repair` if a "

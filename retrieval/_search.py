@@ -23,7 +23,7 @@ from polyrank.retrieval._filters import CompiledFilters
 from polyrank.retrieval._groups import Groups
 from polyrank.retrieval._language import detect_language
 from polyrank.retrieval._types import Candidate, Filters, Variant
-from polyrank.retrieval.errors import RetrievalError
+from polyrank.retrieval.errors import REPAIR_HINT, RetrievalError
 
 if TYPE_CHECKING:
     from polyrank.retrieval._chroma import Connection
@@ -48,7 +48,6 @@ OVERFETCH_LIMIT = 2000
 ALLOWED_TTL = 30.0
 #: How many filters' allowed ids a Store keeps.
 _ALLOWED_KEPT = 16
-_REPAIR_HINT = "run `polyrank ingest --repair` (add --store PATH) to re-index the store"
 
 #: Nearest hits by group: (similarity, the item).
 Nearest = dict[str, tuple[float, Item]]
@@ -229,7 +228,7 @@ class Searcher:
             if returned < total:
                 raise ShortIndex(
                     f"the store's vector index holds {returned} of its {total} items",
-                    hint=_REPAIR_HINT,
+                    hint=REPAIR_HINT,
                 )
 
     def _allowed_ids(self, compiled: CompiledFilters) -> tuple[list[str], frozenset[str], float]:

@@ -25,7 +25,7 @@ from polyrank.retrieval._groups import (
     member_updates,
     metadata,
 )
-from polyrank.retrieval.errors import ConfigError, RetrievalError
+from polyrank.retrieval.errors import REPAIR_HINT, ConfigError, RetrievalError
 
 if TYPE_CHECKING:
     from polyrank.retrieval._chroma import Collection, Connection
@@ -40,7 +40,6 @@ WRITE_BATCH = 1000
 #: A sync may delete at most this share of the store without ``allow_delete_all`` (an
 #: empty or truncated file given to ``--sync`` wiped a whole store, exit 0).
 SYNC_DELETE_SHARE = 0.5
-_REPAIR_HINT = "run `polyrank ingest --repair` (add --store PATH) to re-index the store"
 
 
 @dataclass(frozen=True)
@@ -244,13 +243,13 @@ class Writer:
         if found != len(set(written)):
             raise RetrievalError(
                 f"the store holds {found} of the {len(set(written))} items just written",
-                hint=_REPAIR_HINT,
+                hint=REPAIR_HINT,
             )
         total = col.count()
         if probe and total:
             found_ids, _, _ = col.nearest(probe[0], min(total, 10))
             if not found_ids:
-                raise RetrievalError("the store's vector index returns nothing", hint=_REPAIR_HINT)
+                raise RetrievalError("the store's vector index returns nothing", hint=REPAIR_HINT)
 
     def delete(self, ids: Sequence[str]) -> list[str]:
         """See :meth:`polyrank.retrieval.Store.delete`."""
