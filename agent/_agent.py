@@ -56,6 +56,7 @@ from polyrank.retrieval import (
     Filters,
     IngestReport,
     Store,
+    WritableStore,
     detect_language,
     load_catalog,
 )
@@ -195,8 +196,9 @@ class Agent:
     """Multilingual recommendation agent.
 
     Args:
-        store: a folder for embedded Chroma, ``chroma://HOST:PORT``, or an open
-            :class:`~retrieval.Store`. Default ``.polyrank/store``.
+        store: a folder for embedded Chroma, ``chroma://HOST:PORT``, or an open store
+            (a :class:`~retrieval.Store`, or any :class:`~retrieval.WritableStore` such as
+            ``polyrank.retrieval.testing.InMemoryStore``). Default ``.polyrank/store``.
         model: a ranker's name (``local``, the default, or one registered as kind
             ``ranker``), an LLM spec (``openai:MODEL``: the LLM ranker), or a
             :class:`ChatModel` object (e.g. :class:`polyrank.agent.testing.ScriptedModel`).
@@ -217,7 +219,7 @@ class Agent:
 
     def __init__(
         self,
-        store: str | Path | Store | None = None,
+        store: str | Path | WritableStore | None = None,
         *,
         model: str | ChatModel = "local",
         ranker: str | Ranker | None = None,
@@ -230,10 +232,10 @@ class Agent:
         prices: dict[str, tuple[float, float]] | None = None,
         feedback: Feedback | None = None,
     ) -> None:
-        if isinstance(store, Store):
+        if not isinstance(store, str | Path | None):
             if embeddings is not None:
                 raise ConfigError("pass embeddings when opening the Store, not with an open one")
-            self.store = store
+            self.store: WritableStore = store
         else:
             self.store = Store.open(str(store) if store else None, embeddings=embeddings)
         self.local = LocalRanker(self.store)

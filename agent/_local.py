@@ -33,7 +33,7 @@ from polyrank.agent._locale import table as locale_table
 from polyrank.agent._money import price_text
 from polyrank.agent._profile import LANGUAGE_SENSITIVE_DOMAINS, Interest, UserContext
 from polyrank.agent._ranking import Ranking, RankRequest
-from polyrank.retrieval import Candidate, Store, to_eur
+from polyrank.retrieval import Candidate, StoreReader, to_eur
 from polyrank.retrieval._lexical import has_spaceless, tokenize
 
 __all__ = ["LocalRanker", "localized_reason", "reason_languages"]
@@ -295,7 +295,7 @@ class LocalRanker:
 
     spec = "local"
 
-    def __init__(self, store: Store | None = None) -> None:
+    def __init__(self, store: StoreReader | None = None) -> None:
         self.store = store
         self._lock = threading.Lock()
         self._texts: dict[str, np.ndarray] = {}

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from polyrank.agent._budget import truncate_tokens
 from polyrank.agent._locale import table as locale_table
 from polyrank.agent.errors import ProfileError
-from polyrank.retrieval import Item, Store, preferred_variant
+from polyrank.retrieval import Item, StoreReader, preferred_variant
 from polyrank.retrieval.support import TooLarge, YAMLError, load_yaml, read_bounded, yaml_problem
 
 __all__ = [
@@ -207,7 +207,7 @@ def _weight(event: Event) -> float:
 
 
 def build_context(
-    profile: UserProfile | None, store: Store | None, language: str | None = None
+    profile: UserProfile | None, store: StoreReader | None, language: str | None = None
 ) -> UserContext:
     """Summarise the profile's history across scenes and domains.
 

@@ -27,9 +27,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import combinations
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from polyrank.retrieval import StoreReader
 
 __all__ = [
     "STRUCTURAL_REPAIRS",
@@ -166,14 +169,14 @@ class RequestContext:
 
     ``case`` is the :class:`polyrank.evals.Case`, ``recommendation`` the
     :class:`polyrank.agent.Recommendation` (items and trace), ``store`` the suite's
-    :class:`polyrank.retrieval.Store`.
+    :class:`polyrank.retrieval.StoreReader`.
     """
 
     case: Any
     language: str
     recommendation: Any
     k: int
-    store: Any = None
+    store: StoreReader | None = None
 
     @property
     def labels(self) -> Mapping[str, int]:

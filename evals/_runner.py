@@ -28,7 +28,7 @@ from polyrank.evals._metrics import (
 )
 from polyrank.evals._metrics import metrics as registered
 from polyrank.evals._suite import Case, Expectation, LoadedSuite
-from polyrank.retrieval import Store, load_catalog
+from polyrank.retrieval import Store, StoreReader, load_catalog
 
 __all__ = ["CaseResult", "EvalRun", "LanguageResult", "RunOptions", "run_suite"]
 
@@ -149,7 +149,7 @@ def _metric_error(metric: Metric, where: str, exc: Exception) -> ConfigError:
 
 
 def _score_language(
-    case: Case, language: str, recs: Sequence[Recommendation], k: int, store: Store
+    case: Case, language: str, recs: Sequence[Recommendation], k: int, store: StoreReader
 ) -> LanguageResult:
     rec = recs[0]
     labels = case.relevant

@@ -314,12 +314,11 @@ def _median_ms(run: Any, rounds: int) -> float:
 
 def bench_scale(items_wanted: int = SCALE_ITEMS, rounds: int = 24) -> dict[str, float]:
     """Build a large store of near-copies and time search and recommend in it."""
-    from collections import Counter
 
     from polyrank.agent import Agent
     from polyrank.agent.registry import resolve
     from polyrank.retrieval import Filters, Item
-    from polyrank.retrieval._store import _Guarded
+    from polyrank.retrieval._chroma import watched_calls
 
     sample = load_catalog(CATALOG)
     real = resolve("embeddings", "fusion")
@@ -367,14 +366,9 @@ def bench_scale(items_wanted: int = SCALE_ITEMS, rounds: int = 24) -> dict[str, 
         figures["recommend_local_ms"] = _median_ms(
             lambda n: agent.recommend(queries[n % len(queries)], user, k=5), rounds
         )
-        calls: Counter[str] = Counter()
-        real_getattr = _Guarded.__getattr__
-        _Guarded.__getattr__ = lambda s, n: calls.update([n]) or real_getattr(s, n)  # type: ignore[method-assign]
-        try:
+        with watched_calls() as calls:
             agent.recommend(queries[2], user, k=5)
-        finally:
-            _Guarded.__getattr__ = real_getattr  # type: ignore[method-assign]
-        figures["store_calls_per_recommend"] = float(sum(calls.values()))
+        figures["store_calls_per_recommend"] = float(len(calls))
         store.close()
     return figures
 

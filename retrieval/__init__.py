@@ -1,5 +1,8 @@
 """Multilingual retrieval for polyrank: embeddings, the Chroma store, catalogue files.
 
+Test doubles (a hash embedder and an in-memory store, no model and no database) are in
+:mod:`polyrank.retrieval.testing`.
+
 ``import polyrank.retrieval`` does not import chromadb; opening a :class:`Store` does.
 
 Logging: every part logs under the ``polyrank`` logger (``polyrank.retrieval``,
@@ -30,6 +33,8 @@ from polyrank.retrieval._language import (
 )
 from polyrank.retrieval._lazy import lazy_attributes
 from polyrank.retrieval._prices import RATES_TO_EUR, to_eur
+from polyrank.retrieval._process import ProcessSettings, configure
+from polyrank.retrieval._protocol import StoreReader, WritableStore
 from polyrank.retrieval._store import (
     DEFAULT_COLLECTION,
     DEFAULT_STORE,
@@ -65,11 +70,15 @@ __all__ = [
     "LanguageGuess",
     "OpenAIEmbedder",
     "PolyrankRetriever",
+    "ProcessSettings",
     "Retriever",
     "Store",
+    "StoreReader",
     "USEEmbedder",
     "Variant",
+    "WritableStore",
     "candidate_document",
+    "configure",
     "content_hash",
     "detect_language",
     "is_in_language",

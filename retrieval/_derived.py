@@ -26,13 +26,11 @@ T = TypeVar("T")
 
 
 def cache_home() -> Path:
-    """polyrank's per-user cache folder: ``$POLYRANK_CACHE_HOME``, else
-    ``$XDG_CACHE_HOME/polyrank``, else ``~/.cache/polyrank``."""
-    explicit = os.environ.get("POLYRANK_CACHE_HOME")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "polyrank"
+    """polyrank's per-user cache folder, as configured at the edge
+    (:mod:`polyrank.retrieval._process`; default ``~/.cache/polyrank``)."""
+    from polyrank.retrieval._process import process_settings
+
+    return process_settings().cache_folder
 
 
 def derived(name: str, distribution: str, kind: type[T], build: Callable[[], T]) -> T:

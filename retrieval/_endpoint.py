@@ -5,7 +5,6 @@ refused, and how secrets are kept out of every message.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from urllib.parse import urlparse
@@ -33,19 +32,21 @@ def redact(text: str, secrets: Sequence[str | None] = ()) -> str:
 def credentials(
     what: str, base_url: str | None, api_key: str | None
 ) -> tuple[str | None, str | None]:
-    """``(base_url, api_key)`` for ``what`` (``openai:MODEL``): the given ones, else
-    ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` as in the OpenAI SDK.
+    """``(base_url, api_key)`` for ``what`` (``openai:MODEL``), as given: the environment
+    (``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``) is read at the edge, by
+    :meth:`polyrank.agent.Settings.load`, and passed in.
 
     Raises:
-        ConfigError: neither is set (no placeholder key is ever sent to the public API), or
-            the base URL is not an http(s) URL (not retried: a typo stays a typo).
+        ConfigError: neither is given (no placeholder key is ever sent to the public API),
+            or the base URL is not an http(s) URL (not retried: a typo stays a typo).
     """
-    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-    api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+    base_url = base_url or None
+    api_key = api_key or None
     if base_url is None and api_key is None:
         raise ConfigError(
             f"{what} has neither an API key nor a base URL: set OPENAI_API_KEY for "
-            "OpenAI, or OPENAI_BASE_URL for a local server (e.g. http://127.0.0.1:8080/v1)"
+            "OpenAI, or OPENAI_BASE_URL for a local server (e.g. http://127.0.0.1:8080/v1); "
+            "from Python pass api_key= or base_url=, or build with Settings.load()"
         )
     if base_url is not None:
         parsed = urlparse(base_url)

@@ -1,8 +1,5 @@
-"""Lexical retrieval: BM25 over a tokenizer that handles every script of the catalogue.
-
-Dense multilingual embeddings find an item across languages but blur exact words ("Krimi",
-"ramen", a place name); BM25 finds exact and near-exact words but only within a language.
-The store fuses both by reciprocal rank fusion (see :mod:`polyrank.retrieval._store`).
+"""A word tokenizer that handles every script of the catalogue (the local ranker's and
+the intent parser's word matching, and the hash embedder's words).
 
 Tokens: NFKC-normalised, case-folded words; Latin, Cyrillic, Greek, Arabic and Devanagari
 words also give their first :data:`STEM` characters (a light, language-free stemmer that
@@ -14,14 +11,9 @@ which have no spaces between words, give character unigrams and bigrams.
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
-from collections.abc import Sequence
-from typing import Any
 
-import numpy as np
-
-__all__ = ["STEM", "LexicalIndex", "has_spaceless", "spaceless", "tokenize"]
+__all__ = ["STEM", "has_spaceless", "spaceless", "tokenize"]
 
 #: Length of the prefix a long word also stands for.
 STEM = 5
@@ -57,7 +49,7 @@ def has_spaceless(text: str) -> bool:
 
 
 def tokenize(text: str) -> list[str]:
-    """The BM25 tokens of ``text`` (see the module docstring)."""
+    """The tokens of ``text`` (see the module docstring)."""
     out: list[str] = []
     for match in _TOKEN.finditer(unicodedata.normalize("NFKC", text).casefold()):
         word = match.group()
@@ -73,44 +65,3 @@ def tokenize(text: str) -> list[str]:
         if len(word) >= STEM:  # the head of a compound: "Alpenkrimi" is a "Krimi"
             out.append("~" + word[-STEM:])
     return out
-
-
-class LexicalIndex:
-    """An in-memory BM25 index (``bm25s``) over ``(id, text)`` pairs.
-
-    Usage::
-
-        index = LexicalIndex.build([("bk-1", "Alpenkrimi: Tod am Gipfelkreuz"), ...])
-        index.scores("ein Krimi")          # {id: BM25 score} for ids sharing a token
-    """
-
-    def __init__(self, ids: Sequence[str], retriever: Any, vocab: dict[str, int]) -> None:
-        self.ids = list(ids)
-        self._retriever = retriever
-        self._vocab = vocab
-        self._lock = threading.Lock()
-
-    @classmethod
-    def build(cls, documents: Sequence[tuple[str, str]]) -> LexicalIndex:
-        import bm25s
-
-        ids = [doc_id for doc_id, _ in documents]
-        corpus = [tokenize(text) or ["\x00"] for _, text in documents]
-        vocab: dict[str, int] = {}
-        encoded = [[vocab.setdefault(t, len(vocab)) for t in doc] for doc in corpus]
-        retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenization.Tokenized(ids=encoded, vocab=vocab), show_progress=False)
-        return cls(ids, retriever, vocab)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def scores(self, query: str) -> dict[str, float]:
-        """BM25 score of every document that shares a token with ``query``."""
-        tokens = [self._vocab[t] for t in dict.fromkeys(tokenize(query)) if t in self._vocab]
-        if not tokens or not self.ids:
-            return {}
-        with self._lock:
-            values = np.asarray(self._retriever.get_scores(tokens), dtype=np.float64)
-        hits = np.nonzero(values > 0)[0]
-        return {self.ids[i]: float(values[i]) for i in hits}

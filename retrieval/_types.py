@@ -105,8 +105,6 @@ class Candidate(BaseModel):
     description: str
     language: str
     domain: str
-    #: BM25 strength of the best lexical match in its group, 0..1 (0: no shared word).
-    lexical: float = 0.0
     tags: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     attributes: dict[str, AttributeValue] = Field(default_factory=dict)

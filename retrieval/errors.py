@@ -134,6 +134,10 @@ class RetrievalError(RuntimeFault):
     hint = "check the --store path or the Chroma server address"
 
 
+#: The hint of a RetrievalError that rebuilding the store's index fixes.
+REPAIR_HINT = "run `polyrank ingest --repair` (add --store PATH) to re-index the store"
+
+
 class OutputError(RuntimeFault):
     """The model answered, but the answer could not be used."""
 

@@ -13,7 +13,7 @@ import chromadb.api.rust  # noqa: F401
 import numpy as np
 
 import polyrank.retrieval._chroma  # noqa: F401
-import polyrank.retrieval._store as store_module
+import polyrank.retrieval._writes as writes_module
 from polyrank.retrieval import Item, Store
 from polyrank.retrieval.errors import RetrievalError
 from tests._fakes import HashEmbedder
@@ -25,7 +25,7 @@ BATCH = 40
 def write(op: str, folder: str, catalogue: str) -> None:
     """Run one write: ``ingest`` or ``sync`` of the catalogue (a JSONL file), or
     ``repair``; then exit without teardown (as the CLI does)."""
-    store_module._WRITE_BATCH = BATCH
+    writes_module.WRITE_BATCH = BATCH
     store = Store.open(folder, embeddings=HashEmbedder())
     if op == "repair":
         store.repair()
@@ -86,7 +86,7 @@ def check(folder: str, expected: str, report: str) -> None:
     wrong = [i for i in required if i in metas and str(metas[i]["title"]) not in required[i]]
     if wrong:
         failed.append(f"{len(wrong)} items with a title never written: {wrong[:5]}")
-    if spec["completed"] and store._dirty and not repaired:
+    if spec["completed"] and store._connection.dirty and not repaired:
         failed.append("the last write completed but the store is marked cut short")
     for item_id in spec["sample"]:
         if item_id not in metas:

@@ -58,29 +58,18 @@ def catalogue(groups: int, languages: Sequence[str], prefix: str = "g") -> list[
 def interrupted(method: str, after: int = 0) -> Iterator[list[int]]:
     """Chroma collection calls named ``method`` raise KeyboardInterrupt (as SIGINT would)
     once ``after`` of them have run; yields the count of calls made."""
-    from polyrank.retrieval._store import _Guarded
+    from polyrank.retrieval._chroma import watched_calls
 
     calls = [0]
-    real = _Guarded.__getattr__
 
-    def spy(self: _Guarded, name: str) -> Any:
-        call = real(self, name)
-        if name != method:
-            return call
-
-        def cut(*args: Any, **kwargs: Any) -> Any:
+    def cut(name: str, kwargs: dict[str, Any]) -> None:
+        if name == method:
             calls[0] += 1
             if calls[0] > after:
                 raise KeyboardInterrupt
-            return call(*args, **kwargs)
 
-        return cut
-
-    _Guarded.__getattr__ = spy  # type: ignore[method-assign]
-    try:
+    with watched_calls(before=cut):
         yield calls
-    finally:
-        _Guarded.__getattr__ = real  # type: ignore[method-assign]
 
 
 def fresh_process_view() -> None:

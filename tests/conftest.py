@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import sys
 import types
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from polyrank.retrieval import Store, USEEmbedder, load_catalog
+from polyrank.retrieval.testing import HashEmbedder, InMemoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "data" / "catalog.jsonl"
@@ -39,6 +41,21 @@ class CountingEmbedder:
 @pytest.fixture
 def counting_embedder() -> CountingEmbedder:
     return CountingEmbedder()
+
+
+@pytest.fixture(scope="session")
+def memory_catalog() -> InMemoryStore:
+    """The sample catalogue in an in-memory store with hash embeddings: no model, no
+    Chroma (read it only; ``memory_store`` gives a private one)."""
+    store = InMemoryStore(HashEmbedder())
+    store.ingest(load_catalog(CATALOG))
+    return store
+
+
+@pytest.fixture
+def memory_store(memory_catalog: InMemoryStore) -> InMemoryStore:
+    """A private copy of :func:`memory_catalog`, free to modify."""
+    return copy.deepcopy(memory_catalog)
 
 
 @pytest.fixture(scope="session")

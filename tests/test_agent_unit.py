@@ -14,6 +14,7 @@ from polyrank.agent._rerank import RerankConfig
 from polyrank.agent.testing import FunctionModel, ScriptedModel, prompt_candidates
 from polyrank.prompts import PromptSet
 from polyrank.retrieval import Filters, Store, detect_language
+from polyrank.retrieval.testing import InMemoryStore
 from tests.conftest import ROOT
 
 USERS = ROOT / "data" / "users"
@@ -198,8 +199,8 @@ def test_prompt_folder_without_version_is_refused(tmp_path: Path) -> None:
         PromptSet.load(tmp_path)
 
 
-def test_recommend_many_keeps_order(use_store: Store) -> None:
-    agent = Agent(store=use_store)
+def test_recommend_many_keeps_order(memory_store: InMemoryStore) -> None:
+    agent = Agent(store=memory_store)
     queries = ["ramen", "hiking boots", "piano"]
     results = agent.recommend_many(queries, k=2, concurrency=3)
     assert [r.query for r in results] == queries
@@ -216,16 +217,16 @@ async def test_arecommend_answers_what_recommend_answers(use_store: Store) -> No
     assert rec.trace.ranker == "local" and not rec.trace.fallback
 
 
-def test_unknown_model_suggests(use_store: Store) -> None:
+def test_unknown_model_suggests(memory_store: InMemoryStore) -> None:
     with pytest.raises(ConfigError, match="did you mean 'openai'"):
-        Agent(store=use_store, model="opneai:gpt")
+        Agent(store=memory_store, model="opneai:gpt")
 
 
-def test_cache_key_separates_seeds(use_store: Store, tmp_path: Path) -> None:
+def test_cache_key_separates_seeds(memory_store: InMemoryStore, tmp_path: Path) -> None:
     model = FunctionModel(lambda m, s: _true_order(m, bias=False))
     for seed in (0, 1, 0):
         agent = Agent(
-            store=use_store,
+            store=memory_store,
             model=model,
             cache=tmp_path / "cache",
             candidates=6,

@@ -37,7 +37,9 @@ def test_openai_embeddings_use_the_key_and_never_a_placeholder(
     """Was: ``--embeddings openai:…`` sent the key "unused" even with OPENAI_API_KEY set."""
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-real")
-    embedder = resolve("embeddings", "openai:text-embedding-3-small")
+    # the environment is read at the edge (Settings), never by the library itself
+    edge = Settings.load().credentials()
+    embedder = resolve("embeddings", "openai:text-embedding-3-small", **edge)
     assert embedder._client.openai_api_key.get_secret_value() == "sk-real"
     given = resolve("embeddings", "openai:m", **Settings.load(api_key="sk-given").credentials())
     assert given._client.openai_api_key.get_secret_value() == "sk-given"

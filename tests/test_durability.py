@@ -44,9 +44,9 @@ def _variants_seen(store: Store) -> dict[str, set[str]]:
 def test_an_interrupted_repair_leaves_every_item(tmp_path: Path, monkeypatch) -> None:
     """Was: --repair dropped the collection, then re-added in batches: SIGINT after the
     first batch left 2 of 7 items, for good."""
-    import polyrank.retrieval._store as store_module
+    import polyrank.retrieval._writes as writes_module
 
-    monkeypatch.setattr(store_module, "_WRITE_BATCH", 2)
+    monkeypatch.setattr(writes_module, "WRITE_BATCH", 2)
     embedder = HashEmbedder()
     store = Store.open(str(tmp_path / "s"), embeddings=embedder)
     store.ingest(catalogue(4, ["en", "de"]))
@@ -64,9 +64,9 @@ def test_a_repair_cut_between_its_last_two_steps_finishes_on_open(
     tmp_path: Path, monkeypatch
 ) -> None:
     """The old collection dropped, the new one not yet renamed: opening finishes it."""
-    import polyrank.retrieval._store as store_module
+    import polyrank.retrieval._chroma as chroma_module
 
-    real = store_module._settle_swap
+    real = chroma_module.settle_swap
     calls: list[str] = []
 
     def cut(client: object, name: str, function: object) -> None:
@@ -79,10 +79,10 @@ def test_a_repair_cut_between_its_last_two_steps_finishes_on_open(
     embedder = HashEmbedder()
     store = Store.open(str(tmp_path / "s"), embeddings=embedder)
     store.ingest(catalogue(3, ["en", "de"]))
-    monkeypatch.setattr(store_module, "_settle_swap", cut)
+    monkeypatch.setattr(chroma_module, "settle_swap", cut)
     with pytest.raises(KeyboardInterrupt):
         store.repair()
-    monkeypatch.setattr(store_module, "_settle_swap", real)
+    monkeypatch.setattr(chroma_module, "settle_swap", real)
     assert {c.name for c in store._client.list_collections()} == {"catalog.polyrank-new"}
     fresh_process_view()
     again = Store.open(str(tmp_path / "s"), embeddings=embedder, create=False)
@@ -127,7 +127,7 @@ def test_a_cut_short_ingest_leaves_no_stale_member_list(tmp_path: Path) -> None:
     assert _variants_seen(reader) == truth  # the reader does not trust the lists
     report = reader.ingest(catalogue(5, ["en", "de", "fr"]))
     assert report.unchanged == 15
-    assert not reader._dirty
+    assert not reader._connection.dirty
     lists = {
         str(m["group"]): json.loads(str(m["members"]))
         for m in reader._col.get(include=["metadatas"])["metadatas"] or []
@@ -150,7 +150,7 @@ def test_repair_recomputes_stale_member_lists(tmp_path: Path) -> None:
 
 def test_a_large_group_carries_no_member_list(tmp_path: Path) -> None:
     """Was: every item of a 4,000-version group held all 4,000 ids (761 MB, 9.4 s delete)."""
-    from polyrank.retrieval._store import MEMBERS_LISTED_MAX
+    from polyrank.retrieval._groups import MEMBERS_LISTED_MAX
 
     embedder = HashEmbedder()
     store = Store.open(str(tmp_path / "s"), embeddings=embedder)
@@ -197,7 +197,7 @@ def test_a_full_disk_is_named_as_such(monkeypatch, tmp_path: Path) -> None:
 
     from chromadb.errors import InternalError
 
-    from polyrank.retrieval._store import _Guarded
+    from polyrank.retrieval._chroma import Collection
 
     class Full:
         def upsert(self, **_: object) -> None:
@@ -206,7 +206,7 @@ def test_a_full_disk_is_named_as_such(monkeypatch, tmp_path: Path) -> None:
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**9, 10**9, 4096))
     with pytest.raises(RetrievalError) as caught:
-        _Guarded(Full(), tmp_path).upsert(ids=["a"])
+        Collection(Full(), tmp_path).upsert(ids=["a"])
     assert "the disk holding the store" in str(caught.value) and "is full" in str(caught.value)
     assert "free some space" in caught.value.hint
 
@@ -270,18 +270,18 @@ def test_sync_refusal_names_the_api_option(tmp_path: Path) -> None:
 def test_a_short_index_is_opened_afresh_before_it_is_reported(tmp_path: Path, monkeypatch) -> None:
     """The crash tier saw Chroma's first index in a new process lack one item after ~1 in
     40 kills, while a fresh client held it: the search reopens once, then reports."""
-    from polyrank.retrieval._store import _ShortIndex
+    from polyrank.retrieval._search import Searcher, ShortIndex
 
     store = Store.open(str(tmp_path / "s"), embeddings=HashEmbedder())
     store.ingest(catalogue(3, ["en"]))
-    real = Store._search_by_vector
+    real = Searcher.search
     calls: list[int] = []
 
-    def short_once(self: Store, *args: object) -> object:
+    def short_once(self: Searcher, *args: object) -> object:
         calls.append(1)
         if len(calls) == 1:
-            raise _ShortIndex("the store's vector index holds 2 of its 3 items")
+            raise ShortIndex("the store's vector index holds 2 of its 3 items")
         return real(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Store, "_search_by_vector", short_once)
+    monkeypatch.setattr(Searcher, "search", short_once)
     assert len(store.search("Item g0-en", 3)) == 3 and len(calls) == 2

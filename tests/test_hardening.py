@@ -13,12 +13,13 @@ import yaml
 from rich.console import Console
 
 from polyrank._cli import main
-from polyrank.agent import Agent, CatalogError, ConfigError, LLMSettings
+from polyrank.agent import Agent, CatalogError, ConfigError, LLMSettings, RetrievalError
 from polyrank.agent._budget import count_tokens
 from polyrank.agent._chat import Event, render
 from polyrank.agent.testing import ScriptedModel
 from polyrank.prompts import PromptSet
 from polyrank.retrieval import Filters, Store, load_catalog
+from polyrank.retrieval.testing import InMemoryStore
 from tests.conftest import FIXTURES, SMALL_CATALOG, ingest_small
 
 HOSTILE = "Boots [/] [link=https://evil.example]click[/link] \x1b[2J\x1b]0;pwned\x07\u202eevil"
@@ -332,12 +333,12 @@ def test_template_render_failures_are_bounded_config_errors(
 
 
 def test_a_broken_template_fails_when_the_agent_is_made(
-    tmp_path: Path, small_use_store: str
+    tmp_path: Path, memory_store: InMemoryStore
 ) -> None:
     """Was: an undefined variable surfaced only after retrieval, on the first request."""
     folder = _folder(tmp_path, "{{ no_such_variable }}")
     with pytest.raises(ConfigError, match="no_such_variable"):
-        Agent(store=small_use_store, model=ScriptedModel([]), prompts=str(folder))
+        Agent(store=memory_store, model=ScriptedModel([]), prompts=str(folder))
 
 
 # -- secrets and the cache -------------------------------------------------------------
@@ -466,14 +467,19 @@ def test_a_second_writer_waits_then_says_so(
 
     from filelock import FileLock
 
-    import polyrank.retrieval._store as store_module
+    import polyrank.retrieval._chroma as chroma_module
 
     assert ingest_small(tmp_path / "s") == 0
-    monkeypatch.setattr(store_module, "WRITE_LOCK_TIMEOUT", 0.5)
+    monkeypatch.setattr(chroma_module, "WRITE_LOCK_TIMEOUT", 0.5)
     with FileLock(str(tmp_path / "s" / "write.lock")):  # another process is writing
         assert ingest_small(tmp_path / "s", "--sync") == 1
         assert main(["delete", "b1", "--store", str(tmp_path / "s")]) == 1
     assert "another polyrank process is writing" in capsys.readouterr().err
+    with FileLock(str(tmp_path / "s" / "write.lock")), Store.open(str(tmp_path / "s")) as store:
+        with pytest.raises(RetrievalError, match="another polyrank process") as busy:
+            store.delete(["b1"])  # waiting longer helps: a runtime fault, not ConfigError
+        assert busy.value.retryable and not isinstance(busy.value, ConfigError)
+        assert "wait for the other writer" in busy.value.hint
     # two real processes at once: the second waits for the first; both land whole
     rows = [{"id": f"p{n}", "title": f"Item {n}", "description": "Some text.",
              "language": "en", "domain": "books"} for n in range(150)]  # fmt: skip
@@ -567,7 +573,7 @@ def test_every_chroma_failure_becomes_a_retrieval_error(error: str, hint: str) -
     from chromadb.errors import InternalError
 
     from polyrank.agent import RetrievalError
-    from polyrank.retrieval._store import _Guarded
+    from polyrank.retrieval._chroma import Collection
 
     raised: Exception = {
         "connect": httpx.ConnectError("[Errno 111] Connection refused"),
@@ -584,7 +590,7 @@ def test_every_chroma_failure_becomes_a_retrieval_error(error: str, hint: str) -
 
             return fail
 
-    guarded = _Guarded(Broken())
+    guarded = Collection(Broken())
     for call in (guarded.count, guarded.get, guarded.query, guarded.upsert):
         with pytest.raises(RetrievalError) as info:
             call()

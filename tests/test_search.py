@@ -15,28 +15,12 @@ from tests.conftest import CATALOG
 def _store_calls(*names: str) -> Iterator[list[tuple[str, dict[str, Any], Any]]]:
     """Every call of these Chroma collection methods made inside: (name, keyword
     arguments, what it returned)."""
-    from polyrank.retrieval._store import _Guarded
+    from polyrank.retrieval._chroma import watched_calls
 
     calls: list[tuple[str, dict[str, Any], Any]] = []
-    real = _Guarded.__getattr__
-
-    def spy(self: _Guarded, name: str) -> object:
-        method = real(self, name)
-        if name not in names:
-            return method
-
-        def call(**kw: Any) -> Any:
-            got = method(**kw)
-            calls.append((name, kw, got))
-            return got
-
-        return call
-
-    _Guarded.__getattr__ = spy  # type: ignore[method-assign]
-    try:
+    with watched_calls() as made:
         yield calls
-    finally:
-        _Guarded.__getattr__ = real  # type: ignore[method-assign]
+    calls.extend(call for call in made if call[0] in names)
 
 
 def test_one_candidate_per_group_with_all_variants(use_store: Store) -> None:
@@ -126,10 +110,11 @@ def test_feedback_moves_the_query_towards_its_best_hits(use_store: Store) -> Non
     import numpy as np
 
     from polyrank.retrieval import Feedback
+    from polyrank.retrieval._filters import compile_filters
 
     query = use_store.embedder.embed_queries(["Kopfhörer mit Geräuschunterdrückung"])[0]
     feedback = Feedback(weight=0.5, depth=3)
-    moved = use_store._with_feedback(query, Filters(), feedback)
+    moved = use_store._searcher.with_feedback(query, compile_filters(Filters()), feedback)
     top = use_store.search_by_vector(query, 3, Filters())
     centre = np.mean(
         [v / np.linalg.norm(v) for v in use_store.vectors([c.id for c in top]).values()], axis=0
@@ -166,17 +151,17 @@ def test_filters_skip_chromas_metadata_prefilter_and_find_the_same(
     items; 3 ms unfiltered; 15 ms confined to the domain's ids): a broad filter now reads
     the nearest ids unfiltered and keeps the allowed ones, a narrow one searches only its
     ids. The answers must not change."""
-    import polyrank.retrieval._store as store_module
+    import polyrank.retrieval._search as search_module
 
     for k in (5, 12):
         with _store_calls("query") as calls:
             broad = [use_store.search(q, k, f) for q, f in BROAD_CASES]
         assert calls and all(not kw.get("where") and not kw.get("ids") for _, kw, _ in calls)
-        monkeypatch.setattr(store_module, "OVERFETCH_LIMIT", 1)  # every filter is "narrow"
+        monkeypatch.setattr(search_module, "OVERFETCH_LIMIT", 1)  # every filter is "narrow"
         with _store_calls("query") as calls:
             narrow = [use_store.search(q, k, f) for q, f in BROAD_CASES]
         assert calls and all(not kw.get("where") and kw.get("ids") for _, kw, _ in calls)
-        monkeypatch.setattr(store_module, "OVERFETCH_LIMIT", 2000)
+        monkeypatch.setattr(search_module, "OVERFETCH_LIMIT", 2000)
         for got, want in zip(broad, narrow, strict=True):
             assert [(c.id, c.score) for c in got] == [(c.id, c.score) for c in want]
             assert len(got) == min(k, len(want))

