@@ -82,3 +82,17 @@ def small_use_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     assert ingest_small(tmp_path / "small") == 0
     capsys.readouterr()
     return str(tmp_path / "small")
+
+
+@pytest.fixture(autouse=True)
+def _server_modes(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test remembers the structured-output modes servers took in a file of its own:
+    scripted servers reuse ports, and a refusal one test recorded must not reach another."""
+    import polyrank.agent._server as server
+
+    path = tmp_path_factory.mktemp("modes") / "server-modes.json"
+    monkeypatch.setattr(server, "MODES_PATH", path)
+    monkeypatch.setattr(server, "_LIMITS", {})
+    return path
