@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import dataclasses
 import difflib
-import inspect
 import os
 import threading
 import time
@@ -30,7 +29,7 @@ from typing import Any, TypeVar
 from polyrank.agent._batch import QueryBatcher
 from polyrank.agent._cache import ReplyCache
 from polyrank.agent._intent import Intent, read_intent, request_text
-from polyrank.agent._llm import ChatModel
+from polyrank.agent._llm import ChatModel, chat_model
 from polyrank.agent._local import LocalRanker
 from polyrank.agent._money import price_text
 from polyrank.agent._otel import emit_spans
@@ -192,10 +191,10 @@ class Agent:
         #: The ranker that answers: an :class:`LLMRanker`, or the local ranker.
         self.ranker: Ranker = self.local
         #: The chat model behind the LLM ranker (``None``: the local ranker only).
-        self.llm: ChatModel | None = chat
-        if chat is not None:
+        self.llm: ChatModel | None = chat_model(chat) if chat is not None else None
+        if self.llm is not None:
             llm = LLMRanker(
-                chat,
+                self.llm,
                 self.prompts,
                 explain=self.local.explain,
                 config=rerank,
@@ -238,9 +237,8 @@ class Agent:
 
     async def aclose(self) -> None:
         """Close the LLM's HTTP connections of the running event loop (before it ends)."""
-        close = getattr(self.llm, "aclose", None)
-        if close is not None and inspect.iscoroutinefunction(close):
-            await close()
+        if self.llm is not None:
+            await self.llm.aclose()
 
     def close(self) -> None:
         with self._lock:
@@ -678,6 +676,7 @@ class Agent:
             repairs=dict(tried.repairs),
             **dataclasses.asdict(tried.usage),  # tokens, calls, re-asks, passes, windows
             candidate_ids=[c.id for c in candidates],
+            filled=list(tried.filled) if tried.failure is None else [],
             last_prompt=tried.last_prompt,
             errors=list(tried.errors),
             intent=plan.intent.model_dump(mode="json", exclude_defaults=True),

@@ -157,6 +157,12 @@ def llm_options(parser: argparse.ArgumentParser) -> None:
         help="answer budget of one LLM call in tokens (default 1500)",
     )
     parser.add_argument(
+        "--context",
+        type=int,
+        help="the model server's context size in tokens when it does not say (llama.cpp "
+        "and Ollama do); prompt and answer are budgeted within it (default 8192)",
+    )
+    parser.add_argument(
         "--allow-fallback",
         action="store_true",
         help=f"exit 0 when the LLM fails and the local ranker answers (default: a warning "
@@ -168,7 +174,7 @@ def settings_of(args: argparse.Namespace, **given: Any) -> Settings:
     """The run's settings: these options, then the environment (checked, nothing loaded)."""
     from polyrank.agent._config import Settings
 
-    for name in ("model", "store", "embeddings", "timeout", "max_tokens", "prompts"):
+    for name in ("model", "store", "embeddings", "timeout", "max_tokens", "prompts", "context"):
         given.setdefault(name, getattr(args, name, None))
     return Settings.load(**given)
 
@@ -405,6 +411,22 @@ def _parser() -> argparse.ArgumentParser:
     _prompts_option(chat)
     llm_options(chat)
     _common(chat)
+
+    probe = sub.add_parser(
+        "probe",
+        help="check a model before trusting it: validity, position following, reasons",
+        description="Ask the model a few built-in requests in several languages, each shown "
+        "in two shuffled orders, and report the structured-output mode the server took, its "
+        "context size and slots, valid replies, whether the model picks items or positions, "
+        "whether its reasons are in the request's language and its own words, tokens and "
+        "latency per request, and a verdict: use it, use it for reasons only, or use the "
+        f"local ranker. Exit 0 for 'use it', else {EXIT_FALLBACK}.",
+    )
+    probe.add_argument(
+        "--model", help="openai:MODEL (env POLYRANK_MODEL; server from OPENAI_BASE_URL)"
+    )
+    probe.add_argument("--json", action="store_true", help="print the report as JSON")
+    llm_options(probe)
 
     from polyrank.evals._cli import add_parser as add_eval_parser
 
@@ -829,6 +851,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command == "chat":
             return _chat(args)
+        if args.command == "probe":
+            from polyrank.agent._probe import run as run_probe
+
+            return run_probe(args)
         if args.command == "eval":
             from polyrank.evals._cli import run as run_eval
 

@@ -53,6 +53,9 @@ class Trace(BaseModel):
     passes: int = 1
     windows: int = 0
     candidate_ids: list[str] = Field(default_factory=list)  # the order the ranker was shown
+    #: Ids shown that the LLM did not pick (it is asked for the top k): placed in the local
+    #: ranker's order, not the model's.
+    filled: list[str] = Field(default_factory=list)
     last_prompt: str | None = None
     errors: list[str] = Field(default_factory=list)
     #: What the request was understood to ask (:class:`polyrank.agent._intent.Intent`, as JSON),

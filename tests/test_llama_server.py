@@ -154,3 +154,27 @@ def check_answers(store: Store, base_url: str) -> None:
         assert all(i.reason.strip() for i in rec.items)
     # llama-cpp-python refuses json_schema; JSON mode with the bounded schema was taken
     assert agent.llm is not None and agent.llm.json_mode == "json_object"  # type: ignore[attr-defined]
+
+
+def test_real_small_model_is_noticed_not_reading(llama_url: str, use_store: Store) -> None:
+    """SmolLM2-135M answers with positions and copied text (issue 22 measured its first id
+    c1 in 38 of 38 answers, its reasons copied titles and prices): it must be noticed, the
+    local ranker must answer, and the trace must say why in one line."""
+    agent = Agent(
+        store=use_store,
+        model="openai:smollm2",
+        base_url=llama_url,
+        api_key="none",
+        candidates=6,
+        timeout=300,
+    )
+    reasons = []
+    for query, user in REQUESTS[:3]:
+        rec = agent.recommend(query, USERS / user if user else None, k=3, passes=2)
+        reasons.append(rec.trace.fallback_reason or "")
+        if "not reading" in reasons[-1]:
+            break
+    noticed = [r for r in reasons if "not reading" in r]
+    assert noticed, reasons
+    assert "\n" not in noticed[0]
+    assert rec.trace.ranker == "local" and len(rec.items) == 3
