@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from polyrank.agent import Agent
+from polyrank.agent._rerank import RerankConfig
 from polyrank.agent.testing import ScriptedOpenAIServer
 from polyrank.retrieval import Store
 
@@ -139,7 +140,9 @@ def check_answers(store: Store, base_url: str) -> None:
         base_url=base_url,
         api_key="none",
         candidates=10,
-        timeout=120,
+        timeout=600,  # a shared 2-core machine read prompts at 10 tokens/s (100 s a call)
+        # the protocol, not the quality: this model is noticed not reading (test below)
+        rerank=RerankConfig(check_reading=False),
     )
     for query, user in REQUESTS:
         rec = agent.recommend(query, USERS / user if user else None, k=3)
