@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import inspect
 import os
 import threading
 import time
@@ -30,7 +29,7 @@ from polyrank.agent._batch import QueryBatcher
 from polyrank.agent._cache import ReplyCache
 from polyrank.agent._config import LLMSettings
 from polyrank.agent._intent import Intent, read_intent, request_text
-from polyrank.agent._llm import ChatModel
+from polyrank.agent._llm import ChatModel, chat_model
 from polyrank.agent._local import LocalRanker
 from polyrank.agent._loop import run_blocking
 from polyrank.agent._money import price_text
@@ -258,12 +257,12 @@ class Agent:
         else:
             chat = model
         #: The chat model behind the LLM ranker (``None``: no LLM).
-        self.llm: ChatModel | None = chat
+        self.llm: ChatModel | None = chat_model(chat) if chat is not None else None
         #: The LLM ranker, when there is a chat model (it also reads chat's follow-ups).
         self.llm_ranker: LLMRanker | None = None
-        if chat is not None:
+        if self.llm is not None:
             self.llm_ranker = LLMRanker(
-                chat,
+                self.llm,
                 self.prompts,
                 explain=self.local.explain,
                 config=rerank,
@@ -287,9 +286,8 @@ class Agent:
 
     async def aclose(self) -> None:
         """Close the LLM's HTTP connections of the running event loop (before it ends)."""
-        close = getattr(self.llm, "aclose", None)
-        if close is not None and inspect.iscoroutinefunction(close):
-            await close()
+        if self.llm is not None:
+            await self.llm.aclose()
 
     def close(self) -> None:
         with self._lock:
@@ -709,6 +707,7 @@ class Agent:
             repairs=dict(tried.repairs),
             usage=dataclasses.replace(tried.usage),  # tokens, calls, re-asks, passes, windows
             candidate_ids=[c.id for c in candidates],
+            filled=list(tried.filled) if tried.failure is None else [],
             last_prompt=tried.last_prompt,
             errors=list(tried.errors),
             intent=plan.intent.model_dump(mode="json", exclude_defaults=True),

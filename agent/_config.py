@@ -72,7 +72,7 @@ _ENV = {
     "blas_threads": "POLYRANK_BLAS_THREADS",
 }
 #: The option that sets each setting on the command line.
-_OPTION = {"max_tokens": "--max-tokens", "prompts": "--prompts"}
+_OPTION = {"max_tokens": "--max-tokens", "prompts": "--prompts", "context": "--context"}
 
 #: Seconds one request may spend on the LLM (per HTTP call too); default
 #: :data:`~polyrank.agent._llm.DEFAULT_TIMEOUT`, written there once.
@@ -131,6 +131,9 @@ class Settings(BaseSettings):
         DEFAULT_TIMEOUT, validation_alias=AliasChoices("timeout", _ENV["timeout"])
     )
     max_tokens: MaxTokens = None
+    #: The model server's context size in tokens, when it does not say (llama.cpp's
+    #: ``/props`` and Ollama's ``/api/show`` do); a smaller size the server states wins.
+    context: int | None = Field(None, ge=256)
     cache: Path | None = Field(DEFAULT_CACHE, validation_alias=AliasChoices("cache", _ENV["cache"]))
     store: str | None = Field(None, validation_alias=AliasChoices("store", _ENV["store"]))
     embeddings: str | None = Field(
@@ -223,5 +226,15 @@ class Settings(BaseSettings):
             from polyrank.agent._pricing import load_prices
 
             settings["prices"] = load_prices(self.prices)
+        if self.context is not None:
+            import dataclasses
+
+            from polyrank.agent._rerank import RerankConfig
+
+            rerank = options.get("rerank") or RerankConfig()
+            options = {
+                **options,
+                "rerank": dataclasses.replace(rerank, context_window=self.context),
+            }
         opened = store if store is not None else self.open_store(create=False)
         return Agent(store=opened, **{**settings, **options})

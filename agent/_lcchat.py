@@ -27,6 +27,7 @@ from polyrank.agent._llm import (
     DEFAULT_TIMEOUT,
     Message,
     Reply,
+    ServerLimits,
     TransportPolicy,
     _convert,
     _deadline_passed,
@@ -96,6 +97,13 @@ class LangChainChat:
     def params(self) -> dict[str, Any]:
         """What changes an answer besides the messages (part of the reply-cache key)."""
         return {"class": type(self.chat).__name__, "structured": self.structured}
+
+    async def aclose(self) -> None:
+        """Nothing to close: the provider's client owns its connections."""
+
+    def limits(self) -> ServerLimits:
+        """Unknown: a provider's API says nothing about its context size or slots."""
+        return ServerLimits()
 
     def _runnable(self, schema: dict[str, Any] | None) -> tuple[Any, bool]:
         """The runnable to invoke, and whether it answers ``{"raw", "parsed"}``."""
@@ -172,7 +180,9 @@ class LangChainChat:
         messages: Sequence[Message],
         schema: dict[str, Any] | None,
         deadline: float | None = None,
+        max_tokens: int | None = None,
     ) -> Reply:
+        """One call; ``max_tokens`` is not passed on (the provider's model has its own)."""
         runnable, structured = self._runnable(schema)
         lc_messages = self._lc_messages(messages)
 
@@ -192,6 +202,7 @@ class LangChainChat:
         messages: Sequence[Message],
         schema: dict[str, Any] | None,
         deadline: float | None = None,
+        max_tokens: int | None = None,
     ) -> Reply:
         """:meth:`complete` on the event loop (the model's ``ainvoke``)."""
         import asyncio

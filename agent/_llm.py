@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import inspect
 import json
 import math
 import queue
@@ -33,15 +34,30 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from polyrank.agent._server import (
+    ServerLimits,
+    context_from_error,
+    fetch_limits,
+    is_format_refusal,
+    learn_context,
+    remember_mode,
+    remembered_mode,
+)
 from polyrank.agent.errors import ConfigError, LLMError
 from polyrank.retrieval._endpoint import credentials, redact
 
-__all__ = ["ChatModel", "Message", "OpenAIChat", "Reply", "TransportPolicy"]
+__all__ = [
+    "ChatModel",
+    "Message",
+    "OpenAIChat",
+    "Reply",
+    "ServerLimits",
+    "TransportPolicy",
+    "chat_model",
+]
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_TOKENS = 1500
-#: HTTP statuses with which servers lacking json_schema have been seen to refuse it.
-SCHEMA_REFUSALS = frozenset({400, 404, 415, 422, 500, 501})
 #: Largest reply body read from a model server, in bytes after decompression. A rerank
 #: reply at the default 1,500 tokens is under 10 KB (30 KB with every character
 #: \u-escaped); a 100 MB reply took 6.1 GB and 45.6 s, a 1 MB gzip bomb 5.4 GB.
@@ -231,13 +247,123 @@ class Reply:
 
 @runtime_checkable
 class ChatModel(Protocol):
-    """The LLM seam. A model may also have ``async def acomplete(messages, schema)`` (same
-    answer, without blocking an event loop); ``arecommend`` runs ``complete`` in a thread
-    for one that has not."""
+    """The LLM seam: everything polyrank uses of a chat model.
+
+    ``deadline`` is a ``time.monotonic()`` instant after which a call (its transport
+    retries included) gives up; ``max_tokens`` the answer budget of this call (at most the
+    model's own setting). A model of your own may implement only ``complete(messages,
+    schema)``: :func:`chat_model` adapts it (``acomplete`` then runs it in a thread).
+    """
 
     spec: str
 
-    def complete(self, messages: Sequence[Message], schema: dict[str, Any] | None) -> Reply: ...
+    @property
+    def params(self) -> dict[str, Any]:
+        """What changes an answer besides the messages (part of the reply-cache key)."""
+        ...
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        schema: dict[str, Any] | None,
+        *,
+        deadline: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Reply: ...
+
+    async def acomplete(
+        self,
+        messages: Sequence[Message],
+        schema: dict[str, Any] | None,
+        *,
+        deadline: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Reply: ...
+
+    async def aclose(self) -> None:
+        """Close the running event loop's connections (nothing to do for most models)."""
+        ...
+
+    def limits(self) -> ServerLimits:
+        """What the server says it can take (context size, slots); unknown by default."""
+        ...
+
+
+class _OneSided:
+    """A model that implements only ``complete(messages, schema)`` (and perhaps an async
+    ``acomplete`` of the same form) as a full :class:`ChatModel`."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.spec: str = inner.spec
+        acomplete = getattr(inner, "acomplete", None)
+        self._acomplete = acomplete if inspect.iscoroutinefunction(acomplete) else None
+
+    def __repr__(self) -> str:
+        return f"chat_model({self.inner!r})"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        params = getattr(self.inner, "params", None)
+        return dict(params) if isinstance(params, dict) else {}
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        schema: dict[str, Any] | None,
+        *,
+        deadline: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Reply:
+        reply: Reply = self.inner.complete(messages, schema)
+        return reply
+
+    async def acomplete(
+        self,
+        messages: Sequence[Message],
+        schema: dict[str, Any] | None,
+        *,
+        deadline: float | None = None,
+        max_tokens: int | None = None,
+    ) -> Reply:
+        if self._acomplete is not None:
+            reply: Reply = await self._acomplete(messages, schema)
+            return reply
+        return await asyncio.to_thread(self.inner.complete, messages, schema)
+
+    async def aclose(self) -> None:
+        close = getattr(self.inner, "aclose", None)
+        if inspect.iscoroutinefunction(close):
+            await close()
+
+    def limits(self) -> ServerLimits:
+        return ServerLimits()
+
+
+_MEMBERS = ("complete", "acomplete", "aclose", "limits", "params")
+
+
+def chat_model(model: Any) -> ChatModel:
+    """``model`` as a full :class:`ChatModel`: itself when it implements the whole seam
+    (``OpenAIChat``, ``LangChainChat``), else adapted (a model with only ``complete``).
+
+    Raises:
+        ConfigError: ``model`` has no ``complete`` method or no ``spec``.
+    """
+    if isinstance(model, _OneSided):
+        return model
+    if not callable(getattr(model, "complete", None)) or not isinstance(
+        getattr(model, "spec", None), str
+    ):
+        raise ConfigError(
+            f"model {model!r} is not a chat model: it needs a 'spec' string and a "
+            "complete(messages, schema) method"
+        )
+    if all(hasattr(model, name) for name in _MEMBERS) and inspect.iscoroutinefunction(
+        model.acomplete
+    ):
+        return model  # type: ignore[no-any-return]
+    return _OneSided(model)
 
 
 @dataclass(frozen=True)
@@ -422,6 +548,16 @@ class OpenAIChat:
     def __post_init__(self) -> None:
         self.spec = f"openai:{self.model}"
         self._client = self._chat()
+        if self.json_mode == "json_schema" and remembered_mode(self.base_url, self.model):
+            # this server refused json_schema before (in any process): no request spent
+            self.json_mode = remembered_mode(self.base_url, self.model)  # type: ignore[assignment]
+        self._limits: ServerLimits | None = None
+
+    def limits(self) -> ServerLimits:
+        """The server's context size and slots (asked once per process; unknown for
+        OpenAI's own API), with what a context-length error stated since."""
+        self._limits = fetch_limits(self.base_url, self.model, self.api_key)
+        return self._limits
 
     def _chat(self, **extra: Any) -> Any:
         import openai
@@ -470,10 +606,13 @@ class OpenAIChat:
             "base_url": self.base_url,
         }
 
-    def _body(self, schema: dict[str, Any] | None, mode: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"max_tokens": self.max_tokens}
+    def _body(self, schema: dict[str, Any] | None, max_tokens: int | None) -> dict[str, Any]:
+        answer = min(self.max_tokens, max_tokens) if max_tokens else self.max_tokens
+        body: dict[str, Any] = {"max_tokens": answer, "max_completion_tokens": answer}
+        if self._limits is not None and self._limits.server == "llama.cpp":
+            body["cache_prompt"] = True  # its prefix cache serves the next pass and window
         if schema is not None:
-            if (mode or self.json_mode) == "json_schema":
+            if self.json_mode == "json_schema":
                 body["response_format"] = {
                     "type": "json_schema",
                     "json_schema": {"name": "answer", "schema": schema, "strict": True},
@@ -536,19 +675,26 @@ class OpenAIChat:
             _DEADLINE.reset(token)
 
     def _refused_schema(self, schema: dict[str, Any] | None, exc: Exception) -> bool:
-        """Whether ``exc`` is a server refusing json_schema. Servers without it refuse in
-        their own ways (llama-cpp-python answers HTTP 500 "1 validation error"): then
-        switch to JSON mode with the schema (llama-cpp-python's form), before trying again,
-        so a retry after a transport fault does not ask with json_schema again."""
+        """Whether ``exc`` is the server refusing json_schema (llama-cpp-python answers
+        HTTP 500 "Input should be 'text' or 'json_object'"): then switch to JSON mode with
+        the schema (llama-cpp-python's form) before trying again, so a retry after a
+        transport fault does not ask with json_schema again, and remember it for this
+        server. A context-length error or a transient 5xx switches nothing; a context
+        size the error states is learned (the next prompts are budgeted within it)."""
         status = getattr(exc, "status_code", None)
+        message = f"{getattr(exc, 'message', '')} {getattr(exc, 'body', '') or ''}"
+        context = context_from_error(message)
+        if context is not None:
+            self._limits = learn_context(self.base_url, self.model, context)
         if (
             schema is None
             or self.json_mode != "json_schema"
             or self._schema_works
-            or status not in SCHEMA_REFUSALS
+            or not is_format_refusal(status, message)
         ):
             return False
         self.json_mode = "json_object"
+        remember_mode(self.base_url, self.model, "json_object")
         return True
 
     @staticmethod
@@ -571,19 +717,22 @@ class OpenAIChat:
         self,
         messages: Sequence[Message],
         schema: dict[str, Any] | None,
+        *,
         deadline: float | None = None,
+        max_tokens: int | None = None,
     ) -> Reply:
         """One chat completion. ``deadline``: a ``time.monotonic()`` instant after which the
-        call and its transport retries give up (the request's overall deadline)."""
+        call and its transport retries give up (the request's overall deadline);
+        ``max_tokens``: this call's answer budget, at most the model's ``max_tokens``."""
         lc_messages = self._lc_messages(messages)
 
         def call() -> Any:
             try:
-                message = self._invoke(lc_messages, self._body(schema), deadline)
+                message = self._invoke(lc_messages, self._body(schema, max_tokens), deadline)
             except Exception as exc:
                 if not self._refused_schema(schema, exc):
                     raise
-                return self._invoke(lc_messages, self._body(schema), deadline)
+                return self._invoke(lc_messages, self._body(schema, max_tokens), deadline)
             if schema is not None and self.json_mode == "json_schema":
                 self._schema_works = True
             return message
@@ -596,18 +745,20 @@ class OpenAIChat:
         self,
         messages: Sequence[Message],
         schema: dict[str, Any] | None,
+        *,
         deadline: float | None = None,
+        max_tokens: int | None = None,
     ) -> Reply:
         """:meth:`complete` without blocking the event loop (langchain's ``ainvoke``)."""
         lc_messages = self._lc_messages(messages)
 
         async def call() -> Any:
             try:
-                message = await self._ainvoke(lc_messages, self._body(schema), deadline)
+                message = await self._ainvoke(lc_messages, self._body(schema, max_tokens), deadline)
             except Exception as exc:
                 if not self._refused_schema(schema, exc):
                     raise
-                return await self._ainvoke(lc_messages, self._body(schema), deadline)
+                return await self._ainvoke(lc_messages, self._body(schema, max_tokens), deadline)
             if schema is not None and self.json_mode == "json_schema":
                 self._schema_works = True
             return message

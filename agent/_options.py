@@ -134,7 +134,13 @@ def llm_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-tokens",
         type=int,
-        help="answer budget of one LLM call in tokens (default 1500)",
+        help="answer budget of one LLM call in tokens (default: sized from k and the reason limit)",
+    )
+    parser.add_argument(
+        "--context",
+        type=int,
+        help="the model server's context size in tokens when it does not say (llama.cpp "
+        "and Ollama do); prompt and answer are budgeted within it (default 8192)",
     )
     parser.add_argument(
         "--allow-fallback",
@@ -148,7 +154,7 @@ def settings_of(args: argparse.Namespace, **given: Any) -> Settings:
     """The run's settings: these options, then the environment (checked, nothing loaded)."""
     from polyrank.agent._config import Settings
 
-    for name in ("model", "store", "embeddings", "timeout", "max_tokens", "prompts"):
+    for name in ("model", "store", "embeddings", "timeout", "max_tokens", "prompts", "context"):
         given.setdefault(name, getattr(args, name, None))
     return Settings.load(**given)
 

@@ -114,6 +114,9 @@ class Ranking:
     system_template: str | None = None
     last_prompt: str | None = None
     failure: str | None = None
+    #: Ids of ``items`` the model did not pick (it is asked for the top k of each window):
+    #: placed in the order the ranker was given, the local ranker's in ``recommend``.
+    filled: tuple[str, ...] = ()
     #: Every model call: messages sent (system prompt included), raw reply, tokens,
     #: latency, what was wrong with it (``--trace FILE`` writes them).
     calls: tuple[dict[str, Any], ...] = ()

@@ -8,13 +8,12 @@ ranker answer.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import dataclasses
-import inspect
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from polyrank.agent._budget import count_tokens, fair_truncate, truncate_tokens
 from polyrank.agent._cache import ReplyCache, cache_key
-from polyrank.agent._llm import ChatModel, Message, Reply
+from polyrank.agent._llm import ChatModel, Message, Reply, chat_model
 from polyrank.agent._loop import run_blocking
 from polyrank.agent._profile import (
     LANGUAGE_SENSITIVE_DOMAINS,
@@ -33,6 +32,7 @@ from polyrank.agent._profile import (
     UserContext,
 )
 from polyrank.agent._ranking import Ranking, RankRequest, Usage
+from polyrank.agent._reading import ReadingCheck
 from polyrank.agent._reply import output_schema, parse_reply, strip_fences
 from polyrank.agent.errors import LLMError, OutputError
 from polyrank.prompts import PromptSet, data
@@ -89,14 +89,21 @@ class RerankConfig:
     seed: int = 0
     max_reasks: int = 2
     reason_reasks: int = 1
+    #: Tokens of context assumed when the server does not say (``/props``, ``/api/show``);
+    #: a smaller size the server states wins. Prompt plus answer fit within it.
     context_window: int = 8192
-    answer_tokens_per_item: int = 70
+    #: Answer tokens reserved per entry asked for (an id and a reason of up to
+    #: ``max_reason_chars``); ``max_tokens`` of a call is this times k, plus 50.
+    answer_tokens_per_item: int = 90
     min_text_tokens: int = 12
     #: Longest reason the output schema allows (characters).
     max_reason_chars: int = 160
     #: Seconds the whole LLM part of one request may take, retries and re-asks included;
     #: ``None``: no overall deadline (each HTTP call still has the model's own timeout).
     deadline: float | None = None
+    #: Give up the model's ranking and reasons for the rest of the run when it is noticed
+    #: not reading the candidates (:mod:`polyrank.agent._reading`).
+    check_reading: bool = True
 
 
 @dataclass
@@ -115,6 +122,18 @@ class _Tally:
     #: What the request was understood to ask, stated in the prompt ("films · ≤ 15 EUR").
     understood: str = ""
     calls: list[dict[str, Any]] = field(default_factory=list)
+    #: Each candidate's place in the order the ranker was given (the local ranker's, in
+    #: ``recommend``): what the model did not pick is filled in this order.
+    base: dict[str, int] = field(default_factory=dict)
+    #: Ids the model placed itself, in any window or pass.
+    picked: set[str] = field(default_factory=set)
+    last_picks: list[str] = field(default_factory=list)
+    #: Per pass, its front window: (ids as shown, ids the model picked).
+    fronts: dict[int, tuple[list[str], list[str]]] = field(default_factory=dict)
+    #: What the model was shown (titles, texts, prices, the request): copied reasons.
+    shown_text: set[str] = field(default_factory=set)
+    #: The model's own reasons, as received.
+    own_reasons: list[str] = field(default_factory=list)
 
     def repair(self, kind: str, count: int = 1) -> None:
         if count:
@@ -173,12 +192,14 @@ def _failure(exc: LLMError | OutputError) -> str:
 
 
 def bound_schema(
-    schema: dict[str, Any] | None, keys: Sequence[str], max_reason: int
+    schema: dict[str, Any] | None, keys: Sequence[str], max_reason: int, k: int | None = None
 ) -> dict[str, Any] | None:
     """The prompt's output schema, bounded for one call: ``id`` is one of the shown keys,
-    the list holds at most one entry per key, and reasons have a maximum length.
+    the list holds exactly ``k`` entries (at most one per key without ``k``), and reasons
+    have a maximum length.
 
-    A grammar-constrained server (llama.cpp) then cannot list ids forever.
+    A grammar-constrained server (llama.cpp) then cannot list ids forever, and writes the
+    k entries the user will see, not the whole list.
     """
     if schema is None:
         return None
@@ -186,7 +207,9 @@ def bound_schema(
     ranking = bound.get("properties", {}).get("ranking")
     if not isinstance(ranking, dict):
         return bound
-    ranking["maxItems"] = len(keys)
+    ranking["maxItems"] = min(k, len(keys)) if k else len(keys)
+    if k:
+        ranking["minItems"] = ranking["maxItems"]
     item = ranking.get("items", {}).get("properties", {})
     if isinstance(item.get("id"), dict):
         item["id"]["enum"] = list(keys)
@@ -218,14 +241,6 @@ def _salvage(text: str) -> RerankOutput | None:
     return RerankOutput(ranking=entries) if entries else None
 
 
-def parse_output(reply: Reply, salvage: bool = False) -> RerankOutput:
-    """Parse a rerank reply; raises OutputError saying what is wrong (quoted in the re-ask).
-
-    With ``salvage``, the complete entries of a cut-off reply are kept instead.
-    """
-    return parse_reply(reply, RerankOutput, _salvage if salvage else None)[0]
-
-
 #: The local reasons for candidates, by item id (``LocalRanker.explain``).
 Explain = Callable[[RankRequest, Sequence[Candidate], UserContext], dict[str, str]]
 
@@ -246,19 +261,20 @@ class LLMRanker:
         config: RerankConfig | None = None,
         cache: ReplyCache | None = None,
     ) -> None:
-        self.model = model
-        self.spec = model.spec
+        self.model: ChatModel = chat_model(model)
+        self.spec = self.model.spec
         self.explain = explain
         self.prompts = prompts
         self.config = config or RerankConfig()
         self.cache = cache
         self.schema = output_schema(RerankOutput)
-        self._deadline_kw = "deadline" in inspect.signature(model.complete).parameters
-        acomplete = getattr(model, "acomplete", None)
-        self._acomplete = acomplete if inspect.iscoroutinefunction(acomplete) else None
-        self._adeadline_kw = acomplete is not None and (
-            "deadline" in inspect.signature(acomplete).parameters
-        )
+        #: Whether the model reads the candidates, over this ranker's run.
+        self.reading = ReadingCheck()
+        #: Set once the model failed the reason re-ask: not asked again in this run.
+        self.reason_reask_failed = False
+        # The server's limits (a few HTTP requests, once per process and server), asked
+        # now so that the first request does not wait for them.
+        threading.Thread(target=self.model.limits, name="polyrank-limits", daemon=True).start()
 
     def check_templates(self) -> None:
         """Render the templates once with a sample request, so a broken template fails when
@@ -282,6 +298,8 @@ class LLMRanker:
             recent=("Sample title",),
         )
         self._messages("sample request", "en", [sample], context, _Tally())
+        self._reask("sample error")
+        self._reasons_prompt("sample request", "English", [{"id": "c1", "reason": "x"}])
 
     @staticmethod
     def _remaining(tally: _Tally) -> float | None:
@@ -290,16 +308,23 @@ class LLMRanker:
             return None
         return tally.deadline - time.monotonic()
 
-    # -- one call -------------------------------------------------------------------
-    def _complete(
-        self, messages: list[Message], schema: dict[str, Any] | None, deadline: float | None
-    ) -> Reply:
-        if self._deadline_kw:
-            return self.model.complete(messages, schema, deadline=deadline)  # type: ignore[call-arg]
-        return self.model.complete(messages, schema)
+    def _context_window(self) -> int:
+        """Tokens a prompt and its answer must fit in: the configured window, or the
+        server's when it says a smaller one."""
+        server = self.model.limits().context
+        window = self.config.context_window
+        return min(window, server) if server else window
 
+    def _answer_tokens(self, entries: int) -> int:
+        return self.config.answer_tokens_per_item * entries + 50
+
+    # -- one call -------------------------------------------------------------------
     async def _call(
-        self, messages: list[Message], tally: _Tally, schema: dict[str, Any] | None
+        self,
+        messages: list[Message],
+        tally: _Tally,
+        schema: dict[str, Any] | None,
+        max_tokens: int | None = None,
     ) -> tuple[Reply, str | None]:
         """The reply, and its cache key (``None`` without a cache). Cached on use: only
         :meth:`_ask` stores a reply, once it parsed."""
@@ -313,7 +338,7 @@ class LLMRanker:
         started = time.perf_counter()
         if self.cache is not None:
             # The seed separates repeats (evals --repeat); model params separate settings.
-            params = {"seed": self.config.seed, **getattr(self.model, "params", {})}
+            params = {"seed": self.config.seed, **self.model.params}
             key = cache_key(self.model.spec, messages, schema, params)
             hit = self.cache.get(key)
             if hit is not None:
@@ -327,14 +352,16 @@ class LLMRanker:
                 retryable=False,
                 hint="raise --timeout, or use a faster model",
             )
+        deadline = tally.deadline
         try:
-            if not tally.asynchronous:
-                reply = self._complete(messages, schema, tally.deadline)
-            elif self._acomplete is not None:
-                when = {"deadline": tally.deadline} if self._adeadline_kw else {}
-                reply = await self._acomplete(messages, schema, **when)
+            if tally.asynchronous:
+                reply = await self.model.acomplete(
+                    messages, schema, deadline=deadline, max_tokens=max_tokens
+                )
             else:
-                reply = await asyncio.to_thread(self._complete, messages, schema, tally.deadline)
+                reply = self.model.complete(
+                    messages, schema, deadline=deadline, max_tokens=max_tokens
+                )
         except LLMError as exc:
             tally.usage.transport_retries += exc.retries
             record.update(
@@ -343,6 +370,7 @@ class LLMRanker:
             log.warning("LLM call %d to %s failed: %s", record["n"], self.spec, exc)
             raise
         _record_reply(record, reply, started)
+        record["max_tokens"] = max_tokens
         tally.usage.llm_calls += 1
         tally.usage.transport_retries += reply.transport_retries
         tally.usage.prompt_tokens += reply.prompt_tokens
@@ -355,10 +383,6 @@ class LLMRanker:
         the answer (``None`` when there is none) and an empty :class:`Ranking` recording
         what it cost, the prompt, or the failure."""
         return _run_sync(self._question(messages, output, self._tally()))
-
-    async def aask(self, messages: list[Message], output: type[M]) -> tuple[M | None, Ranking]:
-        """:meth:`ask` without blocking the event loop."""
-        return await self._question(messages, output, self._tally(asynchronous=True))
 
     async def _question(
         self, messages: list[Message], output: type[M], tally: _Tally
@@ -385,6 +409,7 @@ class LLMRanker:
         tally: _Tally,
         schema: dict[str, Any] | None,
         output: type[M],
+        max_tokens: int | None = None,
     ) -> M:
         """Ask, and re-ask with the error quoted while the reply is unusable.
 
@@ -393,7 +418,7 @@ class LLMRanker:
         """
         salvage: Any = _salvage if output is RerankOutput else None
         for attempt in range(self.config.max_reasks + 1):
-            reply, key = await self._call(messages, tally, schema)
+            reply, key = await self._call(messages, tally, schema, max_tokens)
             try:
                 answer, salvaged = parse_reply(reply, output, salvage)
                 if salvaged:
@@ -415,13 +440,19 @@ class LLMRanker:
                 messages = [
                     *messages,
                     {"role": "assistant", "content": reply.content[:2000]},
-                    {
-                        "role": "user",
-                        "content": f"Your answer was not usable: {exc.args[0]}. "
-                        "Answer again with the JSON object only.",
-                    },
+                    {"role": "user", "content": self._reask(str(exc.args[0]))},
                 ]
         raise AssertionError("unreachable")
+
+    def _reask(self, error: str) -> str:
+        template = self.prompts.get("reask")
+        assert template is not None  # shipped: a user folder without it uses the shipped one
+        return template.render(error=error)
+
+    def _reasons_prompt(self, query: str, language_name: str, rows: list[dict[str, str]]) -> str:
+        template = self.prompts.get("reasons")
+        assert template is not None
+        return template.render(query=query, language_name=language_name, rows=rows)
 
     # -- prompts --------------------------------------------------------------------
     def _messages(
@@ -431,8 +462,13 @@ class LLMRanker:
         window: Sequence[Candidate],
         context: UserContext,
         tally: _Tally,
+        k: int | None = None,
     ) -> list[Message]:
+        """The rerank prompt for one window: the stable part (system, request, user) first,
+        so a server's prefix cache serves the next pass and window; then the candidates,
+        their texts cut to what the context window leaves after the answer's tokens."""
         name = LANGUAGE_NAMES.get(language, language)
+        pick = min(k, len(window)) if k else len(window)
         system = self.prompts["system"].render(
             language=language, language_name=name, hints=context.hints
         )
@@ -443,11 +479,12 @@ class LLMRanker:
             user=context,
             sensitive_domains=sorted(LANGUAGE_SENSITIVE_DOMAINS),
             understood=tally.understood,
+            pick=pick,
         )
         rows = [self._row(i, c, "") for i, c in enumerate(window)]
         skeleton = self.prompts["rerank"].render(**base, candidates=rows)
-        answer = self.config.answer_tokens_per_item * len(window) + 50
-        budget = self.config.context_window - answer - count_tokens(system) - count_tokens(skeleton)
+        answer = self._answer_tokens(pick)
+        budget = self._context_window() - answer - count_tokens(system) - count_tokens(skeleton)
         budget -= len(window)  # a text cut and joined can tokenize one token longer
         budget = max(budget, self.config.min_text_tokens * len(window))
         texts = fair_truncate([c.description for c in window], budget)
@@ -456,6 +493,8 @@ class LLMRanker:
         tally.prompt_template = self.prompts["rerank"].ref
         tally.system_template = self.prompts["system"].ref
         tally.last_prompt = user
+        for row in rows:
+            tally.shown_text.update(str(row[f]) for f in ("title", "text", "price") if row[f])
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     @staticmethod
@@ -492,12 +531,18 @@ class LLMRanker:
         window: Sequence[Candidate],
         context: UserContext,
         tally: _Tally,
+        k: int,
     ) -> tuple[list[Candidate], dict[str, str]]:
+        """The window's best ``k`` as the model picked them (all it listed, when it listed
+        more), then the rest in the order the ranker was given (``tally.base``)."""
         tally.usage.windows += 1
-        messages = self._messages(query, language, window, context, tally)
+        pick = min(k, len(window))
+        messages = self._messages(query, language, window, context, tally, pick)
         by_key = {f"c{i + 1}": c for i, c in enumerate(window)}
-        schema = bound_schema(self.schema, list(by_key), self.config.max_reason_chars)
-        output = await self._ask(messages, tally, schema, RerankOutput)
+        schema = bound_schema(self.schema, list(by_key), self.config.max_reason_chars, pick)
+        output = await self._ask(
+            messages, tally, schema, RerankOutput, max_tokens=self._answer_tokens(pick)
+        )
         seen: set[str] = set()
         ordered: list[Candidate] = []
         reasons: dict[str, str] = {}
@@ -514,14 +559,22 @@ class LLMRanker:
             ordered.append(by_key[key])
             if entry.reason.strip():
                 reasons[by_key[key].id] = self._clipped(entry.reason, tally)
-        missing = [c for key, c in by_key.items() if key not in seen]
-        if missing:
-            fixed["missing_id"] = len(missing)
+                tally.own_reasons.append(entry.reason)
+        if len(ordered) < pick:
+            fixed["missing_id"] = pick - len(ordered)
         for kind, count in fixed.items():
             tally.repair(kind, count)
-        if fixed and tally.calls:
-            tally.calls[-1]["repairs"] = fixed
-        return ordered + missing, reasons
+        if tally.calls:
+            if fixed:
+                tally.calls[-1]["repairs"] = fixed
+            tally.calls[-1]["filled_local"] = len(window) - len(ordered)
+        tally.picked.update(c.id for c in ordered)
+        tally.last_picks = [c.id for c in ordered]
+        rest = sorted(
+            (c for key, c in by_key.items() if key not in seen),
+            key=lambda c: tally.base.get(c.id, len(tally.base)),
+        )
+        return ordered + rest, reasons
 
     async def _sliding(
         self,
@@ -530,20 +583,24 @@ class LLMRanker:
         order: list[Candidate],
         context: UserContext,
         tally: _Tally,
+        k: int,
+        pass_no: int = 0,
     ) -> tuple[list[Candidate], dict[str, str]]:
-        """RankGPT sliding windows, from the back of the list to the front."""
+        """RankGPT sliding windows, from the back of the list to the front; each window's
+        best ``k`` move forward."""
         ranking = list(order)
         reasons: dict[str, str] = {}
         size, step = self.config.window, max(1, self.config.step)
         end = len(ranking)
         start = max(0, end - size)
         while True:
-            ranked, found = await self._rank_window(
-                query, language, ranking[start:end], context, tally
-            )
+            shown = ranking[start:end]
+            ranked, found = await self._rank_window(query, language, shown, context, tally, k)
             ranking[start:end] = ranked
             reasons.update(found)
             if start == 0:
+                # compared on the top 3 at least: one pick says little about positions
+                tally.fronts[pass_no] = ([c.id for c in shown], tally.last_picks[: max(k, 3)])
                 return ranking, reasons
             end -= step
             start = max(0, start - step)
@@ -561,7 +618,7 @@ class LLMRanker:
         self, request: RankRequest, candidates: Sequence[Candidate], context: UserContext
     ) -> Ranking:
         """:meth:`rank` without blocking the event loop: the model is asked with its
-        ``acomplete`` (or ``complete`` in a worker thread)."""
+        ``acomplete``."""
         return await self._rank(request, candidates, context, self._tally(asynchronous=True))
 
     async def _rank(
@@ -573,7 +630,11 @@ class LLMRanker:
     ) -> Ranking:
         if not candidates:
             return tally.ranking(self.spec)
+        not_reading = self.reading.verdict() if self.config.check_reading else None
+        if not_reading:  # noticed earlier in this run: not asked again
+            return tally.ranking(self.spec, failure=not_reading)
         tally.understood = request.understood
+        tally.base = {c.id: i for i, c in enumerate(candidates)}
         # Cut where a prompt is rendered, once for all windows and passes: the local
         # ranker never reads the preferences, so build_context leaves them whole.
         context = context.model_copy(
@@ -581,6 +642,10 @@ class LLMRanker:
         )
         try:
             order, reasons, scores = await self._rerank(request, candidates, context, tally)
+            not_reading = self._check_reading(request, tally)
+            if not_reading:
+                log.warning("%s: %s; the local ranker answers", self.spec, not_reading)
+                return tally.ranking(self.spec, failure=not_reading)
             top = order[: request.k]
             reasons = await self._fix_reason_languages(
                 request, top, reasons, candidates, context, tally
@@ -595,7 +660,16 @@ class LLMRanker:
             items=tuple(top),
             scores=tuple(round(scores[c.id] / best, 6) for c in top),
             reasons=tuple(reasons[c.id] for c in top),
+            filled=tuple(c.id for c in top if c.id not in tally.picked),
         )
+
+    def _check_reading(self, request: RankRequest, tally: _Tally) -> str | None:
+        """This request's evidence added to the run's; why the model is not reading, if
+        it is now clear (and ``check_reading`` is on)."""
+        if len(tally.fronts) > 1:
+            self.reading.passes([tally.fronts[p] for p in sorted(tally.fronts)])
+        self.reading.reasons(tally.own_reasons, [*tally.shown_text, request.query])
+        return self.reading.verdict() if self.config.check_reading else None
 
     async def _rerank(
         self,
@@ -614,7 +688,9 @@ class LLMRanker:
             order = list(candidates)
             if p:
                 random.Random(self.config.seed + p).shuffle(order)
-            ranked, found = await self._sliding(query, language, order, context, tally)
+            ranked, found = await self._sliding(
+                query, language, order, context, tally, request.k, p
+            )
             rankings.append(ranked)
             reasons_by_pass.append(found)
         scores = merge_rankings(rankings, self.config.merge)
@@ -638,8 +714,9 @@ class LLMRanker:
         context: UserContext,
         tally: _Tally,
     ) -> dict[str, str]:
-        """Re-ask once for reasons not in the request's language; the local reason
-        replaces the rest (all local reasons come from one scoring of the candidates)."""
+        """Re-ask once for reasons not in the request's language (until the model failed
+        that once in this run); the local reason replaces the rest (all local reasons
+        come from one scoring of the candidates)."""
         query, language = request.query, request.language
         local: dict[str, str] = {}
 
@@ -655,20 +732,20 @@ class LLMRanker:
             fixed[c.id] = fallback_reason(c)
         titles = [t for c in ranked for t in (c.title, *(v.title for v in c.variants))]
         wrong = [c for c in ranked if not is_in_language(fixed[c.id], language, titles)]
-        if wrong and self.config.reason_reasks:
+        if wrong and self.config.reason_reasks and self.reason_reask_failed:
+            tally.repair("reason_reask_skipped", len(wrong))
+        elif wrong and self.config.reason_reasks:
             tally.repair("reason_language", len(wrong))
             name = LANGUAGE_NAMES.get(language, language)
             keys = {f"c{i + 1}": c for i, c in enumerate(wrong)}
-            listing = "\n".join(
-                data(
-                    {
-                        "id": k,
-                        "title": truncate_tokens(c.title, TITLE_TOKENS),
-                        "reason": fixed.get(c.id, ""),
-                    }
-                )
+            rows = [
+                {
+                    "id": k,
+                    "title": truncate_tokens(c.title, TITLE_TOKENS),
+                    "reason": fixed.get(c.id, ""),
+                }
                 for k, c in keys.items()
-            )
+            ]
             messages: list[Message] = [
                 {
                     "role": "system",
@@ -676,22 +753,24 @@ class LLMRanker:
                         language=language, language_name=name, hints=context.hints
                     ),
                 },
-                {
-                    "role": "user",
-                    "content": f"Request: {data(query)}\nThese reasons are not in {name}."
-                    f" Rewrite each in {name}, one sentence, same ids:\n{listing}",
-                },
+                {"role": "user", "content": self._reasons_prompt(query, name, rows)},
             ]
             tally.usage.reasks += 1
             schema = bound_schema(self.schema, list(keys), self.config.max_reason_chars)
+            rewritten = 0
             try:
-                output = await self._ask(messages, tally, schema, RerankOutput)
+                output = await self._ask(
+                    messages, tally, schema, RerankOutput, self._answer_tokens(len(keys))
+                )
                 for entry in output.ranking:
                     target = keys.get(entry.id.strip().strip("[]"))
                     if target is not None and entry.reason.strip():
                         fixed[target.id] = self._clipped(entry.reason, tally)
+                        rewritten += is_in_language(fixed[target.id], language, titles)
             except (OutputError, LLMError) as exc:  # the ranking stands; local reasons fill in
                 tally.errors.append(str(exc).splitlines()[0])
+            if not rewritten:  # nothing usable came back: not asked again in this run
+                self.reason_reask_failed = True
         still = [c for c in ranked if not is_in_language(fixed.get(c.id, ""), language, titles)]
         tally.repair("reason_fallback", len(still))
         for c in still:

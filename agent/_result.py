@@ -70,6 +70,9 @@ class Trace(BaseModel):
     latency_ms: dict[str, float] = Field(default_factory=dict)
     repairs: dict[str, int] = Field(default_factory=dict)
     candidate_ids: list[str] = Field(default_factory=list)  # the order the ranker was shown
+    #: Ids shown that the LLM did not pick (it is asked for the top k): placed in the local
+    #: ranker's order, not the model's.
+    filled: list[str] = Field(default_factory=list)
     last_prompt: str | None = None
     errors: list[str] = Field(default_factory=list)
     #: What the request was understood to ask (:class:`polyrank.agent._intent.Intent`, as JSON),

@@ -118,7 +118,9 @@ class ScriptedOpenAIServer:
     A callable step is called with the request body and returns a step. When the script
     is used up, ``default`` answers (HTTP 500 when ``None``). ``requests`` records every
     request body; ``finished`` counts answers fully sent. ``serial=True`` handles one request
-    at a time, as llama.cpp's server does with one slot.
+    at a time, as llama.cpp's server does with one slot. ``routes`` answers other paths
+    with fixed JSON, GET or POST (``{"/props": {"n_ctx": 2048, "total_slots": 1}}``, as
+    llama.cpp's server does; ``/api/show`` as Ollama's); any other GET is HTTP 404.
     """
 
     def __init__(
@@ -127,7 +129,9 @@ class ScriptedOpenAIServer:
         default: Step | Callable[[dict[str, Any]], Step] | None = None,
         *,
         serial: bool = False,
+        routes: dict[str, Any] | None = None,
     ) -> None:
+        self.routes = dict(routes or {})
         self.script: deque[Step | Callable[[dict[str, Any]], Step]] = deque(script)
         self.default = default
         self.requests: list[dict[str, Any]] = []
@@ -197,7 +201,29 @@ class ScriptedOpenAIServer:
                     with server._lock:
                         server.finished += 1
 
+            def _route(self) -> bool:
+                """Answer a fixed route (not a completion: ``finished`` is not counted)."""
+                path = self.path.split("?", 1)[0]
+                if path not in server.routes:
+                    return False
+                data = json.dumps(server.routes[path]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    self.wfile.write(data)
+                return True
+
+            def do_GET(self) -> None:
+                if not self._route():
+                    self.send_error(404)
+
             def do_POST(self) -> None:
+                if self.path.split("?", 1)[0] in server.routes:
+                    self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                    self._route()
+                    return
                 if server._serial is None:
                     self._post()
                     return

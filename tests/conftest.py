@@ -238,3 +238,17 @@ def _tier_guard(request: pytest.FixtureRequest) -> Iterator[None]:
             "http marker (or add its fixture or file to tests/conftest.py's tier rules)",
             pytrace=False,
         )
+
+
+@pytest.fixture(autouse=True)
+def _server_modes(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test remembers the structured-output modes servers took in a file of its own:
+    scripted servers reuse ports, and a refusal one test recorded must not reach another."""
+    import polyrank.agent._server as server
+
+    path = tmp_path_factory.mktemp("modes") / "server-modes.json"
+    monkeypatch.setattr(server, "MODES_PATH", path)
+    monkeypatch.setattr(server, "_LIMITS", {})
+    return path

@@ -50,7 +50,7 @@ def test_good_answer_is_used_and_request_is_well_formed(use_store: Store) -> Non
     assert body["model"] == "test-model"
     trace = rec.trace
     assert (trace.ranker, trace.fallback, trace.usage.llm_calls) == ("openai:test-model", False, 1)
-    assert trace.prompt_template == "rerank@3" and trace.system_template == "system@2"
+    assert trace.prompt_template == "rerank@4" and trace.system_template == "system@3"
     assert trace.usage.prompt_tokens > 0 and trace.repairs == {}
     # reversed retrieval order: the last candidate comes first
     assert [i.id for i in rec.items] == list(reversed(trace.candidate_ids))[:3]
@@ -77,11 +77,11 @@ def test_invented_duplicate_and_missing_ids_are_repaired(use_store: Store) -> No
     assert trace.repairs == {
         "invented_id": 1,
         "duplicate_id": 1,
-        "missing_id": 6,
+        "missing_id": 3,  # of the top 5 asked for
         "reason_missing": 3,
     }  # 3 of the top 5 came without a reason
     ids = trace.candidate_ids
-    # c3, c1, then the missing ones in retrieval order
+    # c3, c1, then the missing ones in the order shown (the local ranker's)
     assert [i.id for i in rec.items] == [ids[2], ids[0], ids[1], ids[3], ids[4]]
     assert not trace.fallback
 
@@ -186,7 +186,7 @@ def test_server_without_json_schema_gets_json_object(use_store: Store) -> None:
     assert not rec.trace.fallback
     fmt = server.requests[1]["response_format"]
     assert fmt["type"] == "json_object"  # llama-cpp-python's form: JSON mode with the schema
-    assert fmt["schema"]["properties"]["ranking"]["maxItems"] == 8
+    assert fmt["schema"]["properties"]["ranking"]["maxItems"] == 2  # the top k
 
 
 def test_json_schema_refused_with_a_500_like_llama_cpp_python(use_store: Store) -> None:

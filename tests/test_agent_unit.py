@@ -37,17 +37,18 @@ def test_fair_truncation_gives_cjk_and_latin_equal_token_shares() -> None:
 
 def test_prompt_fits_the_context_window(use_store: Store) -> None:
     model = ScriptedModel([json.dumps({"ranking": []})])
-    window = 1700
+    window = 1150  # what 12 candidates and the answer room for the top 3 do not fit
     agent = Agent(
         store=use_store, model=model, rerank=RerankConfig(context_window=window), candidates=12
     )
     rec = agent.recommend("送给喜欢徒步的朋友的礼物", k=3)
     system, user = model.calls[0][0]["content"], model.calls[0][1]["content"]
-    answer_room = RerankConfig().answer_tokens_per_item * 12 + 50
+    answer_room = RerankConfig().answer_tokens_per_item * 3 + 50  # the top 3 is asked for
     assert count_tokens(system) + count_tokens(user) + answer_room <= window
     assert "…" in user  # descriptions were cut to fit
     assert len(prompt_candidates(model.calls[0])) == 12  # but every candidate stayed
-    assert rec.trace.repairs["missing_id"] == 12
+    assert rec.trace.repairs["missing_id"] == 3
+    assert len(rec.trace.filled) == 3  # the local ranker's order stands in
 
 
 def _true_order(messages: Sequence[dict[str, str]], bias: bool) -> str:

@@ -135,13 +135,16 @@ def test_a_reply_nested_too_deeply_is_an_llm_error(raw_server) -> None:
 
 
 def test_an_answer_nested_too_deeply_is_an_output_error() -> None:
-    from polyrank.agent._rerank import parse_output
+    from polyrank.agent._reply import parse_reply
+    from polyrank.agent._rerank import RerankOutput, _salvage
 
     content = "[" * 100_000 + "]" * 100_000
     with pytest.raises(OutputError, match="nested too deeply"):
-        parse_output(Reply(content=content, model="m"))
+        parse_reply(Reply(content=content, model="m"), RerankOutput)
     with pytest.raises(OutputError):
-        parse_output(Reply(content='{"ranking": ' + "[" * 100_000, model="m"), salvage=True)
+        parse_reply(
+            Reply(content='{"ranking": ' + "[" * 100_000, model="m"), RerankOutput, _salvage
+        )
 
 
 @pytest.mark.http

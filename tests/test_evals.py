@@ -110,7 +110,7 @@ def test_core_suite_passes_with_a_scripted_llm_and_reruns_for_free(
         assert run_eval(*args) == 0
         assert len(server.requests) == calls  # every reply came from the cache
     report = json.loads((tmp_path / "first.json").read_text())
-    assert report["template"] == "rerank@3" and report["overall"]["fallback_rate"] == 0.0
+    assert report["template"] == "rerank@4" and report["overall"]["fallback_rate"] == 0.0
     assert report["overall"]["position_tau"] == 1.0  # this model copies the input order
 
 
@@ -229,7 +229,7 @@ def test_baseline_reports_moves_and_gates_regressions(
         assert run_eval(*args, "--update-baseline") == 0
         assert run_eval(*args) == 0  # same behaviour: no regression
     stored = json.loads(baseline.read_text())
-    assert list(stored["entries"]) == ["mini|rerank@3|openai:scripted"]
+    assert list(stored["entries"]) == ["mini|rerank@4|openai:scripted"]
     capsys.readouterr()
     with ScriptedOpenAIServer(default=reversed_step) as bad:
         monkeypatch.setenv("OPENAI_BASE_URL", bad.base_url)
@@ -282,9 +282,9 @@ def test_eval_of_your_own_templates_is_keyed_by_their_version(
             "--update-baseline",
         )
     assert code == 0
-    assert json.loads((tmp_path / "r.json").read_text())["template"] == "rerank@3"
+    assert json.loads((tmp_path / "r.json").read_text())["template"] == "rerank@4"
     assert list(json.loads((tmp_path / "b.json").read_text())["entries"]) == [
-        "mini|rerank@3|openai:scripted"
+        "mini|rerank@4|openai:scripted"
     ]
 
 

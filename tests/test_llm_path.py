@@ -61,7 +61,8 @@ def test_schema_is_bounded_per_call(use_store: Store) -> None:
     ranking = schema["properties"]["ranking"]
     shown = keys_in(body)
     assert len(shown) == 8
-    assert ranking["maxItems"] == len(shown)
+    assert ranking["maxItems"] == ranking["minItems"] == 3  # the top k the user sees
+    assert body["max_tokens"] < 1500  # sized from k and the reason limit
     assert ranking["items"]["properties"]["id"]["enum"] == shown
     assert ranking["items"]["properties"]["reason"]["maxLength"] > 0
     assert not rec.trace.fallback and rec.trace.repairs == {}
@@ -83,7 +84,7 @@ def test_refused_json_schema_switches_to_json_object_with_schema_and_remembers(
     assert formats[0]["type"] == "json_schema"
     # after the refusal every request, the transport retry included, is JSON mode + schema
     assert [f["type"] for f in formats[1:]] == ["json_object"] * (len(formats) - 1)
-    assert all(f["schema"]["properties"]["ranking"]["maxItems"] == 8 for f in formats[1:])
+    assert all(f["schema"]["properties"]["ranking"]["maxItems"] == 3 for f in formats[1:])
     assert not first.trace.fallback and not second.trace.fallback
     assert second.trace.usage.llm_calls == 1
 
@@ -103,7 +104,8 @@ def test_cut_reply_saying_stop_is_salvaged(use_store: Store) -> None:
     trace = rec.trace
     assert not trace.fallback and trace.usage.llm_calls == 1
     assert trace.repairs["salvaged"] == 1
-    assert trace.repairs["missing_id"] == 3  # 5 complete entries kept of 8
+    assert "missing_id" not in trace.repairs  # 5 complete entries kept: the k asked for
+    assert len(trace.filled) == 0
     by_key = dict(zip(shown, trace.candidate_ids, strict=True))
     assert [i.id for i in rec.items] == [by_key[k] for k in list(reversed(shown))[:5]]
 

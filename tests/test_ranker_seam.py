@@ -118,7 +118,7 @@ def test_the_output_schema_comes_from_the_pydantic_model_alone(use_store: Store,
     assert "$ref" not in json.dumps(sent) and "title" not in item["properties"]["id"]
     folder = tmp_path / "p"
     shutil.copytree(BUILTIN_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    assert PromptSet.load(folder)["rerank"].ref == "rerank@3"
+    assert PromptSet.load(folder)["rerank"].ref == "rerank@4"
     with (folder / "rerank.yaml").open("a") as f:
         f.write("output_schema: {type: object}\n")
     with pytest.raises(ConfigError, match="output_schema is not a template setting"):

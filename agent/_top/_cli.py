@@ -283,6 +283,22 @@ def _parser() -> argparse.ArgumentParser:
     llm_options(chat)
     _common(chat)
 
+    probe = sub.add_parser(
+        "probe",
+        help="check a model before trusting it: validity, position following, reasons",
+        description="Ask the model a few built-in requests in several languages, each shown "
+        "in two shuffled orders, and report the structured-output mode the server took, its "
+        "context size and slots, valid replies, whether the model picks items or positions, "
+        "whether its reasons are in the request's language and its own words, tokens and "
+        "latency per request, and a verdict: use it, use it for reasons only, or use the "
+        f"local ranker. Exit 0 for 'use it', else {EXIT_FALLBACK}.",
+    )
+    probe.add_argument(
+        "--model", help="openai:MODEL (env POLYRANK_MODEL; server from OPENAI_BASE_URL)"
+    )
+    probe.add_argument("--json", action="store_true", help="print the report as JSON")
+    llm_options(probe)
+
     from polyrank.evals._cli import add_parser as add_eval_parser
 
     add_eval_parser(sub)
@@ -706,6 +722,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command == "chat":
             return _chat(args)
+        if args.command == "probe":
+            from polyrank.agent._probe import run as run_probe
+
+            return run_probe(args)
         if args.command == "eval":
             from polyrank.evals._cli import run as run_eval
 

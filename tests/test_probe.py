@@ -1,0 +1,89 @@
+"""``polyrank probe``: a model checked before it is trusted (issue 22)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from polyrank.agent._cli import main
+from polyrank.agent._llm import OpenAIChat, TransportPolicy
+from polyrank.agent._local import localized_reason
+from polyrank.agent._probe import probe
+from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates
+
+pytestmark = pytest.mark.http
+
+FAST = TransportPolicy(attempts=2, initial_wait=0.05, max_wait=0.1)
+
+
+def _request(body: dict[str, Any]) -> tuple[str, str]:
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    system = next(m["content"] for m in body["messages"] if m["role"] == "system")
+    language = re.search(r'language code "([a-z]{2})"', system)
+    return json.loads(re.search(r"Request \([^)]*\): (.*)", user)[1]), (  # type: ignore[index]
+        language[1] if language else "en"
+    )
+
+
+def _grams(text: str) -> set[str]:
+    text = text.casefold()
+    return {text[i : i + 3] for i in range(len(text) - 2)}
+
+
+def reading(body: dict[str, Any]) -> dict[str, Any]:
+    """Picks the items whose titles share most with the request; its own-words reasons."""
+    query, language = _request(body)
+    shown = prompt_candidates(body["messages"])
+    best = sorted(shown, key=lambda kt: -len(_grams(kt[1]) & _grams(query)))
+    reason = localized_reason(language, query="")
+    ranking = [{"id": k, "reason": reason} for k, _ in best[:3]]
+    return {"content": json.dumps({"ranking": ranking}, ensure_ascii=False)}
+
+
+def positions(body: dict[str, Any]) -> dict[str, Any]:
+    """The first three shown, with their titles as reasons."""
+    shown = prompt_candidates(body["messages"])
+    ranking = [{"id": k, "reason": t} for k, t in shown[:3]]
+    return {"content": json.dumps({"ranking": ranking}, ensure_ascii=False)}
+
+
+def model(server: ScriptedOpenAIServer) -> OpenAIChat:
+    return OpenAIChat("m", base_url=server.base_url, api_key="k", timeout=5, transport=FAST)
+
+
+def test_a_reading_model_gets_use_it() -> None:
+    props = {"n_ctx": 4096, "total_slots": 2}
+    with ScriptedOpenAIServer(default=reading, routes={"/props": props}) as server:
+        report = probe(model(server))
+    assert report.verdict == "use it", report.summary()
+    assert report.validity == 1.0 and report.position_following is None
+    assert (report.context, report.slots, report.server) == (4096, 2, "llama.cpp")
+    assert report.mode == "json_schema"
+    assert len(server.requests) == 8  # 4 requests, each in two shuffled orders
+    shown = [tuple(k for _, k in prompt_candidates(r["messages"])) for r in server.requests]
+    assert shown[0] != shown[1]  # the second pass is shown in another order
+
+
+def test_a_position_reading_model_gets_the_local_ranker() -> None:
+    with ScriptedOpenAIServer(default=positions) as server:
+        report = probe(model(server))
+    assert report.verdict == "use the local ranker", report.summary()
+    assert report.position_following is not None and report.copying is not None
+    assert "verdict: use the local ranker" in report.summary()
+
+
+def test_probe_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with ScriptedOpenAIServer(default=reading) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        assert main(["probe", "--model", "openai:m", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "use it" and len(out["requests"]) == 4
+    with ScriptedOpenAIServer(default=positions) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        assert main(["probe", "--model", "openai:m"]) == 3
+    assert "verdict: use the local ranker" in capsys.readouterr().out
+    assert main(["probe", "--model", "local"]) == 1
+    assert "probe needs a model" in capsys.readouterr().err
