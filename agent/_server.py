@@ -196,7 +196,7 @@ def learn_context(base_url: str | None, model: str, context: int) -> ServerLimit
 
 
 def _modes_path() -> Path:
-    from polyrank.retrieval._derived import cache_home
+    from polyrank.retrieval.support import cache_home
 
     return MODES_PATH or cache_home() / MODES_FILE
 

@@ -7,6 +7,7 @@ layering test in ``tests/test_registry.py`` holds them to it). Not a user-facing
 
 from __future__ import annotations
 
+from polyrank.retrieval._derived import cache_home
 from polyrank.retrieval._files import MAX_DOCUMENT_BYTES, TooLarge, read_bounded
 from polyrank.retrieval._lazy import lazy_attributes
 from polyrank.retrieval._lexical import has_spaceless, tokenize
@@ -19,6 +20,7 @@ __all__ = [
     "RATES_TO_EUR",
     "TooLarge",
     "YAMLError",
+    "cache_home",
     "convert",
     "has_spaceless",
     "lazy_attributes",

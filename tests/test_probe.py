@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from polyrank.agent._cli import main
+from polyrank._cli import main
 from polyrank.agent._llm import OpenAIChat, TransportPolicy
 from polyrank.agent._local import localized_reason
 from polyrank.agent._probe import probe

@@ -81,7 +81,7 @@ def test_a_position_following_model_is_not_used(use_store: Store) -> None:
     assert "not reading" in reason and "positions" in reason and "\n" not in reason
     calls = len(model.calls)
     later = agent.recommend("películas de ciencia ficción", k=3, passes=2, language="es")
-    assert later.trace.fallback and later.trace.llm_calls == 0  # not asked again this run
+    assert later.trace.fallback and later.trace.usage.llm_calls == 0  # not asked again this run
     assert len(model.calls) == calls
 
 
@@ -130,7 +130,7 @@ def test_the_reason_reask_stops_once_the_model_failed_it(use_store: Store) -> No
     model = FunctionModel(english)
     agent = Agent(store=use_store, model=model, candidates=6)
     first = agent.recommend("Quiero aprender a programar", k=3, language="es")
-    assert first.trace.reasks == 1 and len(model.calls) == 2  # ranked, re-asked once
+    assert first.trace.usage.reasks == 1 and len(model.calls) == 2  # ranked, re-asked once
     second = agent.recommend("libros de cocina", k=3, language="es", filters=Filters())
-    assert second.trace.reasks == 0 and second.trace.repairs["reason_reask_skipped"] == 3
+    assert second.trace.usage.reasks == 0 and second.trace.repairs["reason_reask_skipped"] == 3
     assert len(model.calls) == 3

@@ -118,7 +118,7 @@ def test_a_transient_500_does_not_switch_the_mode(use_store: Store) -> None:
         rec = Agent(
             store=use_store, model=chat(server), candidates=8, llm_settings=LLMSettings(timeout=5)
         ).recommend(QUERY, k=3)
-    assert not rec.trace.fallback and rec.trace.transport_retries == 1
+    assert not rec.trace.fallback and rec.trace.usage.transport_retries == 1
     assert [r["response_format"]["type"] for r in server.requests] == ["json_schema"] * 2
 
 
@@ -134,7 +134,7 @@ def test_a_refusal_is_remembered_across_processes(use_store: Store, _server_mode
         ).recommend(QUERY, k=3)
     formats = [r["response_format"]["type"] for r in server.requests]
     assert formats == ["json_schema", "json_object", "json_object"]
-    assert rec.trace.llm_calls == 1 and not rec.trace.fallback
+    assert rec.trace.usage.llm_calls == 1 and not rec.trace.fallback
 
 
 class _Agent:
