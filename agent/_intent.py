@@ -30,8 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from polyrank.agent._locale import in_language
 from polyrank.agent._locale import table as locale_table
 from polyrank.agent.errors import ConfigError
-from polyrank.retrieval._lexical import has_spaceless
-from polyrank.retrieval._prices import RATES_TO_EUR, to_eur
+from polyrank.retrieval.support import RATES_TO_EUR, has_spaceless, to_eur
 
 __all__ = ["Intent", "Money", "read_intent", "request_text"]
 
@@ -291,7 +290,7 @@ _MULTIPLIERS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "萬": 10_000
                 "천": 1000, "백": 100, "만": 10_000, "십": 10}  # fmt: skip
 _NUMBER = re.compile(
     r"(?:\d+(?:[.,' \u00a0\u202f]\d{3})*(?:[.,]\d{1,2})?|[零〇一二两兩三四五六七八九十百千万萬]+)"
-    r"(?:\s?(?:[十百千万萬천백만십]|k\b))*",
+    r"(?:\s?(?:[十百千万萬천백만십]\d*|k\b))*",
     re.UNICODE,
 )
 
@@ -313,11 +312,11 @@ def _number(text: str) -> float | None:
     value = _arabic(head)
     if value is None:
         return None
-    for ch in tail:  # 3万, 20만, 1만5천: multipliers after digits
+    if any(ch.isdigit() for ch in tail):  # 4万5000, 1만5천: digits between multipliers
+        return _cjk_number(text) if re.fullmatch(r"\d+", head) else None
+    for ch in tail:  # 3万, 20만: multipliers after digits
         if ch in _MULTIPLIERS:
             value *= _MULTIPLIERS[ch]
-        elif ch.isdigit():
-            return None
     return value
 
 

@@ -44,7 +44,7 @@ from polyrank.agent._server import (
     remembered_mode,
 )
 from polyrank.agent.errors import ConfigError, LLMError
-from polyrank.retrieval._endpoint import credentials, redact
+from polyrank.retrieval.support import credentials, redact
 
 __all__ = [
     "ChatModel",

@@ -34,7 +34,7 @@ from polyrank.agent._money import price_text
 from polyrank.agent._profile import LANGUAGE_SENSITIVE_DOMAINS, Interest, UserContext
 from polyrank.agent._ranking import Ranking, RankRequest
 from polyrank.retrieval import Candidate, StoreReader, to_eur
-from polyrank.retrieval._lexical import has_spaceless, tokenize
+from polyrank.retrieval.support import has_spaceless, tokenize
 
 __all__ = ["LocalRanker", "localized_reason", "reason_languages"]
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from polyrank.retrieval._lazy import lazy_attributes
+from polyrank.retrieval.support import lazy_attributes
 
 if TYPE_CHECKING:
     from polyrank.evals._baseline import Comparison, compare, update_baseline

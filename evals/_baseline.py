@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from polyrank.agent.errors import ConfigError
 from polyrank.evals._runner import EvalRun
-from polyrank.retrieval._files import TooLarge, read_bounded
+from polyrank.retrieval.support import TooLarge, read_bounded
 
 __all__ = ["Comparison", "baseline_key", "compare", "update_baseline"]
 

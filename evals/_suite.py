@@ -49,8 +49,7 @@ from pydantic_core import CoreSchema
 from polyrank.agent._profile import UserProfile, load_profile
 from polyrank.agent.errors import ConfigError
 from polyrank.retrieval import Filters
-from polyrank.retrieval._files import TooLarge, read_bounded
-from polyrank.retrieval._yaml import YAMLError, load_yaml, yaml_problem
+from polyrank.retrieval.support import TooLarge, YAMLError, load_yaml, read_bounded, yaml_problem
 
 __all__ = [
     "Case",

@@ -8,6 +8,7 @@ layering test in ``tests/test_registry.py`` holds them to it). Not a user-facing
 from __future__ import annotations
 
 from polyrank.retrieval._derived import cache_home
+from polyrank.retrieval._endpoint import credentials, redact
 from polyrank.retrieval._files import MAX_DOCUMENT_BYTES, TooLarge, read_bounded
 from polyrank.retrieval._lazy import lazy_attributes
 from polyrank.retrieval._lexical import has_spaceless, tokenize
@@ -22,10 +23,12 @@ __all__ = [
     "YAMLError",
     "cache_home",
     "convert",
+    "credentials",
     "has_spaceless",
     "lazy_attributes",
     "load_yaml",
     "read_bounded",
+    "redact",
     "to_eur",
     "tokenize",
     "yaml_problem",

@@ -40,6 +40,9 @@ def test_the_one_domain_asked_for_is_read_by_noun_or_verb(query: str, domain: st
         ("un livre à moins de 12,50 €", Money(amount=12.5, currency="EUR")),
         ("a gift for around 30 euros", Money(amount=36, currency="EUR")),
         ("预算一万元以内", Money(amount=10_000, currency="CNY")),
+        # Was: 5,000 (the digits after 万 were read as a second amount).
+        ("4万5000円以下", Money(amount=45_000, currency="JPY")),
+        ("1만5천원 이하", Money(amount=15_000, currency="KRW")),
     ],
 )
 def test_price_ceilings_in_any_currency(query: str, ceiling: Money) -> None:
