@@ -58,6 +58,15 @@ DEFAULT_CACHE = Path(".polyrank") / "cache"
 #: OverflowError in the waits.
 MAX_TIMEOUT = 3600.0
 
+
+def openai_environment() -> tuple[str | None, str | None]:
+    """``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``, for a model built in code with neither
+    (the OpenAI SDK's convention: ``Agent(model="openai:gpt-4o-mini")`` works as it does)."""
+    import os
+
+    return os.environ.get("OPENAI_BASE_URL") or None, os.environ.get("OPENAI_API_KEY") or None
+
+
 #: Where each setting comes from in the environment, to name it in errors.
 _ENV = {
     "model": "POLYRANK_MODEL",

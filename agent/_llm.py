@@ -797,5 +797,9 @@ def make_openai(
 ) -> OpenAIChat:
     if not arg:
         raise ConfigError("the openai backend needs a model: 'openai:MODEL'")
+    if not base_url and not api_key:  # built in code: the environment, as the SDK reads it
+        from polyrank.agent._config import openai_environment
+
+        base_url, api_key = openai_environment()
     base_url, api_key = credentials(f"openai:{arg}", base_url, api_key)
     return OpenAIChat(arg, base_url=base_url, api_key=api_key, **options)

@@ -64,3 +64,18 @@ def test_an_llm_that_fails_is_a_warning_and_exit_3_unless_allowed(
     assert "warning" in capsys.readouterr().err
     assert main(["recommend", "boots", "--store", small_use_store, "--json"]) == 0
     assert capsys.readouterr().err == ""  # the local ranker by choice is no fallback
+
+
+def test_a_chat_model_built_in_code_reads_the_openai_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Was (after the library stopped reading the environment): Agent(model="openai:...")
+    with OPENAI_API_KEY set said to set OPENAI_API_KEY. The SDK's convention holds again."""
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    chat = resolve("llm", "openai:gpt-4o-mini")
+    assert chat.api_key == "sk-from-env"
+    assert resolve("llm", "openai:m", api_key="sk-given").api_key == "sk-given"
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(ConfigError, match="neither an API key nor a base URL"):
+        resolve("llm", "openai:m")
