@@ -5,6 +5,7 @@ overlapping requests share batches of query embeddings, and ``recommend_many`` r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Sequence
@@ -44,8 +45,13 @@ class AsyncOnlyModel:
 
     spec = "async-only"
 
-    def __init__(self, hold: float = 0.2) -> None:
+    def __init__(self, hold: float = 0.2, until: int | None = None) -> None:
         self.hold = hold
+        #: With ``until``, a call is held until that many are in flight at once (at most 30
+        #: s): a fixed hold measured the machine's load, not the concurrency (9 of 10
+        #: under load).
+        self.until = until
+        self.everyone: asyncio.Event | None = None
         self.in_flight = 0
         self.most_in_flight = 0
 
@@ -56,7 +62,14 @@ class AsyncOnlyModel:
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
-            await asyncio.sleep(self.hold)
+            if self.until is None:
+                await asyncio.sleep(self.hold)
+            else:
+                self.everyone = self.everyone or asyncio.Event()
+                if self.in_flight >= self.until:
+                    self.everyone.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.everyone.wait(), 30)
             return Reply(content=_reversed_answer(messages), model=self.spec)
         finally:
             self.in_flight -= 1
@@ -65,8 +78,8 @@ class AsyncOnlyModel:
 async def test_arecommend_awaits_the_model_for_every_request_at_once(use_store: Store) -> None:
     # as shipped before, arecommend ran recommend in asyncio.to_thread: at most 6 threads, so
     # at most 6 model calls in flight, and through the blocking complete()
-    model = AsyncOnlyModel()
-    agent = Agent(store=use_store, model=model, candidates=8)
+    model = AsyncOnlyModel(until=len(QUERIES))
+    agent = Agent(store=use_store, model=model, candidates=8, llm_settings=LLMSettings(timeout=60))
     recs = await asyncio.gather(*(agent.arecommend(q, k=3) for q in QUERIES))
     assert model.most_in_flight == len(QUERIES)
     assert all(not r.trace.fallback and r.trace.usage.llm_calls >= 1 for r in recs)
