@@ -210,8 +210,10 @@ def test_history_naming_an_item_twice_or_40k_times_does_not_crash(small_use_stor
     ("args", "message"),
     [
         (["--region", "Germany"], "did you mean 'DE' (Germany)?"),
-        (["--language", "klingon"], "unknown language 'klingon'"),
-        (["--language", "german"], "did you mean 'de' (German)?"),
+        (["--only-language", "klingon"], "unknown language 'klingon'"),
+        (["--only-language", "german"], "did you mean 'de' (German)?"),
+        # Was: --language filtered in search and chose the answer's language in recommend.
+        (["--language", "de"], "in search, filter by language with --only-language"),
         (["--k", "0"], "--k: must be at least 1, got 0"),
     ],
 )

@@ -134,6 +134,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _MovedOption(argparse.Action):
+    """``search --language``: one meaning per option name (``recommend --language`` is the
+    answer's language), so the filter is ``--only-language`` in both commands."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any, **__: Any) -> None:
+        parser.error(
+            "--language: in search, filter by language with --only-language "
+            "(--language is recommend's answer language)"
+        )
+
+
 def _filter_options(parser: argparse.ArgumentParser, *, language_flag: str) -> None:
     """The filters (:class:`polyrank.retrieval.Filters`), the same for search and recommend."""
     group = parser.add_argument_group("filters")
@@ -234,7 +245,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     search.add_argument("query", help="the request, in any language")
     search.add_argument("--k", type=positive_int, default=10, help="how many results (default 10)")
-    _filter_options(search, language_flag="--language")
+    _filter_options(search, language_flag="--only-language")
+    search.add_argument("--language", action=_MovedOption, help=argparse.SUPPRESS)
     search.add_argument("--json", action="store_true", help="print JSON (see README)")
     _common(search)
 
