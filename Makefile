@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/polyrank
-	@for f in __init__.py __main__.py _cli.py py.typed; do ln -s $(CURDIR)/agent/_top/$$f $(TYPECHECK)/polyrank/$$f; done
+	@for f in $(CURDIR)/agent/_top/*.py $(CURDIR)/agent/_top/py.typed; do ln -s $$f $(TYPECHECK)/polyrank/; done
 	@for p in agent retrieval evals prompts; do ln -s $(CURDIR)/$$p $(TYPECHECK)/polyrank/$$p; done
 	MYPYPATH=$(TYPECHECK) $(BIN)/mypy
 
