@@ -8,85 +8,19 @@ parts live in :mod:`polyrank.agent` (the agent, rankers, chat), :mod:`polyrank.r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from polyrank.agent import (
-    CatalogError,
-    ConfigError,
-    LLMError,
-    OutputError,
-    PolyrankError,
-    ProfileError,
-    RetrievalError,
-    RuntimeFault,
-    UserError,
-    register,
-    resolve,
-)
-from polyrank.agent import __getattr__ as __getattr__
+from polyrank import agent as _agent
 
 if TYPE_CHECKING:
-    from polyrank.agent import (
-        Agent,
-        ChatModel,
-        Event,
-        LangChainChat,
-        LLMRanker,
-        LLMSettings,
-        LocalRanker,
-        Message,
-        OpenAIChat,
-        PolyrankCompressor,
-        RankedItem,
-        Ranker,
-        Ranking,
-        RankRequest,
-        Recommendation,
-        RecommendRequest,
-        Reply,
-        RerankConfig,
-        Settings,
-        Trace,
-        TransportPolicy,
-        Usage,
-        UserProfile,
-        load_profile,
-    )
+    from polyrank.agent import *  # noqa: F403 - the same names, for type checkers
 
-__all__ = [
-    "Agent",
-    "CatalogError",
-    "ChatModel",
-    "ConfigError",
-    "Event",
-    "LLMError",
-    "LLMRanker",
-    "LLMSettings",
-    "LangChainChat",
-    "LocalRanker",
-    "Message",
-    "OpenAIChat",
-    "OutputError",
-    "PolyrankCompressor",
-    "PolyrankError",
-    "ProfileError",
-    "RankRequest",
-    "RankedItem",
-    "Ranker",
-    "Ranking",
-    "RecommendRequest",
-    "Recommendation",
-    "Reply",
-    "RerankConfig",
-    "RetrievalError",
-    "RuntimeFault",
-    "Settings",
-    "Trace",
-    "TransportPolicy",
-    "Usage",
-    "UserError",
-    "UserProfile",
-    "load_profile",
-    "register",
-    "resolve",
-]
+#: The agent's public names, one list (polyrank.agent's).
+__all__ = _agent.__all__
+
+
+def __getattr__(name: str) -> Any:
+    """Each name is polyrank.agent's, loaded when first used as it is there."""
+    if name in __all__:
+        return getattr(_agent, name)
+    raise AttributeError(f"module 'polyrank' has no attribute {name!r}")
