@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ from typing import Any, TypeVar
 from polyrank.agent._batch import QueryBatcher
 from polyrank.agent._cache import ReplyCache
 from polyrank.agent._config import LLMSettings
-from polyrank.agent._intent import Intent, read_intent, request_text
+from polyrank.agent._intent import Intent, read_intent, request_text, without_refused
 from polyrank.agent._llm import ChatModel, chat_model
 from polyrank.agent._local import LocalRanker
 from polyrank.agent._loop import run_blocking
@@ -82,6 +83,10 @@ CONCURRENCY = 4
 MAX_THREADS = min(8, os.cpu_count() or 2)
 #: Languages an item is shown in after the request's and the user's (then its original).
 SHOW_ALSO = ("en",)
+#: Search for a request without the words it refuses ("a thriller, but no horror" is
+#: searched as "a thriller, but no"): their vectors pulled in what was refused.
+SEARCH_WITHOUT_REFUSED = True
+_WORDS = re.compile(r"\w{2,}")
 
 
 @dataclass
@@ -503,6 +508,10 @@ class Agent:
                 query, language=lang, currency=hints.currency if hints else None
             )
             filters, plan.intent_domain = self._constrained(filters, plan.intent)
+            if SEARCH_WITHOUT_REFUSED and (plan.intent.exclude or plan.intent.exclude_domains):
+                kept = without_refused(query)
+                if _WORDS.search(kept):
+                    plan.search_text = kept
         if like is not None:
             found = self.store.search_by_id(like, preferred)
             if found is None:

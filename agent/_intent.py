@@ -30,9 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from polyrank.agent._locale import in_language
 from polyrank.agent._locale import table as locale_table
 from polyrank.agent.errors import ConfigError
-from polyrank.retrieval.support import RATES_TO_EUR, has_spaceless, to_eur
+from polyrank.retrieval.support import RATES_TO_EUR, has_spaceless, to_eur, tokenize
 
-__all__ = ["Intent", "Money", "read_intent", "request_text"]
+__all__ = ["Intent", "Money", "read_intent", "request_text", "split_negated", "without_refused"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 #: How far a negation reaches: the words after "no"/"keine"/"pas de" (or before "말고",
@@ -253,7 +253,59 @@ def _negated(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out if b > a]
 
 
+def split_negated(query: str) -> tuple[str, str]:
+    """``query`` (normalised) without the words a negation covers, and those words: "a
+    film, but nothing with fighting" -> ("a film, but nothing ", "with fighting")."""
+    text = _norm(query)
+    spans = sorted(_negated(text))
+    kept: list[str] = []
+    refused: list[str] = []
+    at = 0
+    for start, end in spans:
+        if end <= at:
+            continue
+        start = max(start, at)
+        kept.append(text[at:start])
+        refused.append(text[start:end])
+        at = end
+    kept.append(text[at:])
+    return " ".join(kept), " ".join(refused)
+
+
+def without_refused(query: str) -> str:
+    """``query`` (normalised) without the words it refuses: in each negation, the first
+    word that says something, and the first after each "or" ("nothing with fighting or
+    horror" loses "fighting" and "horror"; "sin letra para leer" keeps "para leer"). A
+    negation in a script without spaces loses its whole (short) span."""
+    text = _norm(query)
+    cut: list[tuple[int, int]] = []
+    for start, end in sorted(_negated(text)):
+        span = text[start:end]
+        if has_spaceless(span):
+            cut.append((start, end))
+            continue
+        head = True
+        for word in _WORD.finditer(span):
+            if word.group() in _AND_OR:
+                head = True
+            elif head and tokenize(word.group()):
+                cut.append((start + word.start(), start + word.end()))
+                head = False
+    out, at = [], 0
+    for start, end in sorted(cut):
+        if start >= at:
+            out.append(text[at:start])
+            at = end
+    out.append(text[at:])
+    return re.sub(r"\s{2,}", " ", "".join(out)).strip()
+
+
 _STOP = re.compile(r"[,.;:!?、。，！？；]|\b(?:but|pero|mais|aber|ma|mas|maar|но|ama|لكن)\b")
+
+
+#: Words that carry a negation on to the next words ("no horror or gore", "ni sang"): only
+#: "or"s ("no horror and something funny" does not refuse the funny part).
+_AND_OR = frozenset("or nor ni ou oder noch né nem или ни veya".split())  # noqa: SIM905
 
 
 def _reach_forward(text: str, start: int) -> int:
@@ -265,7 +317,16 @@ def _reach_forward(text: str, start: int) -> int:
     words = list(_WORD.finditer(rest))
     if not words:
         return start
-    return start + words[min(len(words), NEGATION_WORDS) - 1].end()
+    # "nothing with fighting or horror": a coordinator carries the negation on.
+    last, left = 0, NEGATION_WORDS
+    for n, word in enumerate(words):
+        if word.group() in _AND_OR:
+            left = NEGATION_WORDS
+            continue
+        if left == 0:
+            break
+        last, left = n, left - 1
+    return start + words[last].end()
 
 
 def _reach_back(text: str, end: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from polyrank.agent._intent import Money, read_intent
+from polyrank.agent._intent import Money, read_intent, split_negated, without_refused
 from polyrank.agent._money import price_text
 
 
@@ -248,3 +248,63 @@ def test_a_light_request_pushes_frightening_films_down_and_no_lyrics_removes_son
     assert any("comedy" in t for t in light[:3])
     assert not any({"vocal", "pop", "k-pop", "mandopop", "opera"} & t for t in quiet)
     assert "instrumental" in quiet[0] or "piano" in quiet[0]
+
+
+# -- negation spans: what the request refuses, and what is searched -----------------------
+@pytest.mark.parametrize(
+    ("query", "kept", "refused"),
+    [
+        ("a thriller, but no horror please", "a thriller, but no ", " horror please"),
+        ("keine Gruselfilme, lieber was Lustiges", "keine , lieber was lustiges", " gruselfilme"),
+        ("something funny", "something funny", ""),
+    ],
+)
+def test_split_negated_separates_the_refused_words(query: str, kept: str, refused: str) -> None:
+    assert split_negated(query) == (kept, refused)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "a film, but nothing with fighting or horror please",
+        "pas de bagarre ni d'horreur",
+        "sin peleas ni terror, por favor",
+    ],
+)
+def test_an_or_carries_the_negation_on(query: str) -> None:
+    intent = read_intent(query)
+    assert "horror" in intent.exclude and "horror" not in intent.genres
+
+
+def test_an_and_does_not_carry_the_negation_on() -> None:
+    intent = read_intent("no horror and something really funny")
+    assert intent.exclude == ("horror",) and "comedy" in intent.genres
+
+
+def test_the_request_is_searched_without_the_words_it_refuses(use_store, monkeypatch) -> None:
+    from polyrank.agent import Agent
+
+    agent = Agent(store=use_store)
+    seen: list[str] = []
+    embed = use_store.embedder.embed_queries
+
+    def spy(texts):  # type: ignore[no-untyped-def]
+        seen.extend(texts)
+        return embed(texts)
+
+    monkeypatch.setattr(use_store.embedder, "embed_queries", spy)
+    agent.recommend("a thriller for tonight, but no horror please", k=3)
+    searched = [t for t in seen if "thriller" in t]
+    assert searched and all("horror" not in t for t in searched)
+
+
+@pytest.mark.parametrize(
+    ("query", "searched"),
+    [
+        ("música sin letra para leer", "música sin para leer"),
+        ("a film, but nothing with fighting or horror", "a film, but nothing with or"),
+        ("una peli para reírme, nada triste porfa", "una peli para reírme, nada porfa"),
+    ],
+)
+def test_only_the_refused_words_leave_the_search(query: str, searched: str) -> None:
+    assert without_refused(query) == searched
