@@ -134,6 +134,9 @@ class _Tally:
     shown_text: set[str] = field(default_factory=set)
     #: The model's own reasons, as received.
     own_reasons: list[str] = field(default_factory=list)
+    #: Ids whose reason the local ranker wrote (the model's was missing or stayed in
+    #: the wrong language).
+    local_reasons: set[str] = field(default_factory=set)
 
     def repair(self, kind: str, count: int = 1) -> None:
         if count:
@@ -661,6 +664,7 @@ class LLMRanker:
             scores=tuple(round(scores[c.id] / best, 6) for c in top),
             reasons=tuple(reasons[c.id] for c in top),
             filled=tuple(c.id for c in top if c.id not in tally.picked),
+            model_reasons=tuple(c.id for c in top if c.id not in tally.local_reasons),
         )
 
     def _check_reading(self, request: RankRequest, tally: _Tally) -> str | None:
@@ -723,6 +727,7 @@ class LLMRanker:
         def fallback_reason(c: Candidate) -> str:
             if not local:
                 local.update(self.explain(request, candidates, context))
+            tally.local_reasons.add(c.id)
             return local[c.id]
 
         fixed = dict(reasons)
