@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from polyrank._cli import main
+from polyrank.agent import Agent, LLMSettings
 from polyrank.agent._llm import OpenAIChat, TransportPolicy
 from polyrank.agent._local import localized_reason
 from polyrank.agent._probe import probe
 from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates
+from polyrank.retrieval import Store
 
 pytestmark = pytest.mark.http
 
@@ -87,3 +89,41 @@ def test_probe_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
     assert "verdict: use the local ranker" in capsys.readouterr().out
     assert main(["probe", "--model", "local"]) == 1
     assert "probe needs a model" in capsys.readouterr().err
+
+
+def test_the_probe_verdict_is_remembered_and_honoured(
+    use_store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model the probe found not reading is not asked to rank (the trace says why in one
+    line) until it is probed again or the verdict is forgotten; a reading one is asked."""
+    query = "Quiero aprender a programar"
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    with ScriptedOpenAIServer(default=positions) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        settings = LLMSettings(base_url=server.base_url, api_key="k", timeout=5)
+
+        def recommend() -> Any:
+            agent = Agent(store=use_store, model="openai:m", candidates=8, llm_settings=settings)
+            return agent.recommend(query, k=3, language="es")
+
+        assert main(["probe", "--model", "openai:m"]) == 3
+        assert "remembered: openai:m at" in capsys.readouterr().out
+        asked = len(server.requests)
+        rec = recommend()
+        assert rec.trace.fallback and rec.trace.usage.llm_calls == 0
+        assert len(server.requests) == asked  # not asked at all
+        reason = rec.trace.fallback_reason or ""
+        assert reason.startswith("polyrank probe found the model not reading the candidates")
+        assert "positions" in reason and "\n" not in reason
+        assert rec.trace.ranker == "local" and len(rec.items) == 3
+        assert rec.trace.version.startswith("rerank@")  # runs keep their template's label
+        assert main(["probe", "--model", "openai:m", "--forget"]) == 0
+        assert "forgot verdict on openai:m" in capsys.readouterr().out
+        assert recommend().trace.usage.llm_calls >= 1  # asked again
+    with ScriptedOpenAIServer(default=reading) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        settings = LLMSettings(base_url=server.base_url, api_key="k", timeout=5)
+        assert main(["probe", "--model", "openai:m"]) == 0
+        rec = recommend()
+    assert not rec.trace.fallback and rec.trace.usage.llm_calls >= 1, rec.trace.fallback_reason
+
