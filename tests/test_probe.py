@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,9 @@ from polyrank.retrieval import Store
 pytestmark = pytest.mark.http
 
 FAST = TransportPolicy(attempts=2, initial_wait=0.05, max_wait=0.1)
+#: SmolLM2-135M's real replies to the probe (llama-cpp-python 0.3.36, n_ctx 8192), in order:
+#: the refusal of json_schema, then one reply per request and shuffled order.
+SMOLLM2_REPLIES = Path(__file__).resolve().parent / "fixtures" / "smollm2_probe_replies.json"
 
 
 def _request(body: dict[str, Any]) -> tuple[str, str]:
@@ -127,3 +131,16 @@ def test_the_probe_verdict_is_remembered_and_honoured(
         rec = recommend()
     assert not rec.trace.fallback and rec.trace.usage.llm_calls >= 1, rec.trace.fallback_reason
 
+
+def test_recorded_smollm2_replies_get_the_local_ranker() -> None:
+    """The real small model's recorded replies to the probe, replayed: it is noticed not
+    reading (its picks keep their shown positions across the two shuffles), so the probe
+    says to use the local ranker; every recorded reply is asked for, none is left over."""
+    steps = json.loads(SMOLLM2_REPLIES.read_text())
+    assert steps[0]["status"] == 500  # json_schema refused, as llama-cpp-python does
+    with ScriptedOpenAIServer(steps, serial=True) as server:
+        report = probe(model(server))
+    assert len(server.requests) == len(steps)
+    assert report.verdict == "use the local ranker", report.summary()
+    assert report.position_following is not None, report.summary()
+    assert report.mode == "json_object" and report.validity == 1.0
