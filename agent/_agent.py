@@ -717,6 +717,7 @@ class Agent:
             usage=dataclasses.replace(tried.usage),  # tokens, calls, re-asks, passes, windows
             candidate_ids=[c.id for c in candidates],
             filled=list(tried.filled) if tried.failure is None else [],
+            model_reasons=list(answer.model_reasons),
             last_prompt=tried.last_prompt,
             errors=list(tried.errors),
             intent=plan.intent.model_dump(mode="json", exclude_defaults=True),

@@ -21,6 +21,7 @@ from polyrank.agent._profile import UserContext
 from polyrank.agent._ranking import RankRequest
 from polyrank.agent._reading import ReadingCheck
 from polyrank.agent._rerank import LLMRanker, RerankConfig
+from polyrank.agent._server import Verdict, forget_verdict, remember_verdict
 from polyrank.prompts import PromptSet
 from polyrank.retrieval import Candidate, is_in_language
 
@@ -127,6 +128,26 @@ class ProbeReport:
         return sum(r.reasons_in_language for r in self.requests) / max(1, K * len(self.requests))
 
     @property
+    def why(self) -> str:
+        """The verdict's reason, in one line (empty for "use it")."""
+        if self.verdict == "use it":
+            return ""
+        answered = sum(r.failure is None for r in self.requests)
+        if answered * 2 < len(self.requests) or self.validity < 0.5:
+            return f"valid replies {self.validity:.0%} of {len(self.requests)} requests"
+        ranks = self.position_following or (
+            f"fitting items in its top {K} {self.hit_rate:.0%} (chance 25%)"
+            if self.hit_rate < 0.5
+            else ""
+        )
+        explains = self.copying or (
+            f"reasons in the request's language {self.reason_language:.0%}"
+            if self.reason_language < 0.8
+            else ""
+        )
+        return "; ".join(p for p in (ranks, explains) if p)
+
+    @property
     def verdict(self) -> str:
         answered = sum(r.failure is None for r in self.requests)
         if answered * 2 < len(self.requests) or self.validity < 0.5:
@@ -153,6 +174,7 @@ class ProbeReport:
             "position_following": self.position_following,
             "copying": self.copying,
             "verdict": self.verdict,
+            "why": self.why,
             "requests": [vars(r) for r in self.requests],
         }
 
@@ -175,7 +197,7 @@ class ProbeReport:
                 f"{q.prompt_tokens} prompt + {q.completion_tokens} completion tokens"
                 + (f"  ({q.failure})" if q.failure else "")
             )
-        why = self.position_following or self.copying
+        why = self.why
         lines.append(f"verdict: {self.verdict}" + (f" ({why})" if why else ""))
         return "\n".join(lines)
 
@@ -241,6 +263,7 @@ def probe(model: ChatModel, *, deadline: float = 120.0, context: int | None = No
 
 def run(args: Any) -> int:
     """The ``probe`` command: exit 0 when the verdict is "use it", else 3 (as a fallback)."""
+    import datetime
     import json
 
     from polyrank.agent._options import EXIT_FALLBACK, EXIT_OK, settings_of
@@ -252,10 +275,23 @@ def run(args: Any) -> int:
     if kind != "llm":
         raise ConfigError("probe needs a model: --model openai:MODEL (or POLYRANK_MODEL)")
     chat: ChatModel = resolve("llm", settings.model, **settings.llm_settings().options())
+    base_url = chat.params.get("base_url")
+    server = base_url if isinstance(base_url, str) else None
+    if getattr(args, "forget", False):
+        dropped = forget_verdict(server, chat.spec)
+        print(f"{'forgot' if dropped else 'no'} verdict on {chat.spec} at {server or 'its API'}")
+        return EXIT_OK
     report = probe(chat, deadline=settings.timeout, context=settings.context)
+    verdict = Verdict(report.verdict, report.why, datetime.date.today().isoformat())
+    remember_verdict(server, chat.spec, verdict)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
         print(report.summary())
+        if server and verdict.not_reading:
+            print(
+                f"remembered: {chat.spec} at {server} is not asked to rank until it is "
+                "probed again (polyrank probe --forget drops this)"
+            )
     ok = report.verdict == "use it" or getattr(args, "allow_fallback", False)
     return EXIT_OK if ok else EXIT_FALLBACK

@@ -117,6 +117,9 @@ class Ranking:
     #: Ids of ``items`` the model did not pick (it is asked for the top k of each window):
     #: placed in the order the ranker was given, the local ranker's in ``recommend``.
     filled: tuple[str, ...] = ()
+    #: Ids of ``items`` whose reason the model wrote (as answered or re-asked); the
+    #: others' reasons are the local ranker's. Empty for a ranker that is not an LLM.
+    model_reasons: tuple[str, ...] = ()
     #: Every model call: messages sent (system prompt included), raw reply, tokens,
     #: latency, what was wrong with it (``--trace FILE`` writes them).
     calls: tuple[dict[str, Any], ...] = ()

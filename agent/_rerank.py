@@ -134,6 +134,9 @@ class _Tally:
     shown_text: set[str] = field(default_factory=set)
     #: The model's own reasons, as received.
     own_reasons: list[str] = field(default_factory=list)
+    #: Ids whose reason the local ranker wrote (the model's was missing or stayed in
+    #: the wrong language).
+    local_reasons: set[str] = field(default_factory=set)
 
     def repair(self, kind: str, count: int = 1) -> None:
         if count:
@@ -272,6 +275,7 @@ class LLMRanker:
         self.reading = ReadingCheck()
         #: Set once the model failed the reason re-ask: not asked again in this run.
         self.reason_reask_failed = False
+        self._probed: str | None = None  # what the probe found, once read (probed())
         # The server's limits (a few HTTP requests, once per process and server), asked
         # now so that the first request does not wait for them.
         threading.Thread(target=self.model.limits, name="polyrank-limits", daemon=True).start()
@@ -630,8 +634,13 @@ class LLMRanker:
     ) -> Ranking:
         if not candidates:
             return tally.ranking(self.spec)
-        not_reading = self.reading.verdict() if self.config.check_reading else None
-        if not_reading:  # noticed earlier in this run: not asked again
+        not_reading = (
+            (self.reading.verdict() or self.probed()) if self.config.check_reading else None
+        )
+        if not_reading:  # noticed earlier in this run, or by the probe: not asked again
+            # labelled by its template all the same (evals key runs and baselines by it)
+            tally.prompt_template = self.prompts["rerank"].ref
+            tally.system_template = self.prompts["system"].ref
             return tally.ranking(self.spec, failure=not_reading)
         tally.understood = request.understood
         tally.base = {c.id: i for i, c in enumerate(candidates)}
@@ -661,7 +670,26 @@ class LLMRanker:
             scores=tuple(round(scores[c.id] / best, 6) for c in top),
             reasons=tuple(reasons[c.id] for c in top),
             filled=tuple(c.id for c in top if c.id not in tally.picked),
+            model_reasons=tuple(c.id for c in top if c.id not in tally.local_reasons),
         )
+
+    def probed(self) -> str | None:
+        """Why the model is not asked, in one line, when ``polyrank probe`` found it not
+        reading the candidates at this server (remembered in the cache folder); read once
+        per ranker. Probing again replaces the verdict; ``polyrank probe --forget`` drops
+        it; ``RerankConfig(check_reading=False)`` ignores it."""
+        if self._probed is None:
+            from polyrank.agent._server import remembered_verdict
+
+            base_url = self.model.params.get("base_url")
+            found = remembered_verdict(base_url if isinstance(base_url, str) else None, self.spec)
+            self._probed = (
+                f"polyrank probe found the model not reading the candidates on {found.date} "
+                f"({found.why}); probe it again to ask it"
+                if found is not None and found.not_reading
+                else ""
+            )
+        return self._probed or None
 
     def _check_reading(self, request: RankRequest, tally: _Tally) -> str | None:
         """This request's evidence added to the run's; why the model is not reading, if
@@ -723,6 +751,7 @@ class LLMRanker:
         def fallback_reason(c: Candidate) -> str:
             if not local:
                 local.update(self.explain(request, candidates, context))
+            tally.local_reasons.add(c.id)
             return local[c.id]
 
         fixed = dict(reasons)

@@ -73,6 +73,8 @@ class Trace(BaseModel):
     #: Ids shown that the LLM did not pick (it is asked for the top k): placed in the local
     #: ranker's order, not the model's.
     filled: list[str] = Field(default_factory=list)
+    #: Ids shown whose reason the LLM wrote; the other reasons are the local ranker's.
+    model_reasons: list[str] = Field(default_factory=list)
     last_prompt: str | None = None
     errors: list[str] = Field(default_factory=list)
     #: What the request was understood to ask (:class:`polyrank.agent._intent.Intent`, as JSON),

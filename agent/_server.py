@@ -9,12 +9,15 @@ mode it accepts, learned from the server instead of assumed.
   a request is too long ("exceed context window of 2048") is learned from that error.
 
 The mode a server refused (``json_schema``) is remembered per base URL and model in the
-per-user cache folder, so each process does not spend a request finding out again.
+per-user cache folder, so each process does not spend a request finding out again. So is
+what ``polyrank probe`` found about a model (``model-verdicts.json``): a model it found not
+reading the candidates is not asked to rank until it is probed again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -28,11 +31,15 @@ from typing import Any
 
 __all__ = [
     "ServerLimits",
+    "Verdict",
     "context_from_error",
     "fetch_limits",
+    "forget_verdict",
     "is_format_refusal",
     "remember_mode",
+    "remember_verdict",
     "remembered_mode",
+    "remembered_verdict",
 ]
 
 #: Seconds each limits request may take (a server that does not answer is "unknown").
@@ -42,6 +49,9 @@ MAX_PROBE_BYTES = 2**20
 MODES_FILE = "server-modes.json"
 #: Where the modes are remembered; ``None``: ``MODES_FILE`` in the per-user cache folder.
 MODES_PATH: Path | None = None
+VERDICTS_FILE = "model-verdicts.json"
+#: Where the probe's verdicts are remembered; ``None``: in the per-user cache folder.
+VERDICTS_PATH: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -201,12 +211,27 @@ def _modes_path() -> Path:
     return MODES_PATH or cache_home() / MODES_FILE
 
 
-def _modes() -> dict[str, str]:
+def _read(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(_modes_path().read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` with ``data`` at once; best effort (a read-only cache folder is
+    skipped)."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".modes-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=1, sort_keys=True, ensure_ascii=False)
+        os.replace(tmp, path)
+
+
+def _modes() -> dict[str, str]:
+    return {k: v for k, v in _read(_modes_path()).items() if isinstance(v, str)}
 
 
 def remembered_mode(base_url: str | None, model: str) -> str | None:
@@ -226,10 +251,56 @@ def remember_mode(base_url: str | None, model: str, mode: str) -> None:
     if modes.get(key) == mode:
         return
     modes[key] = mode
-    path = _modes_path()
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".modes-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(modes, out, indent=1, sort_keys=True)
-        os.replace(tmp, path)
+    _write(_modes_path(), modes)
+
+
+def _verdicts_path() -> Path:
+    from polyrank.retrieval.support import cache_home
+
+    return VERDICTS_PATH or cache_home() / VERDICTS_FILE
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What ``polyrank probe`` said about a model on one server."""
+
+    #: ``use it``, ``use it for reasons only`` or ``use the local ranker``.
+    verdict: str
+    #: Why, in one line (empty when it reads).
+    why: str
+    #: When it was probed (ISO date).
+    date: str
+
+    @property
+    def not_reading(self) -> bool:
+        return self.verdict == "use the local ranker"
+
+
+def remembered_verdict(base_url: str | None, model: str) -> Verdict | None:
+    """The probe's last verdict on ``model`` at ``base_url``, if one was recorded."""
+    if not base_url:
+        return None
+    entry = _read(_verdicts_path()).get(f"{base_url} {model}")
+    if not isinstance(entry, dict) or not all(
+        isinstance(entry.get(f), str) for f in ("verdict", "why", "date")
+    ):
+        return None
+    return Verdict(verdict=entry["verdict"], why=entry["why"], date=entry["date"])
+
+
+def remember_verdict(base_url: str | None, model: str, verdict: Verdict) -> None:
+    """Record the probe's verdict on a model at a server (a new probe replaces it)."""
+    if not base_url:
+        return
+    verdicts = _read(_verdicts_path())
+    verdicts[f"{base_url} {model}"] = dataclasses.asdict(verdict)
+    _write(_verdicts_path(), verdicts)
+
+
+def forget_verdict(base_url: str | None, model: str) -> bool:
+    """Drop the recorded verdict on a model at a server; whether there was one."""
+    verdicts = _read(_verdicts_path())
+    if verdicts.pop(f"{base_url} {model}", None) is None:
+        return False
+    _write(_verdicts_path(), verdicts)
+    return True

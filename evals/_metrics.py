@@ -358,6 +358,17 @@ def _validity(ctx: RequestContext) -> float:
     return 0.0 if trace.fallback or invalid else 1.0
 
 
+def _model_reasons(ctx: RequestContext) -> float | None:
+    # The share of the shown reasons the LLM wrote (as answered or re-asked); the others
+    # are the local ranker's templates. None when no LLM was asked (a local run).
+    trace = ctx.recommendation.trace
+    if not trace.prompt_template and not trace.fallback:
+        return None
+    items = ctx.recommendation.items
+    own = set(trace.model_reasons)
+    return sum(i.id in own for i in items) / len(items) if items else 0.0
+
+
 def _position_tau(ctx: RequestContext) -> float:
     trace = ctx.recommendation.trace
     position = {cid: n for n, cid in enumerate(trace.candidate_ids)}
@@ -404,6 +415,11 @@ for _metric in (
     Metric("sensible@3", sensible_at_3, description=sensible_at_3.__doc__ or ""),
     Metric("reason_language", _reason_language, description="share of reasons in its language"),
     Metric("validity", _validity, description="1 when the reply was usable as answered"),
+    Metric(
+        "model_reasons",
+        _model_reasons,
+        description="share of the shown reasons the LLM wrote (the rest: the local ranker's)",
+    ),
     Metric(
         "fallback_rate",
         lambda ctx: 1.0 if ctx.recommendation.trace.fallback else 0.0,

@@ -18,8 +18,9 @@ __all__ = ["to_html", "to_json", "to_markdown"]
 
 SUMMARY_METRICS = (
     "ndcg@{k}", "sensible@3", "mrr", "recall@{k}", "consistency.rbo", "consistency.rankc",
-    "consistency.jaccard", "consistency.top1", "reason_language", "validity", "fallback_rate",
-    "position_tau", "intra_list_distance", "language_spread", "latency_ms", "tokens", "cost",
+    "consistency.jaccard", "consistency.top1", "reason_language", "validity", "model_reasons",
+    "fallback_rate", "position_tau", "intra_list_distance", "language_spread", "latency_ms",
+    "tokens", "cost",
 )  # fmt: skip
 
 
@@ -71,6 +72,12 @@ def to_markdown(run: EvalRun, comparison: Comparison | None = None) -> str:
         f"fallback rate {run.overall['fallback_rate']} · {run.seconds} s",
         "",
     ]
+    if run.overall.get("model_reason_share") is not None:
+        lines += [
+            f"shown reasons the model wrote: {run.overall['model_reasons']} of "
+            f"{run.overall['reasons_shown']} (the rest are the local ranker's)",
+            "",
+        ]
     metrics = [m for m in _metrics(run) if any(m in row for row in run.summary.values())][:10]
     lines.append("| language | " + " | ".join(metrics) + " |")
     lines.append("| --- |" + " ---: |" * len(metrics))

@@ -84,6 +84,8 @@ class LanguageResult:
     promotions: dict[str, list[float]] = field(default_factory=dict)  # same/other language
     repeats: list[list[str]] = field(default_factory=list)  # group rankings of each repeat
     fallback_reason: str | None = None  # why the LLM's answer was not used
+    #: Shown reasons the LLM wrote (the others are the local ranker's).
+    model_reasons: int = 0
 
 
 @dataclass
@@ -214,6 +216,7 @@ def _score_language(
         promotions=promotions,
         repeats=[[i.group for i in r.items] for r in recs],
         fallback_reason=trace.fallback_reason,
+        model_reasons=len({i.id for i in rec.items} & set(trace.model_reasons)),
     )
 
 
@@ -318,6 +321,8 @@ def _summary(cases: Sequence[CaseResult], k: int) -> dict[str, dict[str, float |
 
 def _overall(cases: Sequence[CaseResult]) -> dict[str, Any]:
     results = [r for c in cases for r in c.languages.values()]
+    asked = [r for r in results if "model_reasons" in r.metrics]
+    own, shown = sum(r.model_reasons for r in asked), sum(len(r.reasons) for r in asked)
     repairs: dict[str, int] = defaultdict(int)
     for r in results:
         for kind, n in r.repairs.items():
@@ -333,6 +338,10 @@ def _overall(cases: Sequence[CaseResult]) -> dict[str, Any]:
         "requests": len(results),
         "fallback_rate": round(statistics.mean(1.0 if r.fallback else 0.0 for r in results), 4),
         "validity": round(statistics.mean(r.metrics["validity"] for r in results), 4),
+        # Pooled over the requests an LLM was asked in (a local run has none).
+        "model_reasons": own,
+        "reasons_shown": shown,
+        "model_reason_share": round(own / shown, 4) if shown else None,
         "repairs": dict(repairs),
         "position_tau": round(statistics.mean(r.metrics["position_tau"] for r in results), 4),
         "top1_accuracy_by_gold_input_position": {

@@ -244,11 +244,13 @@ def _tier_guard(request: pytest.FixtureRequest) -> Iterator[None]:
 def _server_modes(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """Each test remembers the structured-output modes servers took in a file of its own:
-    scripted servers reuse ports, and a refusal one test recorded must not reach another."""
+    """Each test remembers the structured-output modes servers took (and the probe's
+    verdicts) in a file of its own: scripted servers reuse ports, and a refusal one test
+    recorded must not reach another."""
     import polyrank.agent._server as server
 
     path = tmp_path_factory.mktemp("modes") / "server-modes.json"
     monkeypatch.setattr(server, "MODES_PATH", path)
+    monkeypatch.setattr(server, "VERDICTS_PATH", path.with_name("model-verdicts.json"))
     monkeypatch.setattr(server, "_LIMITS", {})
     return path

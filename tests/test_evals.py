@@ -332,3 +332,43 @@ def test_the_eval_store_follows_the_suite_catalogue_and_is_one_per_suite_file(
     (tmp_path / "a" / "small_catalog.jsonl").write_text("\n".join(without_m1) + "\n")
     assert run_eval(str(tmp_path / "a" / "mini_suite.yaml")) == 0
     assert all("m1" not in _stored_ids(s) for s in stores)
+
+
+@pytest.mark.http
+def test_the_share_of_shown_reasons_the_model_wrote_is_reported(
+    mini_store: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The model's first pick has its own reason, the others none: the local ranker's
+    templates fill those in, and the eval counts 1 of 3 shown reasons as the model's."""
+
+    def first_reason_only(body: dict[str, Any]) -> dict[str, Any]:
+        ranking = json.loads(retrieval_order_step(body)["content"])["ranking"]
+        ranking = [ranking[0], *({"id": e["id"], "reason": ""} for e in ranking[1:])]
+        return {"content": json.dumps({"ranking": ranking}, ensure_ascii=False)}
+
+    monkeypatch.chdir(tmp_path)
+    path = _write_suite(tmp_path, lambda d: [c.update(expect=[]) for c in d["cases"]])
+    args = [str(path), "--store", mini_store, "--no-cache"]
+    with ScriptedOpenAIServer(default=first_reason_only) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test")
+        code = run_eval(*args, "--model", "openai:scripted", "--json", "llm.json", "--md", "r.md")
+        assert code == 0, capsys.readouterr().out
+    report = json.loads(Path("llm.json").read_text())
+    requests = [r for c in report["cases"] for r in c["languages"].values()]
+    assert len(requests) == 5
+    shown = sum(len(r["reasons"]) for r in requests)
+    assert shown > 5 and all(r["model_reasons"] == 1 for r in requests)
+    assert all(r["metrics"]["model_reasons"] == round(1 / len(r["reasons"]), 6) for r in requests)
+    overall = report["overall"]
+    assert (overall["model_reasons"], overall["reasons_shown"]) == (5, shown)
+    assert overall["model_reason_share"] == round(5 / shown, 4)
+    assert f"shown reasons the model wrote: 5 of {shown}" in Path("r.md").read_text()
+    assert run_eval(*args, "--json", "local.json") == 0  # no model asked: no share
+    local = json.loads(Path("local.json").read_text())
+    assert local["overall"]["model_reason_share"] is None
+    assert all("model_reasons" not in r["metrics"] for c in local["cases"]
+               for r in c["languages"].values())  # fmt: skip

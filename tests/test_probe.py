@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from polyrank._cli import main
+from polyrank.agent import Agent, LLMSettings
 from polyrank.agent._llm import OpenAIChat, TransportPolicy
 from polyrank.agent._local import localized_reason
 from polyrank.agent._probe import probe
 from polyrank.agent.testing import ScriptedOpenAIServer, prompt_candidates
+from polyrank.retrieval import Store
 
 pytestmark = pytest.mark.http
 
 FAST = TransportPolicy(attempts=2, initial_wait=0.05, max_wait=0.1)
+#: SmolLM2-135M's real replies to the probe (llama-cpp-python 0.3.36, n_ctx 8192), in order:
+#: the refusal of json_schema, then one reply per request and shuffled order.
+SMOLLM2_REPLIES = Path(__file__).resolve().parent / "fixtures" / "smollm2_probe_replies.json"
 
 
 def _request(body: dict[str, Any]) -> tuple[str, str]:
@@ -87,3 +93,54 @@ def test_probe_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
     assert "verdict: use the local ranker" in capsys.readouterr().out
     assert main(["probe", "--model", "local"]) == 1
     assert "probe needs a model" in capsys.readouterr().err
+
+
+def test_the_probe_verdict_is_remembered_and_honoured(
+    use_store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model the probe found not reading is not asked to rank (the trace says why in one
+    line) until it is probed again or the verdict is forgotten; a reading one is asked."""
+    query = "Quiero aprender a programar"
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    with ScriptedOpenAIServer(default=positions) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        settings = LLMSettings(base_url=server.base_url, api_key="k", timeout=5)
+
+        def recommend() -> Any:
+            agent = Agent(store=use_store, model="openai:m", candidates=8, llm_settings=settings)
+            return agent.recommend(query, k=3, language="es")
+
+        assert main(["probe", "--model", "openai:m"]) == 3
+        assert "remembered: openai:m at" in capsys.readouterr().out
+        asked = len(server.requests)
+        rec = recommend()
+        assert rec.trace.fallback and rec.trace.usage.llm_calls == 0
+        assert len(server.requests) == asked  # not asked at all
+        reason = rec.trace.fallback_reason or ""
+        assert reason.startswith("polyrank probe found the model not reading the candidates")
+        assert "positions" in reason and "\n" not in reason
+        assert rec.trace.ranker == "local" and len(rec.items) == 3
+        assert rec.trace.version.startswith("rerank@")  # runs keep their template's label
+        assert main(["probe", "--model", "openai:m", "--forget"]) == 0
+        assert "forgot verdict on openai:m" in capsys.readouterr().out
+        assert recommend().trace.usage.llm_calls >= 1  # asked again
+    with ScriptedOpenAIServer(default=reading) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        settings = LLMSettings(base_url=server.base_url, api_key="k", timeout=5)
+        assert main(["probe", "--model", "openai:m"]) == 0
+        rec = recommend()
+    assert not rec.trace.fallback and rec.trace.usage.llm_calls >= 1, rec.trace.fallback_reason
+
+
+def test_recorded_smollm2_replies_get_the_local_ranker() -> None:
+    """The real small model's recorded replies to the probe, replayed: it is noticed not
+    reading (its picks keep their shown positions across the two shuffles), so the probe
+    says to use the local ranker; every recorded reply is asked for, none is left over."""
+    steps = json.loads(SMOLLM2_REPLIES.read_text())
+    assert steps[0]["status"] == 500  # json_schema refused, as llama-cpp-python does
+    with ScriptedOpenAIServer(steps, serial=True) as server:
+        report = probe(model(server))
+    assert len(server.requests) == len(steps)
+    assert report.verdict == "use the local ranker", report.summary()
+    assert report.position_following is not None, report.summary()
+    assert report.mode == "json_object" and report.validity == 1.0

@@ -303,12 +303,17 @@ def _parser() -> argparse.ArgumentParser:
         "context size and slots, valid replies, whether the model picks items or positions, "
         "whether its reasons are in the request's language and its own words, tokens and "
         "latency per request, and a verdict: use it, use it for reasons only, or use the "
-        f"local ranker. Exit 0 for 'use it', else {EXIT_FALLBACK}.",
+        f"local ranker. Exit 0 for 'use it', else {EXIT_FALLBACK}. The verdict is remembered "
+        "for the model at this server: a model found not reading is not asked to rank "
+        "(the local ranker answers, and the trace says why) until it is probed again.",
     )
     probe.add_argument(
         "--model", help="openai:MODEL (env POLYRANK_MODEL; server from OPENAI_BASE_URL)"
     )
     probe.add_argument("--json", action="store_true", help="print the report as JSON")
+    probe.add_argument(
+        "--forget", action="store_true", help="drop the remembered verdict instead of probing"
+    )
     llm_options(probe)
 
     from polyrank.evals._cli import add_parser as add_eval_parser
