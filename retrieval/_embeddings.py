@@ -38,6 +38,7 @@ __all__ = [
     "FusionEmbedder",
     "OpenAIEmbedder",
     "USEEmbedder",
+    "word_vectors",
 ]
 
 #: The default, chosen by measurement (`python -m polyrank.evals.bench embeddings`, see README).
@@ -275,6 +276,17 @@ class USEEmbedder:
             return _normalise(self._model.encode(fitted))
 
     embed_queries = embed_passages
+
+
+@functools.cache
+def _word_encoder() -> USEEmbedder:
+    return USEEmbedder()
+
+
+def word_vectors(texts: Sequence[str]) -> Matrix:
+    """Unit use-m3 vectors of short texts (words, tags), whatever the store embeds with:
+    use-m3 names one concept alike across scripts ("Bergen", "montagne", "山": mountains)."""
+    return _word_encoder().embed_queries(texts)
 
 
 #: The 16 languages of Universal Sentence Encoder multilingual v3 (ISO 639-1).

@@ -1,5 +1,5 @@
 """What the packages above retrieval (``agent``, ``evals``) use of its parts: YAML, bounded
-file reads, tokenizing, exchange rates, lazy attributes.
+file reads, tokenizing, word vectors, derived caches, exchange rates, lazy attributes.
 
 They import these from here, never from retrieval's private modules (which may move: the
 layering test in ``tests/test_registry.py`` holds them to it). Not a user-facing API.
@@ -7,7 +7,8 @@ layering test in ``tests/test_registry.py`` holds them to it). Not a user-facing
 
 from __future__ import annotations
 
-from polyrank.retrieval._derived import cache_home
+from polyrank.retrieval._derived import cache_home, derived_arrays
+from polyrank.retrieval._embeddings import word_vectors
 from polyrank.retrieval._endpoint import credentials, redact
 from polyrank.retrieval._files import MAX_DOCUMENT_BYTES, TooLarge, read_bounded
 from polyrank.retrieval._lazy import lazy_attributes
@@ -24,6 +25,7 @@ __all__ = [
     "cache_home",
     "convert",
     "credentials",
+    "derived_arrays",
     "has_spaceless",
     "lazy_attributes",
     "load_yaml",
@@ -31,5 +33,6 @@ __all__ = [
     "redact",
     "to_eur",
     "tokenize",
+    "word_vectors",
     "yaml_problem",
 ]
