@@ -65,6 +65,10 @@ class StoreReader(Protocol):
         """``domains`` lower-cased; ConfigError naming the stored ones for an unknown one."""
         ...
 
+    def ids(self) -> list[str]:
+        """Every item id in the store."""
+        ...
+
     def count(self) -> int:
         """How many items are stored."""
         ...
