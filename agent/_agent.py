@@ -126,6 +126,8 @@ class _Plan:
     vector: Any = None
     #: The item the request names by its title ("loved X, what next?").
     named: str | None = None
+    #: The request as written (``search_text`` may leave out what it refuses).
+    query: str = ""
 
     def lap(self, stage: str, since: float) -> float:
         """Record ms spent on ``stage`` since ``since``; returns now."""
@@ -497,7 +499,7 @@ class Agent:
             raise ConfigError(f"k must be at least 1, got {k}")
         if like is None:
             query = request_text(query)
-        plan = _Plan(k=k, passes=request.passes, search_text=query)
+        plan = _Plan(k=k, passes=request.passes, search_text=query, query=query)
         profile = load_profile(user) if isinstance(user, str | Path) else user
         lang, source = self.request_language(query, profile, request.language)
         mark = plan.lap("language", plan.started)
@@ -623,8 +625,24 @@ class Agent:
             )
             candidates = candidates + more[: wanted - len(candidates)]
             plan.relaxed.append("domain")
+        if plan.query and plan.anchor is None:
+            candidates = self._without_refused_tags(plan, candidates)
         plan.lap("retrieve", mark)
         return candidates
+
+    def _without_refused_tags(self, plan: _Plan, candidates: list[Candidate]) -> list[Candidate]:
+        """``candidates`` without those tagged with what the request refuses in words of its
+        own ("kein Schokolade": chocolate), when ``k`` remain; the plan's intent keeps the
+        tags, so an LLM's prompt states them."""
+        refused = self.local.refused_tags(plan.query, candidates)
+        if not refused:
+            return candidates
+        kept = [c for c in candidates if not refused & {t.lower() for t in c.tags}]
+        if len(kept) < plan.k:
+            return candidates
+        tags = tuple(dict.fromkeys([*plan.intent.exclude_tags, *sorted(refused)]))
+        plan.intent = plan.intent.model_copy(update={"exclude_tags": tags})
+        return kept
 
     def rerank(
         self,

@@ -545,6 +545,7 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
     found: list[tuple[int, str]] = []
     refused: list[str] = []
     softly: set[str] = set()  # domains implied only by soft stems
+    kinds = {t for tags in tables["genre_tags"].values() for t in tags}  # catalogue tags
     for domain, stems in tables["domains"].items():
         where = _first(text, stems, outside=negated)
         if where >= 0:
@@ -554,6 +555,8 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
                 softly.add(domain)
             continue
         for stem in stems:
+            if stem.strip("*~") in kinds:  # "no chocolate" refuses chocolate, not all food
+                continue
             hits = [
                 h
                 for h in _spans(text, stem)

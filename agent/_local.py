@@ -63,6 +63,8 @@ W_AVOID = 0.1  # ... or a tag that genre pushes down (a horror film for "somethi
 TOPICS_COUNTED = 2
 #: Tags never named this way: "a gift" is the occasion, said by the intent's aspects.
 NOT_TOPICS = frozenset({"gift"})
+#: Tags that say something is absent: refusing "gluten" must not remove "gluten-free".
+_ABSENCE = re.compile(r"free|^non|^no-|less$|without|vegan|instrumental")
 W_AUDIENCE = 0.03  # "for kids" / "for beginners": items tagged for them
 #: "A gift" boosts nothing. Items tagged as gifts are over-found by the embeddings already
 #: (every gift request drew the same gift boxes of sweets), and products for a gift naming
@@ -456,6 +458,12 @@ class LocalRanker:
         moved = np.clip(W_HISTORY * personal, -PROFILE_MARGIN, PROFILE_MARGIN)
         base = [relevance[i] + float(moved[i]) for i in range(n)]
         return _Scores(base, links, vectors, topics)
+
+    def refused_tags(self, query: str, candidates: Sequence[Candidate]) -> set[str]:
+        """The candidates' tags that ``query`` refuses in words of its own ("no chocolate"),
+        but never a tag that itself says something is absent ("gluten-free", "vegan")."""
+        topics = self._matcher.match(query, (t for c in candidates for t in c.tags))
+        return {t for t in topics.refused if not _ABSENCE.search(t)}
 
     def topics(self, request: RankRequest, candidates: Sequence[Candidate]) -> Topics | None:
         """The candidates' tags that the request names or refuses in words of its own."""

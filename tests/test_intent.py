@@ -308,3 +308,18 @@ def test_the_request_is_searched_without_the_words_it_refuses(use_store, monkeyp
 )
 def test_only_the_refused_words_leave_the_search(query: str, searched: str) -> None:
     assert without_refused(query) == searched
+
+
+def test_refusing_a_kind_of_thing_does_not_refuse_its_whole_domain() -> None:
+    assert read_intent("something sweet, but no chocolate").exclude_domains == ()
+    assert read_intent("no books please, something to do this weekend").exclude_domains
+
+
+def test_a_refused_thing_the_catalogue_tags_is_left_out(use_store) -> None:
+    from polyrank.agent import Agent
+
+    rec = Agent(store=use_store).recommend("something sweet for my tea, but no chocolate", k=5)
+    stored = use_store.get([i.id for i in rec.items])
+    assert rec.items and all(i.domain == "food" for i in rec.items)
+    assert not any("chocolate" in item.tags for item in stored)
+    assert "chocolate" in rec.trace.intent["exclude_tags"]
