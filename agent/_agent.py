@@ -632,7 +632,7 @@ class Agent:
 
     def _without_refused_tags(self, plan: _Plan, candidates: list[Candidate]) -> list[Candidate]:
         """``candidates`` without those tagged with what the request refuses in words of its
-        own ("kein Schokolade": chocolate), when ``k`` remain; the plan's intent keeps the
+        own ("no chocolate": chocolate), when ``k`` remain; the plan's intent keeps the
         tags, so an LLM's prompt states them."""
         refused = self.local.refused_tags(plan.query, candidates)
         if not refused:

@@ -28,7 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from polyrank.agent._intent import Intent, genre_avoids, genre_name, genre_tags, read_intent
+from polyrank.agent._intent import (
+    Intent,
+    genre_avoids,
+    genre_name,
+    genre_tags,
+    read_intent,
+    split_negated,
+)
 from polyrank.agent._locale import in_language
 from polyrank.agent._locale import table as locale_table
 from polyrank.agent._money import price_text
@@ -462,6 +469,8 @@ class LocalRanker:
     def refused_tags(self, query: str, candidates: Sequence[Candidate]) -> set[str]:
         """The candidates' tags that ``query`` refuses in words of its own ("no chocolate"),
         but never a tag that itself says something is absent ("gluten-free", "vegan")."""
+        if not split_negated(query)[1].strip():  # no negation: nothing refused
+            return set()
         topics = self._matcher.match(query, (t for c in candidates for t in c.tags))
         return {t for t in topics.refused if not _ABSENCE.search(t)}
 
