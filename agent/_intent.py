@@ -255,7 +255,7 @@ def _negated(text: str) -> list[tuple[int, int]]:
 
 def split_negated(query: str) -> tuple[str, str]:
     """``query`` (normalised) without the words a negation covers, and those words: "a
-    film, but nothing with fighting" -> ("a film, but nothing ", "with fighting")."""
+    film, but nothing with fighting" -> ("a film, but nothing ", " with fighting")."""
     text = _norm(query)
     spans = sorted(_negated(text))
     kept: list[str] = []
@@ -286,7 +286,7 @@ def without_refused(query: str) -> str:
             continue
         head = True
         for word in _WORD.finditer(span):
-            if word.group() in _AND_OR:
+            if word.group() in _OR:
                 head = True
             elif head and tokenize(word.group()):
                 cut.append((start + word.start(), start + word.end()))
@@ -305,7 +305,7 @@ _STOP = re.compile(r"[,.;:!?、。，！？；]|\b(?:but|pero|mais|aber|ma|mas|m
 
 #: Words that carry a negation on to the next words ("no horror or gore", "ni sang"): only
 #: "or"s ("no horror and something funny" does not refuse the funny part).
-_AND_OR = frozenset("or nor ni ou oder noch né nem или ни veya".split())  # noqa: SIM905
+_OR = frozenset("or nor ni ou oder noch né nem или ни veya".split())  # noqa: SIM905
 
 
 def _reach_forward(text: str, start: int) -> int:
@@ -320,7 +320,7 @@ def _reach_forward(text: str, start: int) -> int:
     # "nothing with fighting or horror": a coordinator carries the negation on.
     last, left = 0, NEGATION_WORDS
     for n, word in enumerate(words):
-        if word.group() in _AND_OR:
+        if word.group() in _OR:
             left = NEGATION_WORDS
             continue
         if left == 0:
