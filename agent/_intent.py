@@ -172,6 +172,8 @@ def _tables() -> dict[str, Any]:
         "constraints": {c: _stems(v) for c, v in raw["constraints"].items()},
         "genres": {g: _stems(v) for g, v in raw["genres"].items()},
         "genre_tags": {g: tuple(v.get("tags") or [g]) for g, v in raw["genres"].items()},
+        # Every genre's catalogue tags: kinds of things, not domains ("no chocolate").
+        "kinds": frozenset(t for g, v in raw["genres"].items() for t in v.get("tags") or [g]),
         # A refused genre that asks for another ("nothing sad": something light).
         "refused": {g: v["refused"] for g, v in raw["genres"].items() if v.get("refused")},
         # Tags an asked genre pushes down ("a comedy": not a horror film).
@@ -545,7 +547,6 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
     found: list[tuple[int, str]] = []
     refused: list[str] = []
     softly: set[str] = set()  # domains implied only by soft stems
-    kinds = {t for tags in tables["genre_tags"].values() for t in tags}  # catalogue tags
     for domain, stems in tables["domains"].items():
         where = _first(text, stems, outside=negated)
         if where >= 0:
@@ -555,7 +556,7 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
                 softly.add(domain)
             continue
         for stem in stems:
-            if stem.strip("*~") in kinds:  # "no chocolate" refuses chocolate, not all food
+            if stem.strip("*~") in tables["kinds"]:  # "no chocolate": not all food
                 continue
             hits = [
                 h
