@@ -33,7 +33,7 @@ from polyrank.agent._cache import ReplyCache
 from polyrank.agent._config import LLMSettings
 from polyrank.agent._intent import Intent, read_intent, request_text, without_refused
 from polyrank.agent._llm import ChatModel, chat_model
-from polyrank.agent._local import LocalRanker
+from polyrank.agent._local import LocalRanker, unit
 from polyrank.agent._loop import run_blocking
 from polyrank.agent._money import price_text
 from polyrank.agent._named import TitleIndex
@@ -96,11 +96,6 @@ SEARCH_WITHOUT_REFUSED = True
 #: 0.563, every gate met.
 W_NAMED = 0.7
 _WORDS = re.compile(r"\w{2,}")
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(v))
-    return v / norm if norm else v
 
 
 @dataclass
@@ -604,8 +599,8 @@ class Agent:
             # Towards what is like the item it names.
             named = self.store.vectors([plan.named]).get(plan.named)
             if named is not None:
-                mixed = _unit(np.asarray(vector)) + W_NAMED * _unit(np.asarray(named))
-                vector = _unit(mixed).astype(np.float32)
+                mixed = unit(np.asarray(vector)) + W_NAMED * unit(np.asarray(named))
+                vector = unit(mixed).astype(np.float32)
         plan.vector = vector
         candidates = self.store.search(
             plan.search_text, wanted, plan.filters, feedback=self.feedback, vector=vector

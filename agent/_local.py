@@ -45,7 +45,7 @@ from polyrank.agent._topics import TopicMatcher, Topics
 from polyrank.retrieval import Candidate, StoreReader, to_eur
 from polyrank.retrieval.support import has_spaceless, tokenize
 
-__all__ = ["LocalRanker", "localized_reason", "reason_languages"]
+__all__ = ["LocalRanker", "localized_reason", "reason_languages", "unit"]
 
 #: Weight of the profile's pull (similarity to liked items, -1..1 times the event weight),
 #: and the most it may move an item: the profile reorders only items this close in
@@ -302,7 +302,8 @@ class _Scores:
         return LocalRanker.reason(candidate, self.links[i], request, self.topics)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
+def unit(v: np.ndarray) -> np.ndarray:
+    """``v`` scaled to length 1 (a zero vector as it is)."""
     n = float(np.linalg.norm(v))
     return v / n if n else v
 
@@ -340,7 +341,7 @@ class LocalRanker:
                 [f"{c.title}. {c.description}" for c in missing]
             )
             stored.update({c.id: v for c, v in zip(missing, fresh, strict=True)})
-        return np.vstack([_unit(stored[c.id]) for c in candidates]), fetched
+        return np.vstack([unit(stored[c.id]) for c in candidates]), fetched
 
     def _text_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Unit query vectors of free-text history, remembered per text (a profile's texts
@@ -355,7 +356,7 @@ class LocalRanker:
                 for text, vector in zip(new, fresh, strict=True):
                     if len(self._texts) >= TEXT_VECTOR_CACHE:
                         self._texts.pop(next(iter(self._texts)))
-                    self._texts[text] = known[text] = _unit(vector)
+                    self._texts[text] = known[text] = unit(vector)
         return known
 
     def _interest_vectors(
@@ -369,7 +370,7 @@ class LocalRanker:
         out = []
         for interest in context.interests:
             if interest.item_id and interest.item_id in stored:
-                out.append((interest, _unit(stored[interest.item_id])))
+                out.append((interest, unit(stored[interest.item_id])))
             elif interest.text in by_text:
                 out.append((interest, by_text[interest.text]))
         return out
@@ -452,7 +453,7 @@ class LocalRanker:
                 & (sims >= request_sim)
             )
             if request.vector is not None:
-                query = _unit(np.asarray(request.vector, dtype=np.float64))
+                query = unit(np.asarray(request.vector, dtype=np.float64))
                 to_request = matrix @ query
                 eligible &= to_request[None, :] >= LINK_REQUEST_SHARE * request_sim
             for i in range(n):
