@@ -302,12 +302,14 @@ def without_refused(query: str) -> str:
     return re.sub(r"\s{2,}", " ", "".join(out)).strip()
 
 
-_STOP = re.compile(r"[,.;:!?、。，！？；]|\b(?:but|pero|mais|aber|ma|mas|maar|но|ama|لكن)\b")
+_STOP = re.compile(
+    r"[,.;:!?、。，！？；]|\b(?:but|pero|mais|aber|ma|mas|maar|но|ama|لكن|ale|nhưng|tapi|tetapi|namun|αλλά)\b"
+)
 
 
 #: Words that carry a negation on to the next words ("no horror or gore", "ni sang"): only
 #: "or"s ("no horror and something funny" does not refuse the funny part).
-_OR = frozenset("or nor ni ou oder noch né nem или ни veya".split())  # noqa: SIM905
+_OR = frozenset("or nor ni ou oder noch né nem или ни veya eller lub ani hoặc atau ή ούτε".split())  # noqa: SIM905
 
 
 def _reach_forward(text: str, start: int) -> int:
@@ -353,9 +355,24 @@ _MULTIPLIERS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "萬": 10_000
                 "천": 1000, "백": 100, "만": 10_000, "십": 10}  # fmt: skip
 _NUMBER = re.compile(
     r"(?:\d+(?:[.,' \u00a0\u202f]\d{3})*(?:[.,]\d{1,2})?|[零〇一二两兩三四五六七八九十百千万萬]+)"
-    r"(?:\s?(?:[十百千万萬천백만십]\d*|k\b))*",
+    r"(?:\s?(?:[十百千万萬천백만십]\d*|k\b|(?:ribu|rb|juta|jt|nghìn|ngàn|triệu|tr|tys\.?|tysięcy)(?!\w)))*",
     re.UNICODE,
 )
+#: Words for a thousand or a million after an amount ("300 ribu", "2 triệu", "5 tys. zł").
+_WORD_MULTIPLIERS = {"k": 1e3, "ribu": 1e3, "rb": 1e3, "juta": 1e6, "jt": 1e6, "nghìn": 1e3,
+                     "ngàn": 1e3, "triệu": 1e6, "tr": 1e6, "tys.": 1e3, "tys": 1e3,
+                     "tysięcy": 1e3}  # fmt: skip
+#: The currency such a word says by itself, where one country uses it: "dưới 500 nghìn" is
+#: in đồng, "di bawah 300 ribu" in rupiah (a bare "k" says none).
+_MULTIPLIER_CURRENCY = {"ribu": "IDR", "rb": "IDR", "juta": "IDR", "jt": "IDR",
+                        "nghìn": "VND", "ngàn": "VND", "triệu": "VND", "tr": "VND"}  # fmt: skip
+
+
+def _multiplier(text: str) -> str | None:
+    """The thousand/million word an amount ends with ("300 ribu": "ribu"), if any."""
+    match = re.search(r"[^\W\d]+\.?$", text)
+    word = match.group(0) if match else ""
+    return word if word in _WORD_MULTIPLIERS else None
 
 
 def _number(text: str) -> float | None:
@@ -363,9 +380,10 @@ def _number(text: str) -> float | None:
     text = text.strip().replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
     if not text:
         return None
-    if text.endswith("k"):
-        base = _number(text[:-1])
-        return base * 1000 if base is not None else None
+    word = _multiplier(text)
+    if word is not None:
+        base = _number(text[: -len(word)])
+        return base * _WORD_MULTIPLIERS[word] if base is not None else None
     if text[0] in _CJK_DIGITS or text[0] in _MULTIPLIERS:
         return _cjk_number(text)
     digits = re.match(r"[\d.,']+", text)
@@ -465,10 +483,16 @@ def _prices(text: str, language: str, home: str | None) -> tuple[Money | None, M
     for match in _NUMBER.finditer(text):
         start, end = match.span()
         if start > 0 and text[start - 1].isalpha() and not has_spaceless(text[start - 1]):
-            continue  # part of a word ("mp3", "k-pop")
+            ahead = re.search(r"[^\W\d]+$", text[:start])
+            if ahead is None or ahead.group(0) not in tables["currencies"]:
+                continue  # part of a word ("mp3", "k-pop"), not a currency ("rp300.000")
         value = _number(match.group(0))
         if value is not None:
-            found.append((start, end, value, _currency_at(text, start, end, language, home)))
+            currency = _currency_at(text, start, end, language, home)
+            word = _multiplier(match.group(0))
+            if currency is None and word is not None:
+                currency = _MULTIPLIER_CURRENCY.get(word)
+            found.append((start, end, value, currency))
     for n, (start, end, value, currency) in enumerate(found):
         if currency is None and n + 1 < len(found) and found[n + 1][0] - end <= RANGE_GAP:
             currency = found[n + 1][3]  # "от 1000 до 3000 рублей": a range's one currency
@@ -510,8 +534,9 @@ def _comparison(window: str, start: int, end: int, tables: dict[str, Any]) -> st
 
 # -- the whole request ----------------------------------------------------------------------
 _AGE = re.compile(
-    r"(\d{1,2})\s?(?:-?\s?years?[- ]old|yo\b|ans\b|años\b|anos\b|jahre?\b|jährig|anni\b|"
-    r"jaar\b|лет\b|год|yaş|साल|岁|歳|살|세)",
+    r"(\d{1,2})\s?-?\s?(?:years?[- ]old|yo\b|ans\b|años\b|anos\b|jahre?\b|jährig|anni\b|"
+    r"jaar\b|лет\b|год|yaş|साल|岁|歳|살|세|lat(?:k\w*)?\b|åring\w*|år\b|tuổi|tahun\b|ขวบ|"
+    r"χρονών|χρονων|ετών|ετων)",
 )
 
 

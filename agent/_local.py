@@ -162,6 +162,18 @@ def format_price(
     return price_text(candidate.attributes, language, currency=currency, locale=locale)
 
 
+def _in_language(domain: str, code: str, language: str) -> str:
+    """The "book in English" of ``language``: its ``in_language`` template, with the name of
+    ``code`` from its ``language_names`` (Polish "w języku angielskim") or CLDR's, lower-cased
+    where the template says so (Vietnamese "tiếng Anh", Greek "αγγλικά")."""
+    table = in_language("reasons", language)
+    name = (table.get("language_names") or {}).get(code) or language_name(code, language)
+    if table.get("language_lower"):
+        name = name[:1].lower() + name[1:]
+    template = str(table.get("in_language", "{domain} ({language})"))
+    return template.format(domain=domain, language=name)
+
+
 def _year(candidate: Candidate, language: str) -> str | None:
     year = candidate.attributes.get("year")
     if not isinstance(year, int) or isinstance(year, bool) or not 1000 <= year <= 2999:
@@ -177,8 +189,7 @@ def facts(candidate: Candidate, language: str, request: RankRequest | None = Non
     # English word in a German reason.
     head = domain_name(candidate.domain if known else "item", language)
     if candidate.language and candidate.language != language:
-        template = str(in_language("reasons", language).get("in_language", "{domain} ({language})"))
-        head = template.format(domain=head, language=language_name(candidate.language, language))
+        head = _in_language(head, candidate.language, language)
     parts = [head]
     year = _year(candidate, language)
     if year:

@@ -323,3 +323,106 @@ def test_a_refused_thing_the_catalogue_tags_is_left_out(use_store) -> None:
     assert rec.items and all(i.domain == "food" for i in rec.items)
     assert not any("chocolate" in item.tags for item in stored)
     assert "chocolate" in rec.trace.intent["exclude_tags"]
+
+
+# -- the six languages the reasons speak since issue 18's fourth set: pl sv vi id th el --
+@pytest.mark.parametrize(
+    ("query", "domain", "ceiling", "exclude", "audience"),
+    [
+        ("Szukam książki o górach do 50 zł", "books", Money(amount=50, currency="PLN"), (), ()),
+        ("film dla dzieci, bez przemocy", "films", None, ("action",), ("kids",)),
+        (
+            "en rolig film för barn, inga skräckfilmer, under 100 kr",
+            "films",
+            Money(amount=100, currency="SEK"),
+            ("horror",),
+            ("kids",),
+        ),
+        ("sách nấu ăn dưới 300 nghìn", "books", Money(amount=300_000, currency="VND"), (), ()),
+        ("phim hài cho trẻ em, không kinh dị", "films", None, ("horror",), ("kids",)),
+        (
+            "film komedi untuk anak, di bawah Rp100.000",
+            "films",
+            Money(amount=100_000, currency="IDR"),
+            (),
+            ("kids",),
+        ),
+        ("buku masak di bawah 300 ribu", "books", Money(amount=300_000, currency="IDR"), (), ()),
+        (
+            "อยากดูหนังตลก ไม่เอาหนังผี ไม่เกิน 500 บาท",
+            "films",
+            Money(amount=500, currency="THB"),
+            ("horror",),
+            (),
+        ),
+        (
+            "ένα βιβλίο για παιδιά 8 χρονών, έως 20 ευρώ",
+            "books",
+            Money(amount=20, currency="EUR"),
+            (),
+            ("kids",),
+        ),
+        ("μια ταινία χωρίς βία", "films", None, ("action",), ()),
+    ],
+)
+def test_requests_in_the_six_newer_languages_are_understood(
+    query: str,
+    domain: str,
+    ceiling: Money | None,
+    exclude: tuple[str, ...],
+    audience: tuple[str, ...],
+) -> None:
+    intent = read_intent(query)
+    assert (intent.domain, intent.max_price, intent.exclude, intent.audience) == (
+        domain,
+        ceiling,
+        exclude,
+        audience,
+    )
+
+
+def test_thai_words_inside_longer_words_do_not_count() -> None:
+    """Thai "ไม่เกิน" (not over) holds "กิน" (eat), "หนังสือ" (book) holds "หนัง" (film): neither
+    implies the shorter word's domain."""
+    assert read_intent("หนังสือ ไม่เกิน 300 บาท").domains == ("books",)
+    assert read_intent("หนังสือ ไม่เกิน 300 บาท").exclude_domains == ()
+
+
+def test_a_thousand_word_implies_its_countrys_currency_and_a_bare_k_none() -> None:
+    assert read_intent("quà dưới 2 triệu").max_price == Money(amount=2e6, currency="VND")
+    assert read_intent("hadiah di bawah 300 rb").max_price == Money(amount=3e5, currency="IDR")
+    assert read_intent("prezent do 2 tys. zł").max_price == Money(amount=2000, currency="PLN")
+    assert read_intent("quà sinh nhật, khoảng 500k").max_price is None
+
+
+def test_a_currency_written_against_the_amount_is_read() -> None:
+    """Was: "Rp100.000" was skipped as part of a word, like "mp3"."""
+    assert read_intent("mainan di bawah Rp50.000").max_price == Money(amount=50_000, currency="IDR")
+    assert read_intent("mp3 player under 30").max_price is None
+
+
+def test_ages_in_the_newer_languages_make_a_request_for_kids() -> None:
+    ages = ["prezent dla 7-latka", "en bok till en 5-åring", "quà cho cháu 6 tuổi",
+            "hadiah untuk anak 5 tahun", "ของขวัญให้เด็ก 6 ขวบ", "δώρο για 8 χρονών"]  # fmt: skip
+    for query in ages:
+        assert read_intent(query).audience == ("kids",), query
+    assert read_intent("ein Buch für 8-jährige").audience == ("kids",)  # was: not read
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("pl", "książka w języku angielskim"),  # was "książka (język: angielski)"
+        ("vi", "sách bằng tiếng Anh"),  # was "Tiếng Anh", capitalised mid-sentence
+        ("el", "βιβλίο στα αγγλικά"),
+        ("sv", "bok på engelska"),
+        ("de", "Buch auf Englisch"),
+    ],
+)
+def test_a_reason_names_the_items_language_as_the_user_says_it(language: str, said: str) -> None:
+    from polyrank.agent._local import facts
+    from polyrank.retrieval import Candidate
+
+    book = Candidate(id="a", group="a", score=1.0, title="A", description="", language="en",
+                     domain="books")  # fmt: skip
+    assert facts(book, language) == said
