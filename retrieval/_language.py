@@ -55,6 +55,9 @@ _BY_SCRIPT = {
 }
 _NUMBER = re.compile(r"[$€£¥₩₹₽₺]?\d[\d.,\u00a0\u202f']*[$€£¥₩₹₽₺]?")
 _MARKS = frozenset({"Mn", "Mc"})
+#: What stands around a price in a reason ("旅行 · ≈ ¥3,245 (≤ ¥10,000)"): not a word, and
+#: no more a symbol than the price itself.
+_PRICE_MARKS = frozenset("·≈≤≥()（）")
 _LETTER = re.compile(r"\w", re.UNICODE)
 _LOCK = threading.Lock()
 _QUOTED = re.compile(
@@ -193,8 +196,8 @@ def is_in_language(text: str, language: str, titles: Sequence[str] = ()) -> bool
     cjk = len(_HAN.findall(rest)) + len(_KANA.findall(rest)) + len(_HANGUL.findall(rest))
     if letters < MIN_LETTERS and cjk < MIN_CJK:
         return False
-    # Prices and numbers ("¥1,084.19", "US$ 12") are not words in any language.
-    visible = sum(not ch.isspace() for ch in _NUMBER.sub(" ", rest))
+    # Prices and numbers ("¥1,084.19", "US$ 12") and their marks are not words in any language.
+    visible = sum(not ch.isspace() and ch not in _PRICE_MARKS for ch in _NUMBER.sub(" ", rest))
     if letters < MIN_LETTER_SHARE * visible:  # "累勉＆＆＆＆…": symbols, not a sentence
         return False
     guess = detect_language(rest)

@@ -204,6 +204,9 @@ def test_serial_server_handles_one_request_at_a_time() -> None:
         # vowel signs are combining marks, not symbols: this is a Hindi sentence
         ("आपकी तलाश के अनुरूप है · किताब (जापानी), JP¥4,600", "hi", True),
         ("คุณอาจชอบหนังสือเล่มนี้ · หนังสือ, ฿450", "th", True),
+        # a price against the ceiling is no symbol soup (was: 4 letters of 9 visible signs)
+        ("英语旅行 · ≈ ¥3,245.00 (≤ ¥10,000.00)", "zh", True),
+        ("·≈≤ ≥() ≈·", "zh", False),
     ],
 )
 def test_is_in_language_is_strict(text: str, language: str, expected: bool) -> None:
