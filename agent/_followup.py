@@ -1,12 +1,13 @@
 """Follow-ups in a conversation: "more like 2", "cheaper", "not in Spanish", "only films".
 
-Without an LLM, phrases in 14 languages (``locales/followups.yaml``: en es fr de it pt ja
-zh ko ru ar hi tr nl) are understood, with or without accents, ranks in digits or words
-("il terzo", "3番目", "第三个", "세 번째"); with an LLM the follow-up is turned into the same
-structured :class:`FollowUp` (validated by pydantic), and the phrase table answers when the
-model does not. A message no table reads but that looks like a follow-up ("#2", a bare
-rank, "more expensive", Polish "tańsze": :func:`looks_like_follow_up`) is reported as not
-understood by the chat instead of being run as a new request.
+Without an LLM, phrases in 20 languages (``locales/followups.yaml``: en es fr de it pt ja
+zh ko ru ar hi tr nl pl sv vi id th el) are understood, with or without accents, ranks in
+digits or words ("il terzo", "3番目", "第三个", "세 번째", "cái thứ hai", "อันที่สาม"); with
+an LLM the follow-up is turned into the same structured :class:`FollowUp` (validated by
+pydantic), and the phrase table answers when the model does not. A message no table reads
+but that looks like a follow-up ("#2", a bare rank, "more expensive", Czech "levnější":
+:func:`looks_like_follow_up`) is reported as not understood by the chat instead of being
+run as a new request.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ KINDS = (
     "only_domain",
 )  # fmt: skip
 #: A message the tables do not read counts as an unread follow-up only when it is this
-#: short: follow-ups are a few words ("#2 pls", "tańsze?", "nie ten"), the requests that
+#: short: follow-ups are a few words ("#2 pls", "levnější?", "ne 2"), the requests that
 #: name a number ("top 5 films for a rainy day", "3000円以下のプレゼント") are longer or
 #: name no rank. In words; in characters (spaces left out) for Chinese, Japanese, Korean
 #: and Thai.
@@ -104,14 +105,18 @@ def notes(language: str) -> dict[str, str]:
 
 # -- folding: what "with or without accents" means ------------------------------------
 #: Marks dropped after a letter of these scripts: Latin, Greek, Cyrillic ("é", "ü", "ё",
-#: "й") and Arabic (vowel marks, shadda, hamza on alef). Kana voicing marks and Hangul
-#: are kept: they change the word.
+#: "й") and Arabic (vowel marks, shadda, hamza on alef). Kana voicing marks, Hangul and
+#: Thai vowel and tone marks are kept: they change the word.
 _DROP_MARKS_BELOW = "\u0530"
 _ARABIC = ("\u0600", "\u06ff")
 _NUKTA = "\u093c"
 _FOLD = str.maketrans(
     {
         "ı": "i",  # Turkish dotless i, typed as i without a Turkish keyboard
+        "ł": "l",  # Polish, and Vietnamese "đ": letters with a stroke, no mark to drop
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
         "ى": "ي",  # alef maksura and ya are typed for each other
         "ة": "ه",  # ta marbuta typed as ha
         "ـ": None,  # tatweel
@@ -124,7 +129,8 @@ _FOLD = str.maketrans(
 def fold(text: str) -> str:
     """``text`` as the phrase tables match it: NFKC (full-width digits are digits, "№" is
     "No"), accents and Arabic vowel marks dropped ("più" = "piu", "أرخص" = "ارخص"), Hindi
-    without nukta, Turkish "ı" as "i". Case is kept (patterns ignore it)."""
+    without nukta, Turkish "ı" as "i", Polish "ł" and Vietnamese "đ" as "l" and "d" ("đắt
+    quá" = "dat qua"). Case is kept (patterns ignore it)."""
     out: list[str] = []
     for ch in unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text)):
         if unicodedata.combining(ch) and out:
@@ -302,7 +308,7 @@ def looks_like_follow_up(text: str, shown: int = MAX_BARE_RANK) -> bool:
     """Whether a message that :func:`interpret` read as a new request looks like a
     follow-up all the same: short, and naming a rank ("#2", "No. 3", "3番目", "2" alone,
     "nie 2", "il terzo" with ``shown`` items on screen) or a cue of ``_unread`` ("more
-    expensive", "tańsze", "billigare").
+    expensive", "levnější", "billigere").
 
     A request is never short *and* made of those: "top 5 films" and "Rocky 2" name no rank,
     "3000円以下" is a price, "1984" is no rank, "Seven" is a film when five items are shown.

@@ -233,9 +233,112 @@ CASES: dict[str, list[tuple[str, dict[str, object]]]] = {
         ("alleen films", {"only_domains": ["films"]}),
         ("alleen maar boeken", {"only_domains": ["books"]}),
     ],
+    "pl": [
+        ("więcej takich jak 2", {"more_like": 2}),
+        ("cos podobnego do trzeciego", {"more_like": 3}),
+        ("podobne do nr 4", {"more_like": 4}),
+        ("usuń 3", {"exclude_ranks": [3]}),
+        ("bez drugiego", {"exclude_ranks": [2]}),
+        ("wywal trzecią", {"exclude_ranks": [3]}),
+        ("nie ten", {"exclude_ranks": [1]}),
+        ("tańsze", {"cheaper": True}),
+        ("tansze prosze", {"cheaper": True}),
+        ("za drogie", {"cheaper": True}),
+        ("coś innego", {"something_else": True}),
+        ("pokaz inne propozycje", {"something_else": True}),
+        ("nie po angielsku", {"exclude_languages": ["en"]}),
+        ("tylko po polsku", {"only_languages": ["pl"]}),
+        ("tylko wloskie filmy", {"only_languages": ["it"], "only_domains": ["films"]}),
+        ("tylko filmy", {"only_domains": ["films"]}),
+        ("wyłącznie książki", {"only_domains": ["books"]}),
+    ],
+    "sv": [
+        ("mer som 2", {"more_like": 2}),
+        ("något liknande den tredje", {"more_like": 3}),
+        ("fler som nummer 4", {"more_like": 4}),
+        ("ta bort 3", {"exclude_ranks": [3]}),
+        ("utan den 2:a", {"exclude_ranks": [2]}),
+        ("inte den här", {"exclude_ranks": [1]}),
+        ("billigare tack", {"cheaper": True}),
+        ("för dyrt", {"cheaper": True}),
+        ("nåt annat", {"something_else": True}),
+        ("nagot annat", {"something_else": True}),
+        ("inte på engelska", {"exclude_languages": ["en"]}),
+        ("bara pa svenska", {"only_languages": ["sv"]}),
+        ("bara filmer", {"only_domains": ["films"]}),
+        ("endast böcker", {"only_domains": ["books"]}),
+    ],
+    "vi": [
+        ("giống số 2", {"more_like": 2}),
+        ("cái nào giống cái thứ ba", {"more_like": 3}),
+        ("tuong tu so 4", {"more_like": 4}),
+        ("bỏ số 3", {"exclude_ranks": [3]}),
+        ("bo cai thu hai di", {"exclude_ranks": [2]}),
+        ("không phải cái này", {"exclude_ranks": [1]}),
+        ("rẻ hơn", {"cheaper": True}),
+        ("re hon chut", {"cheaper": True}),
+        ("dat qua", {"cheaper": True}),
+        ("cái khác", {"something_else": True}),
+        ("goi y khac di", {"something_else": True}),
+        ("không phải tiếng Anh", {"exclude_languages": ["en"]}),
+        ("chỉ tiếng Việt thôi", {"only_languages": ["vi"]}),
+        ("chi phim tieng Han", {"only_languages": ["ko"], "only_domains": ["films"]}),
+        ("chỉ phim", {"only_domains": ["films"]}),
+        ("sach thoi", {"only_domains": ["books"]}),
+    ],
+    "id": [
+        ("yang mirip nomor 2", {"more_like": 2}),
+        ("kayak yang ketiga dong", {"more_like": 3}),
+        ("seperti yg ke-4", {"more_like": 4}),
+        ("hapus nomor 3", {"exclude_ranks": [3]}),
+        ("buang yang kedua", {"exclude_ranks": [2]}),
+        ("bukan yang ini", {"exclude_ranks": [1]}),
+        ("lebih murah", {"cheaper": True}),
+        ("mahal banget", {"cheaper": True}),
+        ("yang lain dong", {"something_else": True}),
+        ("rekomendasi lain", {"something_else": True}),
+        ("bukan bahasa Inggris", {"exclude_languages": ["en"]}),
+        ("bahasa Indonesia aja", {"only_languages": ["id"]}),
+        ("cuma film Korea", {"only_languages": ["ko"], "only_domains": ["films"]}),
+        ("cuma film", {"only_domains": ["films"]}),
+        ("hanya buku", {"only_domains": ["books"]}),
+    ],
+    "th": [
+        ("เหมือนอันที่ 2", {"more_like": 2}),
+        ("ขอแบบเรื่องที่สามอีกครับ", {"more_like": 3}),
+        ("คล้ายๆ เล่มที่ 4", {"more_like": 4}),
+        ("ไม่เอาอันที่ 3", {"exclude_ranks": [3]}),
+        ("ตัดเรื่องที่สองออก", {"exclude_ranks": [2]}),
+        ("ไม่เอาอันนี้", {"exclude_ranks": [1]}),
+        ("ถูกกว่านี้หน่อย", {"cheaper": True}),
+        ("แพงไปค่ะ", {"cheaper": True}),
+        ("อย่างอื่น", {"something_else": True}),
+        ("ขออันอื่นหน่อยครับ", {"something_else": True}),
+        ("ไม่เอาภาษาอังกฤษ", {"exclude_languages": ["en"]}),
+        ("แค่ภาษาไทย", {"only_languages": ["th"]}),
+        ("เฉพาะหนัง", {"only_domains": ["films"]}),
+        ("หนังสืออย่างเดียว", {"only_domains": ["books"]}),
+    ],
+    "el": [
+        ("παρόμοια με το 2", {"more_like": 2}),
+        ("κάτι σαν το τρίτο", {"more_like": 3}),
+        ("σαν το 4ο", {"more_like": 4}),
+        ("βγάλε το 3", {"exclude_ranks": [3]}),
+        ("χωρις το δευτερο", {"exclude_ranks": [2]}),
+        ("όχι αυτό", {"exclude_ranks": [1]}),
+        ("φθηνότερα", {"cheaper": True}),
+        ("πιο φτηνα", {"cheaper": True}),
+        ("κάτι άλλο", {"something_else": True}),
+        ("κατι αλλο", {"something_else": True}),
+        ("όχι στα αγγλικά", {"exclude_languages": ["en"]}),
+        ("μόνο στα ελληνικά", {"only_languages": ["el"]}),
+        ("ΜΟΝΟ ΤΑΙΝΙΕΣ", {"only_domains": ["films"]}),
+        ("μονο βιβλια", {"only_domains": ["books"]}),
+    ],
 }
 
 REQUIRED = {"en", "es", "fr", "de", "it", "pt", "ja", "zh", "ko", "ru", "ar", "hi", "tr", "nl"}
+REQUIRED |= {"pl", "sv", "vi", "id", "th", "el"}  # the languages of requests and reasons
 
 
 def test_every_language_is_covered() -> None:
@@ -305,6 +408,23 @@ NEW_REQUESTS = [
     "a book like Harry Potter",
     "cheap headphones",
     "un film pas trop long",
+    "tania książka o górach",  # "cheap", not "cheaper"
+    "film bez przemocy dla dzieci",
+    "billiga hörlurar för löpning",
+    "en bok som utspelar sig i Stockholm",
+    "sách nấu ăn giá rẻ cho sinh viên",
+    "phim hài cho cả gia đình",
+    "buku murah tentang sejarah Jawa",
+    "film horor yang seru untuk ditonton bareng teman",
+    "หนังสือราคาถูกสำหรับเด็ก",
+    "หนังแบบสามก๊ก",  # "like Three Kingdoms": สาม is no rank here
+    "หนังเหมือนที่สามีชอบดู",  # "like what my husband watches": ที่สาม + ี is no "#3"
+    "φθηνό βιβλίο μαγειρικής",
+    "μια ταινία για όλη την οικογένεια",
+    "nie za drogi ekspres do kawy",  # "not too expensive": a ceiling, not "cheaper"
+    "en present som inte är för dyr",
+    "sepatu lari yang tidak terlalu mahal",
+    "หนังสือดีๆ ที่ไม่แพงเกินไป",
 ]
 
 
@@ -319,8 +439,8 @@ def test_new_requests_are_not_follow_ups(text: str) -> None:
     [
         "#2",
         "2",
-        "nie 2",  # Polish: no table
-        "inte 2?",  # Swedish
+        "ne 2",  # Czech: no table
+        "ikke 2?",  # Danish
         "No. 3",
         "the third",
         "il terzo",
@@ -331,11 +451,13 @@ def test_new_requests_are_not_follow_ups(text: str) -> None:
         "pricier?",
         "più caro",
         "дороже",
-        "tańsze",  # Polish "cheaper"
-        "billigare tack",  # Swedish
+        "levnější",  # Czech "cheaper"
+        "billigere tak",  # Danish
         "něco jiného",  # Czech "something else"
-        "lebih murah",  # Indonesian
-        "rẻ hơn",  # Vietnamese
+        "olcsóbbat",  # Hungarian
+        "rahisi zaidi",  # Swahili
+        "droższe",  # Polish "more expensive": its table does not make that change
+        "đắt hơn",  # Vietnamese, the same
         "others",
     ],
 )
@@ -356,6 +478,14 @@ def test_several_changes_in_one_message() -> None:
     assert found.model_dump(exclude_defaults=True) == {
         "cheaper": True, "exclude_languages": ["en"], "exclude_ranks": [2],
     }  # fmt: skip
+    found = interpret("tańsze i nie po angielsku, tylko książki", "pl")
+    assert found.model_dump(exclude_defaults=True) == {
+        "cheaper": True, "exclude_languages": ["en"], "only_domains": ["books"],
+    }  # fmt: skip
+    found = interpret("rẻ hơn, không phải tiếng Anh, bỏ số 2", "vi")
+    assert found.model_dump(exclude_defaults=True) == {
+        "cheaper": True, "exclude_languages": ["en"], "exclude_ranks": [2],
+    }  # fmt: skip
 
 
 def test_folding_drops_accents_but_keeps_what_changes_a_word() -> None:
@@ -363,3 +493,6 @@ def test_folding_drops_accents_but_keeps_what_changes_a_word() -> None:
     assert fold("３番目") == "3番目"  # full-width digits are digits
     assert fold("ダメ") == "ダメ" and fold("세 번째") == "세 번째"  # kana and Hangul kept
     assert fold("yalnızca İngilizce") == "yalnizca Ingilizce"
+    assert fold("tańsze włoskie đắt quá Đức") == "tansze wloskie dat qua Duc"  # ł, đ: no mark
+    assert fold("φθηνότερα ΌΧΙ ΑΥΤΌ") == "φθηνοτερα ΟΧΙ ΑΥΤΟ"  # Greek accents dropped
+    assert fold("ไม่เอาอันที่สอง") == "ไม่เอาอันที่สอง"  # Thai vowel and tone marks kept
