@@ -496,3 +496,27 @@ def test_folding_drops_accents_but_keeps_what_changes_a_word() -> None:
     assert fold("tańsze włoskie đắt quá Đức") == "tansze wloskie dat qua Duc"  # ł, đ: no mark
     assert fold("φθηνότερα ΌΧΙ ΑΥΤΌ") == "φθηνοτερα ΟΧΙ ΑΥΤΟ"  # Greek accents dropped
     assert fold("ไม่เอาอันที่สอง") == "ไม่เอาอันที่สอง"  # Thai vowel and tone marks kept
+
+
+def test_every_language_with_follow_ups_says_what_changed_in_it() -> None:
+    """Was: pl sv vi id th el read follow-ups but said what changed in English."""
+    from polyrank.agent._followup import followup_languages
+    from polyrank.agent._locale import table
+
+    assert set(followup_languages()) <= set(table("notes"))
+
+
+@pytest.mark.parametrize("language", sorted(CASES))
+def test_the_examples_a_not_understood_note_suggests_are_understood(language: str) -> None:
+    """Each suggestion after "not understood as a follow-up" works when typed as shown."""
+    import re
+
+    from polyrank.agent._followup import notes
+
+    text = notes(language)["not_understood"]
+    quoted = re.findall(r"[“”«„「‘]([^“”«»„「」‘’]+)[”»“」’]", text.replace("{text}", "X"))
+    examples = [e.strip() for e in quoted if e.strip() != "X"]
+    assert len(examples) >= 4, examples
+    for example in examples:
+        assert interpret(example, language).kind == "refine", example
+        assert interpret(example, language).describe(language) != notes(language)["new"], example
