@@ -39,6 +39,10 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 #: "以外"), and for scripts without spaces, characters.
 NEGATION_WORDS = 3
 NEGATION_CHARS = 6
+#: Thai runs words together but spaces its phrases: a negation reaches the next space, at
+#: most this many characters ("ไม่ชอบหนังสยองขวัญ": the whole of "หนังสยองขวัญ").
+THAI_NEGATION_CHARS = 20
+_THAI = re.compile(r"[\u0e00-\u0e7f]")
 #: How far (characters) a comparison word may stand from the amount it qualifies
 #: ("less than $20", "3000円以下", "unter 30 Franken").
 COMPARISON_REACH = 14
@@ -139,8 +143,10 @@ class Intent(BaseModel):
         return " · ".join(parts)
 
 
+#: NFKC splits Thai and Lao "am" (ำ, ຳ) into two signs; written Thai keeps the one.
 def _norm(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
+    return folded.replace("\u0e4d\u0e32", "\u0e33").replace("\u0ecd\u0eb2", "\u0eb3")
 
 
 #: Keys of a table entry that are not languages' words.
@@ -336,6 +342,10 @@ def _reach_forward(text: str, start: int) -> int:
     rest = text[start:]
     stop = _STOP.search(rest)
     rest = rest[: stop.start()] if stop else rest
+    if _THAI.match(rest.lstrip()):  # Thai: words run on to the next space ("ไม่เอาหนังผี")
+        lead = len(rest) - len(rest.lstrip())
+        gap = re.search(r"\s", rest[lead:])
+        return start + lead + min(gap.start() if gap else len(rest) - lead, THAI_NEGATION_CHARS)
     if has_spaceless(rest[:NEGATION_CHARS]):
         return start + min(len(rest), NEGATION_CHARS)
     words = list(_WORD.finditer(rest))
@@ -358,6 +368,10 @@ def _reach_back(text: str, end: int) -> int:
     stops = list(_STOP.finditer(before))
     floor = stops[-1].end() if stops else 0
     before = before[floor:]
+    if _THAI.search(before.rstrip()[-1:]):
+        trail = len(before) - len(before.rstrip())
+        last = re.split(r"\s", before[: len(before) - trail])[-1]
+        return max(floor, end - trail - min(len(last), THAI_NEGATION_CHARS))
     if has_spaceless(before[-NEGATION_CHARS:]):
         return max(floor, end - NEGATION_CHARS)
     words = list(_WORD.finditer(before))

@@ -453,3 +453,13 @@ def test_an_item_whose_own_text_names_a_refused_genre_is_left_out() -> None:
     assert refused.items and "f0" not in {i.id for i in refused.items}
     # Too few would remain: nothing is left out ("no horror" with k=6 keeps all six).
     assert len(agent.recommend("a film for tonight, no horror", k=6).items) == 6
+
+
+def test_a_thai_negation_reaches_the_next_space_and_keeps_the_text_whole() -> None:
+    """Was: a Thai negation reached 6 characters, cutting "หนังสยองขวัญ" (horror films)
+    in two and leaving "องขวัญ" and a stray tone mark in the search; and NFKC split the
+    vowel "ำ" in two ("สำหรับ" searched as "สําหรับ")."""
+    kept, refused = split_negated("อยากดูหนัง ไม่ชอบหนังสยองขวัญ ขอเรื่องตลกๆ")
+    assert refused == "ชอบหนังสยองขวัญ" and "ขอเรื่องตลกๆ" in kept
+    assert without_refused("หนังสือสำหรับเด็ก ไม่เอาเรื่องผี") == "หนังสือสำหรับเด็ก ไม่"
+    assert without_refused("ไม่เอาหนังผี อยากดูหนังตลก") == "ไม่ อยากดูหนังตลก"
