@@ -779,6 +779,7 @@ class Agent:
             intent=plan.intent.model_dump(mode="json", exclude_defaults=True),
             understood=plan.intent.summary(lang),
             relaxed=list(plan.relaxed),
+            searched=plan.search_text if plan.query and plan.search_text != plan.query else "",
             calls=list(tried.calls),
         )
         trace.cost = self._cost(trace)
@@ -803,7 +804,7 @@ class Agent:
         profile = plan.profile
         emit_spans(trace, plan.started, plan.search_text)  # OpenTelemetry, when configured
         return Recommendation(
-            query=plan.search_text,
+            query=plan.query if plan.query and plan.anchor is None else plan.search_text,
             user_id=profile.id if profile else None,
             items=items,
             trace=trace,

@@ -83,6 +83,9 @@ class Trace(BaseModel):
     understood: str = ""
     #: Constraints of the request dropped because too few items met them ("domain").
     relaxed: list[str] = Field(default_factory=list)
+    #: The text searched when it is not the request as written: without the words the
+    #: request refuses ("a thriller, no horror" searches "a thriller,").
+    searched: str = ""
     #: Every LLM call in order: ``messages`` (system prompt included), the raw ``reply``,
     #: tokens, ``latency_ms``, ``cached``, ``window``, ``problem`` (why it was re-asked)
     #: and ``repairs``; ``error`` for a call that failed. Left out of :meth:`to_json`

@@ -293,9 +293,13 @@ def test_the_request_is_searched_without_the_words_it_refuses(use_store, monkeyp
         return embed(texts)
 
     monkeypatch.setattr(use_store.embedder, "embed_queries", spy)
-    agent.recommend("a thriller for tonight, but no horror please", k=3)
+    rec = agent.recommend("a thriller for tonight, but no horror please", k=3)
     searched = [t for t in seen if "thriller" in t]
     assert searched and all("horror" not in t for t in searched)
+    # The answer keeps the request as written (was: the searched text, "… but no please");
+    # the trace says what was searched.
+    assert rec.query == "a thriller for tonight, but no horror please"
+    assert rec.trace.searched and "horror" not in rec.trace.searched
 
 
 @pytest.mark.parametrize(
