@@ -289,6 +289,7 @@ class Agent:
                 self.llm,
                 self.prompts,
                 explain=self.local.explain,
+                order=self.local.rank,
                 config=rerank,
                 cache=ReplyCache(cache) if cache else None,
             )

@@ -57,6 +57,11 @@ LANGUAGE_NAMES = {
 #: Tokens of the request a prompt quotes: a 200 KB request made a 34k-token prompt for an
 #: 8,192-token window. The longest request of the core suite is under 40 tokens.
 QUERY_TOKENS = 256
+#: Tokens of each item's description an ``explain`` prompt shows (it shows only the k
+#: items the local ranker chose).
+EXPLAIN_TEXT_TOKENS = 80
+#: The probe's verdict on a model that explains well but reads positions, not items.
+REASONS_ONLY = "use it for reasons only"
 
 
 class RankEntry(BaseModel):
@@ -246,6 +251,8 @@ def _salvage(text: str) -> RerankOutput | None:
 
 #: The local reasons for candidates, by item id (``LocalRanker.explain``).
 Explain = Callable[[RankRequest, Sequence[Candidate], UserContext], dict[str, str]]
+#: The local ranking of candidates (``LocalRanker.rank``).
+Order = Callable[[RankRequest, Sequence[Candidate], UserContext], Ranking]
 
 
 class LLMRanker:
@@ -261,12 +268,15 @@ class LLMRanker:
         prompts: PromptSet,
         *,
         explain: Explain,
+        order: Order | None = None,
         config: RerankConfig | None = None,
         cache: ReplyCache | None = None,
     ) -> None:
         self.model: ChatModel = chat_model(model)
         self.spec = self.model.spec
         self.explain = explain
+        #: The local ranking, for a model the probe found fit for reasons only.
+        self.order = order
         self.prompts = prompts
         self.config = config or RerankConfig()
         self.cache = cache
@@ -276,6 +286,7 @@ class LLMRanker:
         #: Set once the model failed the reason re-ask: not asked again in this run.
         self.reason_reask_failed = False
         self._probed: str | None = None  # what the probe found, once read (probed())
+        self._reasons_only: bool | None = None  # the probe's "for reasons only", once read
         # The server's limits (a few HTTP requests, once per process and server), asked
         # now so that the first request does not wait for them.
         threading.Thread(target=self.model.limits, name="polyrank-limits", daemon=True).start()
@@ -643,6 +654,8 @@ class LLMRanker:
             tally.system_template = self.prompts["system"].ref
             return tally.ranking(self.spec, failure=not_reading)
         tally.understood = request.understood
+        if self.order is not None and self.config.check_reading and self.reasons_only():
+            return await self._explain_only(request, candidates, context, tally)
         tally.base = {c.id: i for i, c in enumerate(candidates)}
         # Cut where a prompt is rendered, once for all windows and passes: the local
         # ranker never reads the preferences, so build_context leaves them whole.
@@ -671,6 +684,82 @@ class LLMRanker:
             reasons=tuple(reasons[c.id] for c in top),
             filled=tuple(c.id for c in top if c.id not in tally.picked),
             model_reasons=tuple(c.id for c in top if c.id not in tally.local_reasons),
+        )
+
+    def reasons_only(self) -> bool:
+        """Whether ``polyrank probe`` found the model fit for reasons only at this server
+        (it follows positions, but explains in the request's language in its own words)."""
+        if self._reasons_only is None:
+            from polyrank.agent._server import remembered_verdict
+
+            base_url = self.model.params.get("base_url")
+            found = remembered_verdict(base_url if isinstance(base_url, str) else None, self.spec)
+            self._reasons_only = found is not None and found.verdict == REASONS_ONLY
+        return self._reasons_only
+
+    async def _explain_only(
+        self,
+        request: RankRequest,
+        candidates: Sequence[Candidate],
+        context: UserContext,
+        tally: _Tally,
+    ) -> Ranking:
+        """The local ranker's top k, with the model's reasons where they are in the
+        request's language and do not copy the item's title or the request (the local
+        reason elsewhere): what a model that reads positions, not items, is good for."""
+        local = self.order(request, candidates, context)  # type: ignore[misc]
+        top = list(local.items)
+        own = dict(zip((c.id for c in top), local.reasons, strict=True))
+        language = request.language
+        name = LANGUAGE_NAMES.get(language, language)
+        keys = {f"c{i + 1}": c for i, c in enumerate(top)}
+        rows = [
+            self._row(i, c, truncate_tokens(c.description, EXPLAIN_TEXT_TOKENS))
+            for i, c in enumerate(top)
+        ]
+        template = self.prompts["explain"]
+        tally.prompt_template = template.ref
+        tally.system_template = self.prompts["system"].ref
+        messages: list[Message] = [
+            {
+                "role": "system",
+                "content": self.prompts["system"].render(
+                    language=language, language_name=name, hints=context.hints
+                ),
+            },
+            {
+                "role": "user",
+                "content": template.render(query=request.query, language_name=name, rows=rows),
+            },
+        ]
+        schema = bound_schema(self.schema, list(keys), self.config.max_reason_chars)
+        written: dict[str, str] = {}
+        try:
+            output = await self._ask(
+                messages, tally, schema, RerankOutput, self._answer_tokens(len(keys))
+            )
+        except (LLMError, OutputError) as exc:
+            log.warning("%s wrote no usable reasons (%s); the local ranker's stand", self.spec,
+                        _failure(exc))  # fmt: skip
+            tally.errors.append(str(exc).splitlines()[0])
+            output = RerankOutput(ranking=[])
+        for entry in output.ranking:
+            target = keys.get(entry.id.strip().strip("[]"))
+            reason = self._clipped(entry.reason, tally) if target is not None else ""
+            if target is None or not is_in_language(reason, language, [target.title]):
+                continue
+            folded = reason.casefold()
+            if target.title.casefold() in folded or request.query.casefold() in folded:
+                continue  # a copied title or an echo of the request says nothing
+            written[target.id] = reason
+        tally.repair("reason_fallback", len(top) - len(written))
+        return tally.ranking(
+            self.spec,
+            items=tuple(top),
+            scores=local.scores,
+            reasons=tuple(written.get(c.id, own[c.id]) for c in top),
+            filled=tuple(c.id for c in top),  # the local ranker's order, not the model's
+            model_reasons=tuple(c.id for c in top if c.id in written),
         )
 
     def probed(self) -> str | None:

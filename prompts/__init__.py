@@ -29,7 +29,7 @@ __all__ = ["BUILTIN_DIR", "PromptSet", "PromptTemplate", "data", "environment"]
 
 BUILTIN_DIR = Path(__file__).parent
 REQUIRED = ("system", "rerank")
-OPTIONAL = ("followup", "reask", "reasons")
+OPTIONAL = ("followup", "reask", "reasons", "explain")
 
 
 _UNSAFE_IN_DATA = {

@@ -144,3 +144,49 @@ def test_recorded_smollm2_replies_get_the_local_ranker() -> None:
     assert report.verdict == "use the local ranker", report.summary()
     assert report.position_following is not None, report.summary()
     assert report.mode == "json_object" and report.validity == 1.0
+
+
+def positions_own_words(body: dict[str, Any]) -> dict[str, Any]:
+    """The first three shown (positions, not items), with reasons in the request's language
+    in words of its own; asked to explain chosen items, a sentence for each."""
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    if "were chosen for this request" in user:
+        system = next(m["content"] for m in body["messages"] if m["role"] == "system")
+        found = re.search(r'language code "([a-z]{2})"', system)
+        reason = "Este libro encaja: explica paso a paso lo que buscas, ideal para empezar"
+        if found and found[1] != "es":
+            reason = localized_reason(found[1], query="")
+        ids = re.findall(r'"id": ?"(c\d+)"', user)
+        ranking = [{"id": key, "reason": reason} for key in ids]
+        return {"content": json.dumps({"ranking": ranking}, ensure_ascii=False)}
+    _, language = _request(body)
+    shown = prompt_candidates(body["messages"])
+    reason = localized_reason(language, query="")
+    ranking = [{"id": k, "reason": reason} for k, _ in shown[:3]]
+    return {"content": json.dumps({"ranking": ranking}, ensure_ascii=False)}
+
+
+def test_a_model_fit_for_reasons_only_explains_the_local_rankers_choices(
+    use_store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: the verdict "use it for reasons only" was remembered but not acted on (the model
+    ranked as if it read the items)."""
+    query = "Quiero aprender a programar"
+    local = Agent(store=use_store, candidates=8).recommend(query, k=3, language="es")
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    with ScriptedOpenAIServer(default=positions_own_words) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        settings = LLMSettings(base_url=server.base_url, api_key="k", timeout=5)
+        assert main(["probe", "--model", "openai:m"]) == 3
+        assert "use it for reasons only" in capsys.readouterr().out
+        agent = Agent(store=use_store, model="openai:m", candidates=8, llm_settings=settings)
+        asked = len(server.requests)
+        rec = agent.recommend(query, k=3, language="es")
+        prompts = [m["content"] for r in server.requests[asked:] for m in r["messages"]]
+    assert not rec.trace.fallback and rec.trace.ranker == "openai:m"
+    assert [i.id for i in rec.items] == [i.id for i in local.items]  # the local order
+    assert rec.trace.filled == [i.id for i in rec.items]  # ... and the trace says so
+    assert rec.trace.usage.llm_calls == 1 and "were chosen for this request" in prompts[-1]
+    assert rec.trace.model_reasons == [i.id for i in rec.items]
+    assert all(i.reason.startswith("Este libro encaja") for i in rec.items)
+    assert rec.trace.version.startswith("explain@")

@@ -305,7 +305,8 @@ def _parser() -> argparse.ArgumentParser:
         "latency per request, and a verdict: use it, use it for reasons only, or use the "
         f"local ranker. Exit 0 for 'use it', else {EXIT_FALLBACK}. The verdict is remembered "
         "for the model at this server: a model found not reading is not asked to rank "
-        "(the local ranker answers, and the trace says why) until it is probed again.",
+        "(the local ranker answers, and the trace says why), and one fit for reasons only "
+        "explains the local ranker's choices, until it is probed again.",
     )
     probe.add_argument(
         "--model", help="openai:MODEL (env POLYRANK_MODEL; server from OPENAI_BASE_URL)"
