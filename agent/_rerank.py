@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +37,9 @@ from polyrank.agent._reply import output_schema, parse_reply, strip_fences
 from polyrank.agent.errors import LLMError, OutputError
 from polyrank.prompts import PromptSet, data
 from polyrank.retrieval import Candidate, is_in_language
+
+if TYPE_CHECKING:
+    from polyrank.agent._server import Verdict
 
 __all__ = ["LANGUAGE_NAMES", "LLMRanker", "RerankConfig"]
 
@@ -285,8 +288,7 @@ class LLMRanker:
         self.reading = ReadingCheck()
         #: Set once the model failed the reason re-ask: not asked again in this run.
         self.reason_reask_failed = False
-        self._probed: str | None = None  # what the probe found, once read (probed())
-        self._reasons_only: bool | None = None  # the probe's "for reasons only", once read
+        self._remembered: Verdict | Literal[False] | None = False  # False: not read yet
         # The server's limits (a few HTTP requests, once per process and server), asked
         # now so that the first request does not wait for them.
         threading.Thread(target=self.model.limits, name="polyrank-limits", daemon=True).start()
@@ -686,16 +688,23 @@ class LLMRanker:
             model_reasons=tuple(c.id for c in top if c.id not in tally.local_reasons),
         )
 
-    def reasons_only(self) -> bool:
-        """Whether ``polyrank probe`` found the model fit for reasons only at this server
-        (it follows positions, but explains in the request's language in its own words)."""
-        if self._reasons_only is None:
+    def remembered(self) -> Verdict | None:
+        """What ``polyrank probe`` last found about the model at this server (remembered in
+        the cache folder), read once per ranker."""
+        if self._remembered is False:
             from polyrank.agent._server import remembered_verdict
 
             base_url = self.model.params.get("base_url")
-            found = remembered_verdict(base_url if isinstance(base_url, str) else None, self.spec)
-            self._reasons_only = found is not None and found.verdict == REASONS_ONLY
-        return self._reasons_only
+            self._remembered = remembered_verdict(
+                base_url if isinstance(base_url, str) else None, self.spec
+            )
+        return self._remembered
+
+    def reasons_only(self) -> bool:
+        """Whether ``polyrank probe`` found the model fit for reasons only at this server
+        (it follows positions, but explains in the request's language in its own words)."""
+        found = self.remembered()
+        return found is not None and found.verdict == REASONS_ONLY
 
     async def _explain_only(
         self,
@@ -767,18 +776,13 @@ class LLMRanker:
         reading the candidates at this server (remembered in the cache folder); read once
         per ranker. Probing again replaces the verdict; ``polyrank probe --forget`` drops
         it; ``RerankConfig(check_reading=False)`` ignores it."""
-        if self._probed is None:
-            from polyrank.agent._server import remembered_verdict
-
-            base_url = self.model.params.get("base_url")
-            found = remembered_verdict(base_url if isinstance(base_url, str) else None, self.spec)
-            self._probed = (
-                f"polyrank probe found the model not reading the candidates on {found.date} "
-                f"({found.why}); probe it again to ask it"
-                if found is not None and found.not_reading
-                else ""
-            )
-        return self._probed or None
+        found = self.remembered()
+        if found is None or not found.not_reading:
+            return None
+        return (
+            f"polyrank probe found the model not reading the candidates on {found.date} "
+            f"({found.why}); probe it again to ask it"
+        )
 
     def _check_reading(self, request: RankRequest, tally: _Tally) -> str | None:
         """This request's evidence added to the run's; why the model is not reading, if
