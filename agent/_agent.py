@@ -31,13 +31,7 @@ import numpy as np
 from polyrank.agent._batch import QueryBatcher
 from polyrank.agent._cache import ReplyCache
 from polyrank.agent._config import LLMSettings
-from polyrank.agent._intent import (
-    Intent,
-    names_genre,
-    read_intent,
-    request_text,
-    without_refused,
-)
+from polyrank.agent._intent import Intent, read_intent, request_text, without_refused
 from polyrank.agent._llm import ChatModel, chat_model
 from polyrank.agent._local import LocalRanker, unit
 from polyrank.agent._loop import run_blocking
@@ -634,20 +628,13 @@ class Agent:
 
     def _without_refused_tags(self, plan: _Plan, candidates: list[Candidate]) -> list[Candidate]:
         """``candidates`` without those tagged with what the request refuses in words of its
-        own ("no chocolate": chocolate), or whose own text names a refused genre ("no
-        horror": "a zombie horror" untagged horror), when ``k`` remain; the plan's intent
-        keeps the tags, so an LLM's prompt states them."""
+        own ("no chocolate": chocolate), when ``k`` remain; the plan's intent keeps the
+        tags, so an LLM's prompt states them."""
         refused = self.local.refused_tags(plan.query, candidates)
-        genres = plan.intent.exclude
-        if not refused and not genres:
+        if not refused:
             return candidates
-        kept = [
-            c
-            for c in candidates
-            if not refused & {t.lower() for t in c.tags}
-            and not any(names_genre(f"{c.title}. {c.description}", g, c.language) for g in genres)
-        ]
-        if len(kept) < plan.k or len(kept) == len(candidates):
+        kept = [c for c in candidates if not refused & {t.lower() for t in c.tags}]
+        if len(kept) < plan.k:
             return candidates
         tags = tuple(dict.fromkeys([*plan.intent.exclude_tags, *sorted(refused)]))
         plan.intent = plan.intent.model_copy(update={"exclude_tags": tags})

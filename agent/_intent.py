@@ -205,26 +205,6 @@ def genre_name(genre: str, language: str) -> str:
     return str(words[0]).rstrip("*")
 
 
-#: The shortest stem that is looked for in an item's own text ("eng*", Dutch for scary,
-#: would find "English").
-TEXT_STEM_MIN = 5
-
-
-@functools.cache
-def _text_stems(genre: str, language: str) -> tuple[str, ...]:
-    entry = locale_table("intents")["genres"].get(genre, {})
-    stems = {_norm(str(s)) for s in entry.get(language) or ()}
-    return tuple(s for s in stems if not s.endswith("*") or len(s) > TEXT_STEM_MIN)
-
-
-def names_genre(text: str, genre: str, language: str) -> bool:
-    """Whether ``text`` (an item's title and description, in ``language``) names ``genre``
-    in that language's words: "a zombie horror" names horror for "no horror" even when the
-    item's tags do not say so."""
-    folded = _norm(text)
-    return any(_spans(folded, stem) for stem in _text_stems(genre, language))
-
-
 def genre_tags(genre: str) -> tuple[str, ...]:
     return tuple(_tables()["genre_tags"].get(genre, (genre,)))
 

@@ -432,33 +432,6 @@ def test_a_reason_names_the_items_language_as_the_user_says_it(language: str, sa
     assert facts(book, language) == said
 
 
-@pytest.mark.store  # the negation's own words are matched with use-m3's word vectors
-def test_an_item_whose_own_text_names_a_refused_genre_is_left_out() -> None:
-    """Was: "no horror" removed only items tagged horror; one described as a horror story
-    but tagged thriller still led."""
-    from polyrank.agent import Agent
-    from polyrank.retrieval import Item
-    from polyrank.retrieval.testing import HashEmbedder, InMemoryStore
-
-    store = InMemoryStore(HashEmbedder())
-    films = [("Night Shift", "A horror story in an empty hospital at night.", ["thriller"])]
-    films += [
-        (f"Film {n}", f"A quiet story number {n} about a family.", ["drama"]) for n in range(5)
-    ]
-    store.ingest(
-        [
-            Item(id=f"f{n}", title=t, description=d, language="en", domain="films", tags=tags)
-            for n, (t, d, tags) in enumerate(films)
-        ]
-    )
-    agent = Agent(store=store)
-    assert "f0" in {i.id for i in agent.recommend("a film for tonight", k=6).items}
-    refused = agent.recommend("a film for tonight, no horror", k=3)
-    assert refused.items and "f0" not in {i.id for i in refused.items}
-    # Too few would remain: nothing is left out ("no horror" with k=6 keeps all six).
-    assert len(agent.recommend("a film for tonight, no horror", k=6).items) == 6
-
-
 def test_a_thai_negation_reaches_the_next_space_and_keeps_the_text_whole() -> None:
     """Was: a Thai negation reached 6 characters, cutting "หนังสยองขวัญ" (horror films)
     in two and leaving "องขวัญ" and a stray tone mark in the search; and NFKC split the
