@@ -143,8 +143,9 @@ class Intent(BaseModel):
         return " · ".join(parts)
 
 
-#: NFKC splits Thai and Lao "am" (ำ, ຳ) into two signs; written Thai keeps the one.
 def _norm(text: str) -> str:
+    """``text`` as the tables match it: NFKC, case-folded; Thai and Lao "am" (ำ, ຳ), which
+    NFKC splits into two signs, made one again as written Thai has it."""
     folded = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
     return folded.replace("\u0e4d\u0e32", "\u0e33").replace("\u0ecd\u0eb2", "\u0eb3")
 
