@@ -20,7 +20,7 @@ from polyrank.agent._llm import ChatModel, chat_model
 from polyrank.agent._profile import UserContext
 from polyrank.agent._ranking import RankRequest
 from polyrank.agent._reading import ReadingCheck
-from polyrank.agent._rerank import REASONS_ONLY, LLMRanker, RerankConfig
+from polyrank.agent._rerank import LLMRanker, RerankConfig
 from polyrank.agent._server import Verdict, forget_verdict, remember_verdict
 from polyrank.prompts import PromptSet
 from polyrank.retrieval import Candidate, is_in_language
@@ -157,7 +157,7 @@ class ProbeReport:
         if ranks and explains:
             return "use it"
         if explains:
-            return REASONS_ONLY
+            return "use it for reasons only"
         return "use the local ranker"
 
     def to_json(self) -> dict[str, Any]:

@@ -63,8 +63,6 @@ QUERY_TOKENS = 256
 #: Tokens of each item's description an ``explain`` prompt shows (it shows only the k
 #: items the local ranker chose).
 EXPLAIN_TEXT_TOKENS = 80
-#: The probe's verdict on a model that explains well but reads positions, not items.
-REASONS_ONLY = "use it for reasons only"
 
 
 class RankEntry(BaseModel):
@@ -466,6 +464,13 @@ class LLMRanker:
         assert template is not None  # shipped: a user folder without it uses the shipped one
         return template.render(error=error)
 
+    def _system(self, language: str, context: UserContext) -> str:
+        """The system prompt for a request in ``language`` (every call a request makes)."""
+        name = LANGUAGE_NAMES.get(language, language)
+        return self.prompts["system"].render(
+            language=language, language_name=name, hints=context.hints
+        )
+
     def _reasons_prompt(self, query: str, language_name: str, rows: list[dict[str, str]]) -> str:
         template = self.prompts.get("reasons")
         assert template is not None
@@ -486,9 +491,7 @@ class LLMRanker:
         their texts cut to what the context window leaves after the answer's tokens."""
         name = LANGUAGE_NAMES.get(language, language)
         pick = min(k, len(window)) if k else len(window)
-        system = self.prompts["system"].render(
-            language=language, language_name=name, hints=context.hints
-        )
+        system = self._system(language, context)
         base = dict(
             query=truncate_tokens(query, QUERY_TOKENS),
             language=language,
@@ -657,7 +660,7 @@ class LLMRanker:
             return tally.ranking(self.spec, failure=not_reading)
         tally.understood = request.understood
         if self.order is not None and self.config.check_reading and self.reasons_only():
-            return await self._explain_only(request, candidates, context, tally)
+            return await self._explain_only(self.order, request, candidates, context, tally)
         tally.base = {c.id: i for i, c in enumerate(candidates)}
         # Cut where a prompt is rendered, once for all windows and passes: the local
         # ranker never reads the preferences, so build_context leaves them whole.
@@ -704,10 +707,11 @@ class LLMRanker:
         """Whether ``polyrank probe`` found the model fit for reasons only at this server
         (it follows positions, but explains in the request's language in its own words)."""
         found = self.remembered()
-        return found is not None and found.verdict == REASONS_ONLY
+        return found is not None and found.reasons_only
 
     async def _explain_only(
         self,
+        order: Order,
         request: RankRequest,
         candidates: Sequence[Candidate],
         context: UserContext,
@@ -716,7 +720,7 @@ class LLMRanker:
         """The local ranker's top k, with the model's reasons where they are in the
         request's language and do not copy the item's title or the request (the local
         reason elsewhere): what a model that reads positions, not items, is good for."""
-        local = self.order(request, candidates, context)  # type: ignore[misc]
+        local = order(request, candidates, context)
         top = list(local.items)
         own = dict(zip((c.id for c in top), local.reasons, strict=True))
         language = request.language
@@ -730,12 +734,7 @@ class LLMRanker:
         tally.prompt_template = template.ref
         tally.system_template = self.prompts["system"].ref
         messages: list[Message] = [
-            {
-                "role": "system",
-                "content": self.prompts["system"].render(
-                    language=language, language_name=name, hints=context.hints
-                ),
-            },
+            {"role": "system", "content": self._system(language, context)},
             {
                 "role": "user",
                 "content": template.render(query=request.query, language_name=name, rows=rows),
@@ -869,12 +868,7 @@ class LLMRanker:
                 for k, c in keys.items()
             ]
             messages: list[Message] = [
-                {
-                    "role": "system",
-                    "content": self.prompts["system"].render(
-                        language=language, language_name=name, hints=context.hints
-                    ),
-                },
+                {"role": "system", "content": self._system(language, context)},
                 {"role": "user", "content": self._reasons_prompt(query, name, rows)},
             ]
             tally.usage.reasks += 1

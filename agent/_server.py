@@ -275,6 +275,12 @@ class Verdict:
     def not_reading(self) -> bool:
         return self.verdict == "use the local ranker"
 
+    @property
+    def reasons_only(self) -> bool:
+        """It explains well but reads positions, not items: it writes the local ranker's
+        reasons, never its order."""
+        return self.verdict == "use it for reasons only"
+
 
 def remembered_verdict(base_url: str | None, model: str) -> Verdict | None:
     """The probe's last verdict on ``model`` at ``base_url``, if one was recorded."""
