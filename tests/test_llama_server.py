@@ -60,6 +60,22 @@ def forward(url: str, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: The server the module's fixture started, so that a failure can say whether it died.
+_SERVER: list[subprocess.Popen[bytes]] = []
+
+
+def server_state() -> str:
+    """'' while the fixture's server runs (or none was started), else how it ended."""
+    if not _SERVER or (code := _SERVER[0].poll()) is None:
+        return ""
+    hint = (
+        " (SIGILL: built for another CPU; rm -rf ~/.cache/polyrank/llama-venv)"
+        if code == -4
+        else ""
+    )
+    return f"the llama.cpp server exited with {code}{hint}"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -101,6 +117,7 @@ def llama_url() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
+    _SERVER[:] = [server]
     try:
         for _ in range(120):
             try:
@@ -112,6 +129,7 @@ def llama_url() -> Iterator[str]:
             pytest.fail("llama.cpp server did not start within 60 s")
         yield url
     finally:
+        _SERVER.clear()
         server.terminate()
         server.wait(timeout=20)
 
@@ -146,7 +164,7 @@ def check_answers(store: Store, base_url: str) -> None:
     for query, user in REQUESTS:
         rec = agent.recommend(query, USERS / user if user else None, k=3)
         trace = rec.trace
-        assert not trace.fallback, (query, trace.fallback_reason, trace.errors)
+        assert not trace.fallback, (query, trace.fallback_reason, trace.errors, server_state())
         assert trace.ranker == "openai:smollm2"
         ids = [i.id for i in rec.items]
         assert len(ids) == 3 and len(set(ids)) == 3
@@ -175,6 +193,6 @@ def test_real_small_model_is_noticed_not_reading(llama_url: str, use_store: Stor
         if "not reading" in reasons[-1]:
             break
     noticed = [r for r in reasons if "not reading" in r]
-    assert noticed, reasons
+    assert noticed, (reasons, server_state())
     assert "\n" not in noticed[0]
     assert rec.trace.ranker == "local" and len(rec.items) == 3
