@@ -151,7 +151,7 @@ def _norm(text: str) -> str:
 
 
 #: Keys of a table entry that are not languages' words.
-_NOT_LANGUAGES = frozenset({"tags", "refused", "avoid"})
+_NOT_LANGUAGES = frozenset({"tags", "refused", "avoid", "excludes"})
 
 
 def _stems(by_language: Any) -> tuple[str, ...]:
@@ -185,6 +185,8 @@ def _tables() -> dict[str, Any]:
         "refused": {g: v["refused"] for g, v in raw["genres"].items() if v.get("refused")},
         # Tags an asked genre pushes down ("a comedy": not a horror film).
         "avoid": {g: tuple(v.get("avoid") or ()) for g, v in raw["genres"].items()},
+        # A genre asked for that leaves others out: "vegetarian" leaves out meat.
+        "excludes": {g: tuple(v.get("excludes") or ()) for g, v in raw["genres"].items()},
         "liked": _stems(raw["liked"]),
         "before": _stems(raw["negation"]["before"]),
         "after": _stems(raw["negation"]["after"]),
@@ -578,6 +580,10 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
                 break
             if hits and genre not in genres:
                 genres.append(genre)
+    for genre in genres:
+        for other in tables["excludes"][genre]:
+            if other not in exclude:
+                exclude.append(other)
     for genre in exclude:
         opposite = tables["refused"].get(genre)
         if opposite and opposite not in genres and opposite not in exclude:

@@ -329,6 +329,43 @@ def test_a_refused_thing_the_catalogue_tags_is_left_out(use_store) -> None:
     assert "chocolate" in rec.trace.intent["exclude_tags"]
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "vegetarian dinner ideas for friends",
+        "algo para cocinar sin carne",
+        "Geschenk für meine vegetarische Schwester, etwas zum Kochen",
+        "je suis végétarien, une idée de plat ?",
+        "素食的朋友，送什么吃的好",
+        "ベジタリアンの友達に食べ物のギフト",
+        "채식하는 친구에게 줄 음식 선물",
+        "что-нибудь вкусное без мяса",
+        "coś do jedzenia dla wegetarianina",
+        "quà đồ chay cho mẹ",
+    ],
+)
+def test_a_vegetarian_request_or_one_refusing_meat_leaves_meat_out(query: str) -> None:
+    intent = read_intent(query)
+    assert "meat" in intent.exclude and "meat" not in intent.genres
+    assert {"ham", "sausage", "bulgogi"} <= set(intent.exclude_tags)
+    assert "vegan" not in intent.exclude_tags
+
+
+def test_asking_for_meat_is_a_genre_and_thai_village_is_not_pork() -> None:
+    assert read_intent("a good ham for christmas").genres == ("meat",)
+    assert "meat" not in read_intent("ทริปหมู่บ้านชนบท").genres  # หมู่บ้าน: a village
+
+
+def test_a_vegetarian_gets_no_meat_and_what_is_vegan_comes_first(use_store) -> None:
+    from polyrank.agent import Agent
+
+    rec = Agent(store=use_store).recommend("vegetarian food to cook for dinner", k=5)
+    stored = use_store.get([i.id for i in rec.items])
+    meat = {"ham", "sausage", "bulgogi", "feijoada", "hotpot", "bbq", "grill"}
+    assert rec.items and not any(meat & set(item.tags) for item in stored)
+    assert "vegan" in stored[0].tags
+
+
 # -- the six languages the reasons speak since issue 18's fourth set: pl sv vi id th el --
 @pytest.mark.parametrize(
     ("query", "domain", "ceiling", "exclude", "audience"),
