@@ -31,7 +31,13 @@ import numpy as np
 from polyrank.agent._batch import QueryBatcher
 from polyrank.agent._cache import ReplyCache
 from polyrank.agent._config import LLMSettings
-from polyrank.agent._intent import Intent, read_intent, request_text, without_refused
+from polyrank.agent._intent import (
+    Intent,
+    genre_tags,
+    read_intent,
+    request_text,
+    without_refused,
+)
 from polyrank.agent._llm import ChatModel, chat_model
 from polyrank.agent._local import LocalRanker, unit
 from polyrank.agent._loop import run_blocking
@@ -39,6 +45,7 @@ from polyrank.agent._money import price_text
 from polyrank.agent._named import TitleIndex
 from polyrank.agent._otel import emit_spans
 from polyrank.agent._profile import (
+    LANGUAGE_SENSITIVE_DOMAINS,
     LocaleHints,
     UserContext,
     UserProfile,
@@ -95,6 +102,14 @@ SEARCH_WITHOUT_REFUSED = True
 #: (0.3), 0.492 (0.7); core.yaml's older cases 0.799 -> 0.799 and the tune half 0.564 ->
 #: 0.563, every gate met.
 W_NAMED = 0.7
+#: A request naming a genre ("un polar") gets up to this many of the nearest items tagged
+#: with it, readable by the user for books and films, in place of the farthest other
+#: candidates, when the search found fewer (a French crime film for a de/fr reader asking
+#: for suspense was not among the 20 nearest). In-process core.yaml, fresh tune half
+#: nDCG@5 / sensible: 0 -> 0.5756 / 23, 2 -> 0.5763 / 23, 3 -> 0.5807, 4 -> 0.5824,
+#: 5 -> 0.5835, 8 -> 0.5876 / 23; its 78 older cases 0.7984 / 131 -> 0.7999 / 131 at 8,
+#: every gate met. Held-out half (not used to choose): 0.5166 / 21 -> 0.5372 / 23.
+GENRE_RECALL = 8
 _WORDS = re.compile(r"\w{2,}")
 
 
@@ -621,10 +636,44 @@ class Agent:
             )
             candidates = candidates + more[: wanted - len(candidates)]
             plan.relaxed.append("domain")
+        if GENRE_RECALL and plan.intent.genres and plan.anchor is None:
+            candidates = self._with_genre_items(plan, candidates, vector)
         if plan.query and plan.anchor is None:
             candidates = self._without_refused_tags(plan, candidates)
         plan.lap("retrieve", mark)
         return candidates
+
+    def _with_genre_items(
+        self, plan: _Plan, candidates: list[Candidate], vector: Any
+    ) -> list[Candidate]:
+        """``candidates`` with the nearest items of the genres the request asks for ("un
+        polar") in place of the farthest others, when the search missed them."""
+        tags = tuple(dict.fromkeys(t for g in plan.intent.genres for t in genre_tags(g)))
+        reads = set(plan.context.languages)
+        sensitive = bool(reads) and plan.intent.domain in LANGUAGE_SENSITIVE_DOMAINS
+
+        def readable(c: Candidate) -> bool:
+            return not sensitive or bool(reads & {c.language, *(v.language for v in c.variants)})
+
+        have = sum(1 for c in candidates if {t.lower() for t in c.tags} & set(tags) and readable(c))
+        if have >= GENRE_RECALL:
+            return candidates
+        update: dict[str, Any] = {
+            "any_tags": tags,
+            "exclude_groups": (*plan.filters.exclude_groups, *(c.group for c in candidates)),
+        }
+        if sensitive and not plan.filters.languages:
+            update["languages"] = tuple(sorted(reads))
+        narrow = plan.filters.model_copy(update=update)
+        more = self.store.search(plan.search_text, GENRE_RECALL - have, narrow, vector=vector)
+        if not more:
+            return candidates
+        wanted = set(tags)
+        others = [i for i, c in enumerate(candidates) if not {t.lower() for t in c.tags} & wanted]
+        room = max(0, len(candidates) + len(more) - max(self.candidates, plan.k))
+        drop = set(sorted(others, key=lambda i: candidates[i].score)[:room])
+        kept = [c for i, c in enumerate(candidates) if i not in drop]
+        return sorted(kept + more, key=lambda c: -c.score)
 
     def _without_refused_tags(self, plan: _Plan, candidates: list[Candidate]) -> list[Candidate]:
         """``candidates`` without those tagged with what the request refuses in words of its

@@ -42,6 +42,7 @@ class CompiledFilters:
     refused_tags: frozenset[str]
     excluded_ids: frozenset[str]
     excluded_groups: frozenset[str] = field(default_factory=frozenset)
+    wanted_tags: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def where_key(self) -> str:
@@ -64,6 +65,8 @@ class CompiledFilters:
         if item.language in self.excluded_languages:
             return False
         if self.region and item.regions and self.region not in item.regions:
+            return False
+        if self.wanted_tags and not self.wanted_tags & _tags(item):
             return False
         if f.max_price_eur is not None or f.min_price_eur is not None:
             price = to_eur(item.attributes.get("price"), item.attributes.get("currency"))
@@ -117,6 +120,7 @@ def compile_filters(filters: Filters) -> CompiledFilters:
         refused_tags=frozenset(t.lower() for t in filters.exclude_tags),
         excluded_ids=frozenset(filters.exclude_ids),
         excluded_groups=frozenset(filters.exclude_groups),
+        wanted_tags=frozenset(t.lower() for t in filters.any_tags),
     )
 
 

@@ -41,12 +41,14 @@ class Filters(BaseModel):
     allow_unpriced: bool = False
     #: Leave out items carrying any of these tags ("horror": a request said no horror).
     exclude_tags: tuple[str, ...] = ()
+    #: Only items carrying at least one of these tags (the genres a request asks for).
+    any_tags: tuple[str, ...] = ()
     #: Languages to show a group in, best first (the user's languages).
     prefer_languages: tuple[str, ...] = ()
 
     @field_validator(
         "domains", "languages", "exclude_ids", "exclude_groups", "exclude_languages",
-        "prefer_languages", "exclude_tags", "exclude_domains",
+        "prefer_languages", "exclude_tags", "exclude_domains", "any_tags",
         mode="before",
     )  # fmt: skip
     @classmethod

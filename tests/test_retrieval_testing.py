@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from polyrank.agent import Agent, ConfigError
+from polyrank.agent import Agent, ConfigError, UserProfile
 from polyrank.retrieval import Filters, Item, Store, StoreReader, WritableStore, load_catalog
 from polyrank.retrieval.testing import HashEmbedder, InMemoryStore
 from tests.conftest import CATALOG
@@ -80,6 +80,8 @@ def test_search_merges_groups_filters_and_shows_the_preferred_language() -> None
     others = store.search("hiking", 3, Filters(exclude_ids=("a-de",)))
     assert "a" not in {c.group for c in others}  # an excluded id takes its group along
     assert "c" not in {c.group for c in store.search("piano", 3, Filters(exclude_tags="music"))}
+    tagged = store.search("hiking", 3, Filters(any_tags=("MUSIC", "jazz")))
+    assert [c.group for c in tagged] == ["c"]  # only items with one of the tags, any case
     assert store.search("hiking", 0) == []
     assert store.search_by_id("c-en", ["fr"]).id == "c-fr"  # type: ignore[union-attr]
     assert store.search_by_id("zz") is None
@@ -106,12 +108,37 @@ def test_it_answers_what_the_chroma_store_answers_for_the_same_vectors(tmp_path:
             ("hiking boots for the mountains", Filters()),
             ("Krimi Urlaub", Filters(domains="books", prefer_languages=("de", "en"))),
             ("coffee gift", Filters(max_price_eur=30, exclude_languages="ja")),
+            ("a film for tonight", Filters(domains="films", any_tags=("crime", "comedy"))),
         ]:
             want = chroma.search(query, 8, filters)
             got = memory.search(query, 8, filters)
             assert [(c.group, c.id) for c in got] == [(c.group, c.id) for c in want]
             assert [c.score for c in got] == pytest.approx([c.score for c in want], abs=1e-4)
             assert [c.variants for c in got] == [c.variants for c in want]
+
+
+def _film(item_id: str, title: str, language: str = "en", **extra: object) -> Item:
+    return Item.model_validate(
+        {"id": item_id, "title": title, "description": "", "language": language,
+         "domain": "films", **extra}
+    )  # fmt: skip
+
+
+def test_a_genre_the_search_missed_is_fetched_into_the_candidates() -> None:
+    """The words of "a gripping film for tonight" are near twelve plain films and far from
+    the one crime film; the crime genre it asks for brings that film in, in place of the
+    farthest plain one."""
+    films = [_film(f"plain-{i}", f"A film for tonight, part {i}") for i in range(12)]
+    crime = _film("crime-fr", "Le Mystère de Lyon", "fr", tags=("crime", "retro"))
+    store = InMemoryStore(HashEmbedder())
+    store.ingest([*films, crime])
+    assert "crime-fr" not in {c.id for c in store.search("a gripping film for tonight", 5)}
+    rec = Agent(store=store, candidates=5).recommend("a gripping film for tonight", k=3)
+    assert "crime-fr" in rec.trace.candidate_ids and len(rec.trace.candidate_ids) == 5
+    lena = Agent(store=store, candidates=5).recommend(
+        "a gripping film for tonight", UserProfile(id="u", languages=("de",), locale="de-DE"), k=3
+    )
+    assert "crime-fr" not in lena.trace.candidate_ids  # a film she cannot read is not fetched
 
 
 def test_an_agent_recommends_from_it_without_a_model(memory_store: InMemoryStore) -> None:
