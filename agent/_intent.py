@@ -151,7 +151,7 @@ def _norm(text: str) -> str:
 
 
 #: Keys of a table entry that are not languages' words.
-_NOT_LANGUAGES = frozenset({"tags", "refused", "avoid", "excludes"})
+_NOT_LANGUAGES = frozenset({"tags", "refused", "avoid", "excludes", "refuse_only"})
 
 
 def _stems(by_language: Any) -> tuple[str, ...]:
@@ -187,6 +187,8 @@ def _tables() -> dict[str, Any]:
         "avoid": {g: tuple(v.get("avoid") or ()) for g, v in raw["genres"].items()},
         # A genre asked for that leaves others out: "vegetarian" leaves out meat.
         "excludes": {g: tuple(v.get("excludes") or ()) for g, v in raw["genres"].items()},
+        # Genres read only inside a negation ("not cold"), never asked for.
+        "refuse_only": frozenset(g for g, v in raw["genres"].items() if v.get("refuse_only")),
         "liked": _stems(raw["liked"]),
         "before": _stems(raw["negation"]["before"]),
         "after": _stems(raw["negation"]["after"]),
@@ -234,6 +236,10 @@ def _spans(text: str, stem: str) -> list[tuple[int, int]]:
         tail = r"(?!\w)" if re.search(r"\w$", stem) else ""
         pattern = head + re.escape(stem) + tail
     return [(m.start(), m.end()) for m in re.finditer(pattern, text)]
+
+
+def _inside(span: tuple[int, int], negated: Sequence[tuple[int, int]]) -> bool:
+    return any(a <= span[0] < b for a, b in negated)
 
 
 def _first(text: str, stems: Sequence[str], outside: Sequence[tuple[int, int]] = ()) -> int:
@@ -572,13 +578,14 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
     genre_spans: list[tuple[int, int]] = []
     for genre, stems in tables["genres"].items():
         for stem in stems:
-            hits = _spans(text, stem)
-            inside = [h for h in hits if any(a <= h[0] < b for a, b in negated)]
+            said_refused = stem.startswith("!")  # a refusal in itself: "不冷", "寒くない"
+            hits = _spans(text, stem.lstrip("!"))
+            inside = hits if said_refused else [h for h in hits if _inside(h, negated)]
             if inside:
                 exclude.append(genre)
                 genre_spans.extend(inside)
                 break
-            if hits and genre not in genres:
+            if hits and not said_refused and genre not in (*genres, *tables["refuse_only"]):
                 genres.append(genre)
     for genre in genres:
         for other in tables["excludes"][genre]:

@@ -366,6 +366,41 @@ def test_a_vegetarian_gets_no_meat_and_what_is_vegan_comes_first(use_store) -> N
     assert "vegan" in stored[0].tags
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "a holiday, but nothing cold please",
+        "somewhere not cold for a week in February",
+        "ein Urlaub, aber nicht zu kalt bitte",
+        "un viaje en diciembre, pero sin nieve",
+        "не хочу в холод, куда поехать?",
+        "冬天想去不冷的地方",
+        "寒くないところに行きたい",
+        "추운 곳 말고 여행지 추천",
+        "ทริปเที่ยวทะเล ไม่หนาว",
+    ],
+)
+def test_not_cold_refuses_the_winter_trips(query: str) -> None:
+    intent = read_intent(query)
+    assert "cold" in intent.exclude and {"winter", "snow"} <= set(intent.exclude_tags)
+
+
+def test_cold_words_outside_a_refusal_ask_for_nothing() -> None:
+    for query in ("a trip in winter", "冬天的旅行", "un libro para el invierno", "Winterjacke"):
+        intent = read_intent(query)
+        assert "cold" not in intent.genres and intent.exclude == (), query
+
+
+def test_a_trip_that_is_not_cold_has_no_snow(use_store) -> None:
+    from polyrank.agent import Agent
+
+    cold = {"winter", "snow", "northern lights", "siberia", "baikal"}
+    for query in ("a trip in January, but nothing cold", "冬天想去不冷的地方旅行"):
+        rec = Agent(store=use_store).recommend(query, k=5)
+        stored = use_store.get([i.id for i in rec.items])
+        assert len(stored) == 5 and not any(cold & set(item.tags) for item in stored), query
+
+
 # -- the six languages the reasons speak since issue 18's fourth set: pl sv vi id th el --
 @pytest.mark.parametrize(
     ("query", "domain", "ceiling", "exclude", "audience"),
