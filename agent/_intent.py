@@ -655,7 +655,8 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
 def _the_domain(text: str, found: list[tuple[int, str]], tables: dict[str, Any]) -> str | None:
     """The one domain asked for: the only one named, or, of two, the one that is not the
     source of taste ("Me encantó la película…, ¿qué libro…?"), or, of a medium and a
-    topic, the medium ("a film about space travel")."""
+    topic, the medium ("a film about space travel"), or, of things and a trip, the things
+    ("what should I take on my trip")."""
     if len(found) == 1:
         return found[0][1]
     if len(found) != 2:
@@ -664,7 +665,10 @@ def _the_domain(text: str, found: list[tuple[int, str]], tables: dict[str, Any])
     if not markers:
         # A medium about a topic: "a film about space travel", "un livre de cuisine".
         media = [d for _, d in found if d in MEDIA]
-        return media[0] if len(media) == 1 else None
+        if len(media) == 1:
+            return media[0]
+        # What to take on a trip: the trip is where, the things are what is asked for.
+        return "products" if {d for _, d in found} == {"products", "travel"} else None
     # The source is the domain named nearest a "liked" word.
     source = min(found, key=lambda f: min(abs(f[0] - m) for m in markers))
     return next(d for _, d in found if d != source[1])

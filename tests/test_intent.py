@@ -18,6 +18,11 @@ from polyrank.agent._money import price_text
         ("un film romantique à Paris", "films"),
         ("Ich suche ein spannendes Buch", "books"),
         ("送给喜欢徒步的朋友的礼物", None),
+        ("what should I take on my trip to Japan?", "products"),  # things for a trip
+        ("qué me llevo de viaje a Japón", "products"),
+        ("旅行带什么好", "products"),
+        ("여행 갈 때 챙겨갈 것 추천", "products"),
+        ("a trip to Japan", "travel"),
         ("Me encantó la película Amélie, ¿qué libro me gustaría?", "books"),
         ("just watched Number Ten, the football film set in Rio, now I want to go there", "travel"),
         ("20만원 이하 캠핑 장비", "products"),
