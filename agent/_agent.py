@@ -39,7 +39,7 @@ from polyrank.agent._intent import (
     without_refused,
 )
 from polyrank.agent._llm import ChatModel, chat_model
-from polyrank.agent._local import LocalRanker, unit
+from polyrank.agent._local import LocalRanker, item_languages, unit
 from polyrank.agent._loop import run_blocking
 from polyrank.agent._money import price_text
 from polyrank.agent._named import TitleIndex
@@ -637,25 +637,28 @@ class Agent:
             candidates = candidates + more[: wanted - len(candidates)]
             plan.relaxed.append("domain")
         if GENRE_RECALL and plan.intent.genres and plan.anchor is None:
-            candidates = self._with_genre_items(plan, candidates, vector)
+            candidates = self._with_genre_items(plan, candidates, vector, wanted)
         if plan.query and plan.anchor is None:
             candidates = self._without_refused_tags(plan, candidates)
         plan.lap("retrieve", mark)
         return candidates
 
     def _with_genre_items(
-        self, plan: _Plan, candidates: list[Candidate], vector: Any
+        self, plan: _Plan, candidates: list[Candidate], vector: Any, wanted: int
     ) -> list[Candidate]:
-        """``candidates`` with the nearest items of the genres the request asks for ("un
-        polar") in place of the farthest others, when the search missed them."""
+        """``candidates`` (``wanted`` at most) with the nearest items of the genres the
+        request asks for ("un polar") in place of the farthest others, when the search
+        missed them."""
         tags = tuple(dict.fromkeys(t for g in plan.intent.genres for t in genre_tags(g)))
+        asked = set(tags)
         reads = set(plan.context.languages)
         sensitive = bool(reads) and plan.intent.domain in LANGUAGE_SENSITIVE_DOMAINS
-
-        def readable(c: Candidate) -> bool:
-            return not sensitive or bool(reads & {c.language, *(v.language for v in c.variants)})
-
-        have = sum(1 for c in candidates if {t.lower() for t in c.tags} & set(tags) and readable(c))
+        of_genre = [bool(asked & {t.lower() for t in c.tags}) for c in candidates]
+        have = sum(
+            1
+            for c, hit in zip(candidates, of_genre, strict=True)
+            if hit and (not sensitive or reads & item_languages(c))
+        )
         if have >= GENRE_RECALL:
             return candidates
         update: dict[str, Any] = {
@@ -668,9 +671,8 @@ class Agent:
         more = self.store.search(plan.search_text, GENRE_RECALL - have, narrow, vector=vector)
         if not more:
             return candidates
-        wanted = set(tags)
-        others = [i for i, c in enumerate(candidates) if not {t.lower() for t in c.tags} & wanted]
-        room = max(0, len(candidates) + len(more) - max(self.candidates, plan.k))
+        others = [i for i, hit in enumerate(of_genre) if not hit]
+        room = max(0, len(candidates) + len(more) - wanted)
         drop = set(sorted(others, key=lambda i: candidates[i].score)[:room])
         kept = [c for i, c in enumerate(candidates) if i not in drop]
         return sorted(kept + more, key=lambda c: -c.score)

@@ -239,6 +239,7 @@ def _spans(text: str, stem: str) -> list[tuple[int, int]]:
 
 
 def _inside(span: tuple[int, int], negated: Sequence[tuple[int, int]]) -> bool:
+    """Whether ``span`` starts inside one of the ``negated`` spans."""
     return any(a <= span[0] < b for a, b in negated)
 
 
@@ -611,11 +612,7 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
         for stem in stems:
             if stem.strip("*~") in tables["kinds"]:  # "no chocolate": not all food
                 continue
-            hits = [
-                h
-                for h in _spans(text, stem)
-                if any(a <= h[0] < b for a, b in negated) and h not in genre_spans
-            ]
+            hits = [h for h in _spans(text, stem) if _inside(h, negated) and h not in genre_spans]
             if not hits:
                 continue
             start = hits[0][0]

@@ -45,7 +45,7 @@ from polyrank.agent._topics import TopicMatcher, Topics
 from polyrank.retrieval import Candidate, StoreReader, to_eur
 from polyrank.retrieval.support import has_spaceless, tokenize
 
-__all__ = ["LocalRanker", "localized_reason", "reason_languages", "unit"]
+__all__ = ["LocalRanker", "item_languages", "localized_reason", "reason_languages", "unit"]
 
 #: Weight of the profile's pull (similarity to liked items, -1..1 times the event weight),
 #: and the most it may move an item: the profile reorders only items this close in
@@ -320,6 +320,11 @@ class _Scores:
         return LocalRanker.reason(candidate, self.links[i], request, self.topics)
 
 
+def item_languages(candidate: Candidate) -> set[str]:
+    """The languages ``candidate`` can be read in: its own and its group's versions'."""
+    return {candidate.language, *(v.language for v in candidate.variants)}
+
+
 def unit(v: np.ndarray) -> np.ndarray:
     """``v`` scaled to length 1 (a zero vector as it is)."""
     n = float(np.linalg.norm(v))
@@ -488,10 +493,8 @@ class LocalRanker:
             plain = np.array([not (asked & {t.lower() for t in c.tags}) for c in candidates])
             if plain.sum() < 3:
                 plain = np.ones(n, dtype=bool)
-            near = vectors @ vectors[plain].T
-            closeness = (near.sum(axis=1) - np.where(plain, 1.0, 0.0)) / (
-                plain.sum() - np.where(plain, 1, 0)
-            )
+            # Each candidate's mean similarity to the plain ones, itself left out.
+            closeness = ((vectors @ vectors[plain].T).sum(axis=1) - plain) / (plain.sum() - plain)
             relevance = list(np.array(relevance) - W_HUB * (closeness - closeness.mean()))
         moved = np.clip(W_HISTORY * personal, -PROFILE_MARGIN, PROFILE_MARGIN)
         base = [relevance[i] + float(moved[i]) for i in range(n)]
@@ -525,7 +528,7 @@ class LocalRanker:
         for c, boost in zip(candidates, boosts, strict=True):
             score = c.score + boost
             if c.domain in LANGUAGE_SENSITIVE_DOMAINS:
-                readable = {v.language for v in c.variants} | {c.language}
+                readable = item_languages(c)
                 if not readable & reads:
                     if context.languages:
                         score -= UNREADABLE_PROFILE_PENALTY
