@@ -26,6 +26,12 @@ from polyrank.agent._money import price_text
         ("Me encantó la película Amélie, ¿qué libro me gustaría?", "books"),
         ("just watched Number Ten, the football film set in Rio, now I want to go there", "travel"),
         ("20만원 이하 캠핑 장비", "products"),
+        # Another person's taste is the source, what is to be read is asked for (was:
+        # music, "read" taken for "I read"; and no domain for the French and German).
+        ("something to read for a friend who loves jazz", "books"),
+        ("quelque chose à lire pour un ami qui aime le jazz", "books"),
+        ("ein Buch für meinen Vater, der Jazz liebt", "books"),
+        ("I read Dune and loved it, any film like that?", "films"),
     ],
 )
 def test_the_one_domain_asked_for_is_read_by_noun_or_verb(query: str, domain: str | None) -> None:
