@@ -542,9 +542,17 @@ class Agent:
                 items = self.store.get([named])
                 if items:
                     plan.named = named
-                    filters = filters.model_copy(
-                        update={"exclude_groups": (*filters.exclude_groups, items[0].group)}
-                    )
+                    update: dict[str, Any] = {
+                        "exclude_groups": (*filters.exclude_groups, items[0].group)
+                    }
+                    if not filters.domains and not plan.intent.domains:
+                        # "something like Don Quixote": a book, as the one it names.
+                        update["domains"] = (items[0].domain,)
+                        plan.intent_domain = True
+                        plan.intent = plan.intent.model_copy(
+                            update={"domain": items[0].domain, "domains": (items[0].domain,)}
+                        )
+                    filters = filters.model_copy(update=update)
             if SEARCH_WITHOUT_REFUSED and (plan.intent.exclude or plan.intent.exclude_domains):
                 kept = without_refused(query)
                 if _WORDS.search(kept):

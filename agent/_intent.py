@@ -32,7 +32,15 @@ from polyrank.agent._locale import table as locale_table
 from polyrank.agent.errors import ConfigError
 from polyrank.retrieval.support import RATES_TO_EUR, has_spaceless, to_eur, tokenize
 
-__all__ = ["Intent", "Money", "read_intent", "request_text", "split_negated", "without_refused"]
+__all__ = [
+    "Intent",
+    "Money",
+    "names_a_model",
+    "read_intent",
+    "request_text",
+    "split_negated",
+    "without_refused",
+]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 #: How far a negation reaches: the words after "no"/"keine"/"pas de" (or before "말고",
@@ -190,6 +198,7 @@ def _tables() -> dict[str, Any]:
         # Genres read only inside a negation ("not cold"), never asked for.
         "refuse_only": frozenset(g for g, v in raw["genres"].items() if v.get("refuse_only")),
         "liked": _stems(raw["liked"]),
+        "similar": _stems(raw["similar"]),
         "before": _stems(raw["negation"]["before"]),
         "after": _stems(raw["negation"]["after"]),
     }
@@ -564,6 +573,24 @@ _AGE = re.compile(
 )
 
 
+#: A stay's length in digits: "10 days", "5 Tage", "3 noites", "3泊4日", "5天", "3박".
+_STAY = re.compile(
+    r"\d{1,2}\s?-?\s?(?:days?|nights?|weeks?|jours?|nuits?|semaines?|tage?n?\b|nächte|"
+    r"wochen?\b|días|dias|noches|noites|semanas?|giorni|notti|settimane?|dagen|nachten|"
+    r"weken|dagar|nätter|veckor|dni\b|nocy|tygodni\w*|дн(?:я|ей)\b|ноч\w*|недел\w*|"
+    r"günlük|gün\b|gece|hafta\b|أيام|ليال|दिन|泊|日間|週間|天|晚|박|일간|주일|ngày|đêm|"
+    r"tuần|hari\b|malam\b|minggu\b|วัน|คืน|สัปดาห์|μέρες|ημέρες|νύχτες|εβδομάδ\w*)"
+)
+
+
+def names_a_model(text: str) -> bool:
+    """Whether ``text`` (a request without the title it names) makes the title the model of
+    what is asked for: "something like …", "loved …", "quelque chose comme …"."""
+    tables = _tables()
+    folded = _norm(text)
+    return any(_spans(folded, stem) for stem in (*tables["similar"], *tables["liked"]))
+
+
 def read_intent(query: str, *, language: str = "", currency: str | None = None) -> Intent:
     """What ``query`` asks for; an empty :class:`Intent` when it says nothing we read.
 
@@ -634,9 +661,13 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
     if flags.get("beginners"):
         audience.append("beginners")
     exclude_tags = tuple(dict.fromkeys(t for g in exclude for t in genre_tags(g)))
+    domain = _the_domain(text, [f for f in found if f[1] not in softly], tables)
+    if not found and not flags.get("gift") and (flags.get("trip_length") or _STAY.search(text)):
+        # "a week somewhere in the south, not a city": a stay's length, nothing else named.
+        domain, domains = "travel", ("travel",)
     return Intent(
         domains=domains,
-        domain=_the_domain(text, [f for f in found if f[1] not in softly], tables),
+        domain=domain,
         exclude_domains=tuple(d for d in dict.fromkeys(refused) if d not in domains),
         max_price=ceiling,
         min_price=floor,

@@ -8,6 +8,7 @@ import re
 import threading
 import unicodedata
 
+from polyrank.agent._intent import names_a_model
 from polyrank.retrieval import StoreReader
 from polyrank.retrieval.support import has_spaceless
 
@@ -59,8 +60,9 @@ class TitleIndex:
 
     def find(self, query: str) -> str | None:
         """The id of the item whose title ``query`` names (the longest such title), when
-        the request says more than the title: "전통 배추김치" asks for that kimchi itself,
-        "loved One Hundred Years of Solitude, what next?" for something like it."""
+        the request says more than the title, or says that it wants something like it:
+        "전통 배추김치" asks for that kimchi itself, "loved One Hundred Years of Solitude,
+        what next?" and "something like Don Quixote" for something like it."""
         text = f" {_norm(query)} "
         for title, item_id in self._index():
             spaceless = has_spaceless(title)
@@ -72,6 +74,6 @@ class TitleIndex:
                 len(rest.replace(" ", "")) >= MIN_REST_CHARS
                 if spaceless
                 else (len(rest.split()) >= MIN_REST_WORDS)
-            )
+            ) or names_a_model(rest)
             return item_id if said else None
         return None

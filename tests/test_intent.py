@@ -54,6 +54,10 @@ def test_the_one_domain_asked_for_is_read_by_noun_or_verb(query: str, domain: st
         # Was: 5,000 (the digits after 万 were read as a second amount).
         ("4万5000円以下", Money(amount=45_000, currency="JPY")),
         ("1만5천원 이하", Money(amount=15_000, currency="KRW")),
+        # Said after the amount, and the colloquial currency words.
+        ("a hiking week, $1500 tops", Money(amount=1500, currency="USD")),
+        ("a present under 30 quid", Money(amount=30, currency="GBP")),
+        ("a book, 20 bucks max", Money(amount=20, currency="USD")),
     ],
 )
 def test_price_ceilings_in_any_currency(query: str, ceiling: Money) -> None:
@@ -523,3 +527,81 @@ def test_a_thai_negation_reaches_the_next_space_and_keeps_the_text_whole() -> No
     assert refused == "ชอบหนังสยองขวัญ" and "ขอเรื่องตลกๆ" in kept
     assert without_refused("หนังสือสำหรับเด็ก ไม่เอาเรื่องผี") == "หนังสือสำหรับเด็ก ไม่"
     assert without_refused("ไม่เอาหนังผี อยากดูหนังตลก") == "ไม่ อยากดูหนังตลก"
+
+
+# -- set 8's patterns: a trip told by its length, a young child, "not a city" -------------
+@pytest.mark.parametrize(
+    "query",
+    [
+        "a week somewhere in southern Europe, but not a city",
+        "ten days in Asia, no beaches",
+        "10 days in Asia in March",
+        "een weekje ergens in Scandinavië",
+        "eine Woche im Süden, Ende Mai",
+        "dix jours en Italie sans voiture",
+        "una semana en el norte con mis padres",
+        "3泊4日でのんびりしたい",
+        "5天去云南",
+        "3박 4일 어디로 갈까",
+    ],
+)
+def test_a_stays_length_with_no_domain_named_asks_for_a_trip(query: str) -> None:
+    intent = read_intent(query)
+    assert intent.domain == "travel", query
+
+
+def test_a_length_beside_a_named_domain_or_a_gift_asks_for_no_trip() -> None:
+    assert read_intent("un livre pour une semaine à la plage").domain == "books"
+    assert read_intent("a film about the last days in Pompeii").domain == "films"
+    assert read_intent("a birthday gift for a 10 day old baby").domain is None
+    assert read_intent("Ten Minutes of Calm for 5 minutes a day").domain is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "a week in the south, but not a city",
+        "een weekje ergens, geen stad",
+        "eine Woche Urlaub, keine Großstadt",
+        "pas de ville, une semaine au calme",
+        "城市不要，想去安静的地方玩几天",
+    ],
+)
+def test_not_a_city_leaves_the_city_breaks_out(query: str) -> None:
+    intent = read_intent(query)
+    assert intent.domain == "travel" and "city break" in intent.exclude_tags, query
+
+
+def test_a_city_break_asked_for_is_no_refusal() -> None:
+    intent = read_intent("a city break in Europe")
+    assert intent.domain == "travel" and intent.exclude == () and intent.genres == ()
+
+
+@pytest.mark.parametrize(
+    ("query", "language"),
+    [
+        ("a book to read with my little one", "en"),
+        ("something to read to my preschooler", "en"),
+        ("een boek om voor te lezen aan mijn kleintje", "nl"),
+        ("un libro para leer con mi peque", "es"),
+        ("ein Buch zum Vorlesen für meinen Kleinen", "de"),
+        ("un libro da leggere con il mio bimbo", "it"),
+        ("книга для чтения с малышом", "ru"),
+        ("küçük kızımla okuyabileceğim bir kitap", "tr"),
+        ("娘と一緒に読める絵本", "ja"),
+        ("和宝宝一起读的书", "zh"),
+        ("아들이랑 같이 읽을 그림책", "ko"),
+        ("um livro para ler com o meu pequeno", "pt"),
+        ("كتاب أقرأه مع ابني الصغير", "ar"),
+        ("मेरे छोटे बेटे के लिए किताब", "hi"),
+    ],
+)
+def test_a_young_child_in_a_parents_words_is_the_audience(query: str, language: str) -> None:
+    intent = read_intent(query, language=language)
+    assert intent.domain == "books" and intent.audience == ("kids",), query
+
+
+def test_words_like_a_childs_in_other_senses_are_no_audience() -> None:
+    for query in ("un cadeau pour mon petit ami", "딸기 케이크", "a small tent", "enkele reis"):
+        assert read_intent(query).audience == (), query
+
