@@ -70,6 +70,10 @@ W_AVOID = 0.1  # ... or a tag that genre pushes down (a horror film for "somethi
 TOPICS_COUNTED = 2
 #: Tags never named this way: "a gift" is the occasion, said by the intent's aspects.
 NOT_TOPICS = frozenset({"gift"})
+#: The catalogue's tags are English words: a reason for an item shown in another language
+#: (no clause of its own to quote) names this many of them ("tagged alps, mountains"), in
+#: the languages whose reasons.yaml has a ``tagged`` template (English only).
+TAGS_SHOWN = 2
 #: Tags that say something is absent: refusing "gluten" must not remove "gluten-free".
 _ABSENCE = re.compile(r"free|^non|^no-|less$|without|vegan|instrumental")
 W_AUDIENCE = 0.03  # "for kids" / "for beginners": items tagged for them
@@ -640,4 +644,18 @@ class LocalRanker:
             ]
             words = [w for w in topics.said(tags, request.query) if w.casefold() not in said]
             lead += words[:TOPICS_COUNTED]
-        return " · ".join([*lead, what])
+        tagged = []
+        template = in_language("reasons", language).get("tagged")
+        if template and candidate.language != language:
+            said = " ".join(lead).casefold()
+            domain = candidate.domain.lower()
+            own = [
+                t
+                for t in candidate.tags
+                if t.lower() not in NOT_TOPICS
+                and t.lower() not in (domain, domain.rstrip("s"))
+                and t.casefold() not in said
+            ]
+            if own:
+                tagged.append(str(template).format(tags=", ".join(own[:TAGS_SHOWN])))
+        return " · ".join([*lead, what, *tagged])

@@ -605,3 +605,16 @@ def test_words_like_a_childs_in_other_senses_are_no_audience() -> None:
     for query in ("un cadeau pour mon petit ami", "딸기 케이크", "a small tent", "enkele reis"):
         assert read_intent(query).audience == (), query
 
+
+def test_an_english_reason_for_an_item_in_another_language_names_its_tags(use_store) -> None:
+    from polyrank.agent import Agent
+
+    rec = Agent(store=use_store).recommend("a hiking trip in the mountains, 10 days", k=5)
+    others = [i for i in rec.items if i.language != "en"]
+    assert others
+    for item in others:
+        tags = [t for t in use_store.get([item.id])[0].tags if t not in ("hiking", "travel")]
+        assert "tagged " in item.reason and any(t in item.reason for t in tags[:2]), item.reason
+    # The tags are English words: a German reason never lists them.
+    german = Agent(store=use_store).recommend("eine Wanderreise in den Bergen, 10 Tage", k=5)
+    assert german.items and not any("tagged" in i.reason for i in german.items)
