@@ -54,6 +54,8 @@ _THAI = re.compile(r"[\u0e00-\u0e7f]")
 #: How far (characters) a comparison word may stand from the amount it qualifies
 #: ("less than $20", "3000円以下", "unter 30 Franken").
 COMPARISON_REACH = 14
+#: ... and how far before that a longer comparison may start ("must not cost more than").
+LONGEST_COMPARISON = 24
 #: Characters between the two amounts of a range ("20 to 30 euros", "от 1000 до 3000 ₽").
 RANGE_GAP = 8
 #: "About 30 euros" is a ceiling this much above the amount.
@@ -315,7 +317,7 @@ def without_refused(query: str) -> str:
         for word in _WORD.finditer(span):
             if word.group() in _OR:
                 head = True
-            elif head and tokenize(word.group()):
+            elif head and tokenize(word.group()) and word.group() not in _QUANTITY:
                 cut.append((start + word.start(), start + word.end()))
                 head = False
     out, at = [], 0
@@ -334,6 +336,12 @@ _STOP = re.compile(
 
 #: Words that carry a negation on to the next words ("no horror or gore", "ni sang"): only
 #: "or"s ("no horror and something funny" does not refuse the funny part).
+#: Words of degree inside a negation, never what is refused ("without much walking").
+_QUANTITY = frozenset(
+    "much many too lots lot so very any more trop beaucoup zu viel viele zuviel mucho mucha "
+    "muchos muchas demasiado demasiada troppo molto molta muito muita demais слишком много "
+    "çok fazla veel teveel te za dużo zbyt för mycket".split()
+)
 _OR = frozenset("or nor ni ou oder noch né nem или ни veya eller lub ani hoặc atau ή ούτε".split())  # noqa: SIM905
 
 
@@ -534,8 +542,8 @@ def _prices(text: str, language: str, home: str | None) -> tuple[Money | None, M
         euros = to_eur(value, currency)
         if euros is None or not math.isfinite(euros) or euros > MAX_EUROS:
             continue
-        window = text[max(0, start - COMPARISON_REACH) : end + COMPARISON_REACH]
-        offset = max(0, start - COMPARISON_REACH)
+        offset = max(0, start - COMPARISON_REACH - LONGEST_COMPARISON)
+        window = text[offset : end + COMPARISON_REACH]
         kind = _comparison(window, start - offset, end - offset, tables)
         if kind is None:
             continue
@@ -549,20 +557,27 @@ def _prices(text: str, language: str, home: str | None) -> tuple[Money | None, M
 
 
 def _comparison(window: str, start: int, end: int, tables: dict[str, Any]) -> str | None:
-    """Which comparison word is nearest the amount at ``start:end`` of ``window``."""
-    best: tuple[int, int, str] | None = None  # (gap, 0 before / 1 after, kind)
-    for kind in ("ceiling", "floor", "around"):
-        for stem in tables[kind]:
-            for a, b in _spans(window, stem):
-                if b <= start:
-                    key = (start - b, 0, kind)
-                elif a >= end:
-                    key = (a - end, 1, kind)
-                else:
-                    continue
-                if best is None or key[:2] < best[:2]:
-                    best = key
-    return best[2] if best is not None else None
+    """Which comparison word is nearest the amount at ``start:end`` of ``window``: one
+    that starts within :data:`COMPARISON_REACH` of it, or a longer one ending where such a
+    word ends ("should not cost more than 40": a ceiling, though "more than" is a floor)."""
+    spans = [
+        (a, b, kind)
+        for kind in ("ceiling", "floor", "around")
+        for stem in tables[kind]
+        for a, b in _spans(window, stem)
+    ]
+    near = {b for a, b, _ in spans if start - COMPARISON_REACH <= a and b <= start}
+    best: tuple[int, int, int, str] | None = None  # (gap, 0 before / 1 after, -length, kind)
+    for a, b, kind in spans:
+        if b <= start and (a >= start - COMPARISON_REACH or b in near):
+            key = (start - b, 0, a - b, kind)
+        elif a >= end and b <= end + COMPARISON_REACH:
+            key = (a - end, 1, a - b, kind)
+        else:
+            continue
+        if best is None or key[:3] < best[:3]:
+            best = key
+    return best[3] if best is not None else None
 
 
 # -- the whole request ----------------------------------------------------------------------

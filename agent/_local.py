@@ -568,10 +568,13 @@ class LocalRanker:
             if c.domain in intent.domains and not intent.domain:
                 boost += W_DOMAIN * (1.0 if intent.domains[0] == c.domain else 0.5)
             # Each genre asked for that the item has ("Indian classical sitar": both).
-            boost += W_GENRE * min(GENRES_COUNTED, sum(1 for t in wanted.values() if tags & t))
+            genres = sum(1 for t in wanted.values() if tags & t)
+            boost += W_GENRE * min(GENRES_COUNTED, genres)
             if tags & avoided:
                 boost -= W_AVOID
-            if any(tags & AUDIENCE_TAGS[who] for who in intent.audience):
+            # The audience of a genre asked for: "a cookbook for beginners" does not lift
+            # a beginners' programming book.
+            if (genres or not wanted) and any(tags & AUDIENCE_TAGS[who] for who in intent.audience):
                 boost += W_AUDIENCE
             boost += W_CHEAP * cheapness.get(c.id, 0.0)
             out.append(boost)

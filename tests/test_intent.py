@@ -618,3 +618,53 @@ def test_an_english_reason_for_an_item_in_another_language_names_its_tags(use_st
     # The tags are English words: a German reason never lists them.
     german = Agent(store=use_store).recommend("eine Wanderreise in den Bergen, 10 Tage", k=5)
     assert german.items and not any("tagged" in i.reason for i in german.items)
+
+
+# -- set 9's patterns: ceilings said in words, "had enough of", an audience of a genre ----
+@pytest.mark.parametrize(
+    ("query", "ceiling"),
+    [
+        ("a watch, must not go over 200 francs", Money(amount=200, currency="CHF")),
+        ("a gift, should not cost more than 40 euros", Money(amount=40, currency="EUR")),
+        ("I don't want to spend more than 30 euros", Money(amount=30, currency="EUR")),
+        ("it must not exceed 100 dollars", Money(amount=100, currency="USD")),
+    ],
+)
+def test_a_ceiling_said_as_a_negated_floor_is_a_ceiling(query: str, ceiling: Money) -> None:
+    intent = read_intent(query)
+    assert intent.max_price == ceiling and intent.min_price is None, query
+
+
+def test_more_than_alone_is_still_a_floor() -> None:
+    assert read_intent("more than 30 euros").min_price == Money(amount=30, currency="EUR")
+    assert read_intent("more than 30 euros").max_price is None
+
+
+@pytest.mark.parametrize(
+    ("query", "genre"),
+    [
+        ("had enough of thrillers, a book please", "crime"),
+        ("I am done with hiking, something else for my holiday", "hiking"),
+        ("j'en ai marre des polars, un livre", "crime"),
+        ("ich habe genug von Krimis, ein Buch bitte", "crime"),
+        ("estoy harto de los sustos, una película", "horror"),
+    ],
+)
+def test_having_had_enough_of_a_genre_refuses_it(query: str, genre: str) -> None:
+    assert genre in read_intent(query).exclude, query
+
+
+def test_a_word_of_degree_is_not_what_a_negation_refuses() -> None:
+    assert without_refused("a relaxing holiday without much walking") == (
+        "a relaxing holiday without much"
+    )
+    assert without_refused("un film sans trop de violence") == "un film sans trop de"
+
+
+def test_a_cookbook_for_beginners_gets_cookbooks_not_programming(use_store) -> None:
+    from polyrank.agent import Agent
+
+    assert read_intent("un livre de cuisine pour débutants").genres == ("cookbook",)
+    rec = Agent(store=use_store).recommend("a cookbook for beginners", k=3)
+    stored = use_store.get([i.id for i in rec.items])
+    assert len(stored) == 3 and all("cookbook" in item.tags for item in stored)
