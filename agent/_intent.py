@@ -337,11 +337,12 @@ _STOP = re.compile(
 #: Words that carry a negation on to the next words ("no horror or gore", "ni sang"): only
 #: "or"s ("no horror and something funny" does not refuse the funny part).
 #: Words of degree inside a negation, never what is refused ("without much walking").
-_QUANTITY = frozenset(
+_QUANTITY_WORDS = (
     "much many too lots lot so very any more trop beaucoup zu viel viele zuviel mucho mucha "
     "muchos muchas demasiado demasiada troppo molto molta muito muita demais слишком много "
-    "çok fazla veel teveel te za dużo zbyt för mycket".split()
+    "çok fazla veel teveel te za dużo zbyt för mycket"
 )
+_QUANTITY = frozenset(_QUANTITY_WORDS.split())
 _OR = frozenset("or nor ni ou oder noch né nem или ни veya eller lub ani hoặc atau ή ούτε".split())  # noqa: SIM905
 
 

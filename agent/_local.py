@@ -652,13 +652,19 @@ class LocalRanker:
         if template and candidate.language != language:
             said = " ".join(lead).casefold()
             domain = candidate.domain.lower()
+            refused = {t.lower() for t in request.intent.exclude_tags}
+            if topics is not None:
+                refused |= {t.lower() for t in topics.refused}
             own = [
                 t
                 for t in candidate.tags
-                if t.lower() not in NOT_TOPICS
+                if t.lower() not in NOT_TOPICS | refused
                 and t.lower() not in (domain, domain.rstrip("s"))
                 and t.casefold() not in said
             ]
+            # The tags the request names in its own words first ("Bergen": mountains).
+            named = set(topics.wanted) if topics is not None else set()
+            own.sort(key=lambda t: t not in named)
             if own:
                 tagged.append(str(template).format(tags=", ".join(own[:TAGS_SHOWN])))
         return " · ".join([*lead, what, *tagged])
