@@ -334,8 +334,6 @@ _STOP = re.compile(
 )
 
 
-#: Words that carry a negation on to the next words ("no horror or gore", "ni sang"): only
-#: "or"s ("no horror and something funny" does not refuse the funny part).
 #: Words of degree inside a negation, never what is refused ("without much walking").
 _QUANTITY_WORDS = (
     "much many too lots lot so very any more trop beaucoup zu viel viele zuviel mucho mucha "
@@ -343,6 +341,8 @@ _QUANTITY_WORDS = (
     "çok fazla veel teveel te za dużo zbyt för mycket"
 )
 _QUANTITY = frozenset(_QUANTITY_WORDS.split())
+#: Words that carry a negation on to the next words ("no horror or gore", "ni sang"): only
+#: "or"s ("no horror and something funny" does not refuse the funny part).
 _OR = frozenset("or nor ni ou oder noch né nem или ни veya eller lub ani hoặc atau ή ούτε".split())  # noqa: SIM905
 
 

@@ -324,6 +324,14 @@ class _Scores:
         return LocalRanker.reason(candidate, self.links[i], request, self.topics)
 
 
+def _refused(request: RankRequest, topics: Topics | None) -> set[str]:
+    """The tags the request refuses: its intent's, and those it names in its own words."""
+    refused = {t.lower() for t in request.intent.exclude_tags}
+    if topics is not None:
+        refused |= {t.lower() for t in topics.refused}
+    return refused
+
+
 def item_languages(candidate: Candidate) -> set[str]:
     """The languages ``candidate`` can be read in: its own and its group's versions'."""
     return {candidate.language, *(v.language for v in candidate.variants)}
@@ -410,9 +418,7 @@ class LocalRanker:
     ) -> list[tuple[Interest, np.ndarray]]:
         """``interests`` without the history items of what the request refuses ("done
         with hiking": the hiking tour bought last year neither pulls nor is named)."""
-        refused = {t.lower() for t in request.intent.exclude_tags}
-        if topics is not None:
-            refused |= {t.lower() for t in topics.refused}
+        refused = _refused(request, topics)
         ids = [i.item_id for i, _ in interests if i.item_id]
         if not refused or not ids or self.store is None:
             return interests
@@ -590,8 +596,8 @@ class LocalRanker:
             boost += W_GENRE * min(GENRES_COUNTED, sum(1 for t in wanted.values() if tags & t))
             if tags & avoided:
                 boost -= W_AVOID
-            # The audience lifts items of any genre: counted only with a genre asked for,
-            # "an animated film for my 5-year-old" lost its family films (blind set 9).
+            # Whatever the item's genre: counted only with a genre asked for, the audience
+            # boost left the family films out of "an animated film for my 5-year-old".
             if any(tags & AUDIENCE_TAGS[who] for who in intent.audience):
                 boost += W_AUDIENCE
             boost += W_CHEAP * cheapness.get(c.id, 0.0)
@@ -670,9 +676,7 @@ class LocalRanker:
         if template and candidate.language != language:
             said = " ".join(lead).casefold()
             domain = candidate.domain.lower()
-            refused = {t.lower() for t in request.intent.exclude_tags}
-            if topics is not None:
-                refused |= {t.lower() for t in topics.refused}
+            refused = _refused(request, topics)
             own = [
                 t
                 for t in candidate.tags
