@@ -659,31 +659,25 @@ class LocalRanker:
             if clause:
                 lead.append(clause[:1].upper() + clause[1:])
         lead += aspects(candidate, request.intent, language)
+        # The item's tags a reason may name: not the occasion, not its domain's own name.
+        domain = candidate.domain.lower()
+        nameable = [
+            t
+            for t in candidate.tags
+            if t.lower() not in NOT_TOPICS and t.lower() not in (domain, domain.rstrip("s"))
+        ]
         if topics is not None:
             # The request's own words for the item's tags ("Bergen": mountains), where the
             # lead does not say them already.
             said = " ".join(lead).casefold()
-            domain = candidate.domain.lower()
-            tags = [
-                t
-                for t in candidate.tags
-                if t.lower() not in NOT_TOPICS and t.lower() not in (domain, domain.rstrip("s"))
-            ]
-            words = [w for w in topics.said(tags, request.query) if w.casefold() not in said]
+            words = [w for w in topics.said(nameable, request.query) if w.casefold() not in said]
             lead += words[:TOPICS_COUNTED]
         tagged = []
         template = in_language("reasons", language).get("tagged")
         if template and candidate.language != language:
             said = " ".join(lead).casefold()
-            domain = candidate.domain.lower()
             refused = _refused(request, topics)
-            own = [
-                t
-                for t in candidate.tags
-                if t.lower() not in NOT_TOPICS | refused
-                and t.lower() not in (domain, domain.rstrip("s"))
-                and t.casefold() not in said
-            ]
+            own = [t for t in nameable if t.lower() not in refused and t.casefold() not in said]
             # The tags the request names in its own words first ("Bergen": mountains).
             named = set(topics.wanted) if topics is not None else set()
             own.sort(key=lambda t: t not in named)
