@@ -279,7 +279,16 @@ def _negated(text: str) -> list[tuple[int, int]]:
     for stem in tables["after"]:
         for start, _ in _spans(text, stem):
             out.append((_reach_back(text, start), start))
-    return [(a, b) for a, b in out if b > a]
+    # A phrase that holds its own negation ("not too expensive", "pas trop cher") says
+    # what is wanted: its negation refuses nothing.
+    held = [
+        span
+        for stems in tables["constraints"].values()
+        for stem in stems
+        if " " in stem
+        for span in _spans(text, stem)
+    ]
+    return [(a, b) for a, b in out if b > a and not any(s < a < e for s, e in held)]
 
 
 def split_negated(query: str) -> tuple[str, str]:

@@ -690,3 +690,78 @@ def test_history_of_what_the_request_refuses_neither_pulls_nor_is_named(use_stor
     assert "bk-crime-berlin-de" in left  # the crime novel bought is no hiking
     plain = RankRequest(query="Eine Woche Urlaub im Sommer", language="de", k=5)
     assert len(LocalRanker(use_store)._without_refused(interests, plain, None)) == len(interests)
+
+
+@pytest.mark.parametrize(
+    ("query", "domain", "ceiling", "exclude", "audience", "occasion"),
+    [
+        (
+            "Hledám knihu o horách do 400 Kč",
+            "books",
+            Money(amount=400, currency="CZK"),
+            (),
+            (),
+            None,
+        ),
+        ("film pro děti, bez hororu", "films", None, ("horror",), ("kids",), None),
+        ("nechci horor, nějaký film na večer", "films", None, ("horror",), (), None),
+        (
+            "dárek pro dceru k narozeninám do 1000 korun",
+            None,
+            Money(amount=1000, currency="CZK"),
+            (),
+            ("kids",),
+            "gift",
+        ),
+        (
+            "книжка для сина до 500 грн",
+            "books",
+            Money(amount=500, currency="UAH"),
+            (),
+            ("kids",),
+            None,
+        ),
+        ("фільм для дітей, без жахів", "films", None, ("horror",), ("kids",), None),
+        ("подарунок до 1000 гривень", None, Money(amount=1000, currency="UAH"), (), (), "gift"),
+        ("щось послухати в дорозі", "music", None, (), (), None),
+    ],
+)
+def test_czech_and_ukrainian_requests_are_understood(
+    query: str,
+    domain: str | None,
+    ceiling: Money | None,
+    exclude: tuple[str, ...],
+    audience: tuple[str, ...],
+    occasion: str | None,
+) -> None:
+    intent = read_intent(query)
+    assert (intent.domain, intent.max_price, intent.exclude, intent.audience, intent.occasion) == (
+        domain,
+        ceiling,
+        exclude,
+        audience,
+        occasion,
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "eine Reise übers Wochenende, nicht zu teuer",
+        "une escapade pas trop chère",
+        "something not too expensive to read",
+        "pikantní jídlo, ne moc drahé",
+        "недорога подорож на вихідні",
+    ],
+)
+def test_not_too_expensive_is_cheap_not_a_refusal(query: str) -> None:
+    intent = read_intent(query)
+    assert intent.cheap
+    assert not intent.exclude and not intent.exclude_domains
+
+
+def test_a_negated_word_alone_is_still_refused_beside_the_cheap_phrases() -> None:
+    # "nicht" before a genre still refuses it; only the whole phrase reads as cheap.
+    intent = read_intent("ein Film, nicht zu teuer, aber bitte keinen Horror")
+    assert intent.cheap and intent.exclude == ("horror",)
+    assert not read_intent("nicht teuer und nicht zu lang").exclude
