@@ -231,22 +231,31 @@ def genre_avoids(genre: str) -> tuple[str, ...]:
 
 
 # -- matching -----------------------------------------------------------------------------
+def normalise(text: str) -> str:
+    """``text`` as the tables match it (see :func:`_norm`)."""
+    return _norm(text)
+
+
+def stem_pattern(stem: str) -> str:
+    """The regular expression of a table entry ``stem`` (see :func:`_spans`): matched
+    against normalised text."""
+    if stem.startswith("*") and len(stem) > 1:  # the end of a compound: "*film"
+        return r"\w*" + re.escape(stem[1:]) + r"(?!\w)"
+    if stem.endswith("*"):
+        return r"(?<!\w)" + re.escape(stem[:-1]) + r"\w*"
+    if has_spaceless(stem):
+        return re.escape(stem)
+    # whole words: a boundary where the stem starts or ends with a letter
+    head = r"(?<!\w)" if re.match(r"\w", stem) else ""
+    tail = r"(?!\w)" if re.search(r"\w$", stem) else ""
+    return head + re.escape(stem) + tail
+
+
 def _spans(text: str, stem: str) -> list[tuple[int, int]]:
     """Where ``stem`` occurs in ``text`` as a word, a word's start (``*``) or a phrase."""
     if not stem:
         return []
-    if stem.startswith("*") and len(stem) > 1:  # the end of a compound: "*film"
-        pattern = r"\w*" + re.escape(stem[1:]) + r"(?!\w)"
-    elif stem.endswith("*"):
-        core = stem[:-1]
-        pattern = r"(?<!\w)" + re.escape(core) + r"\w*"
-    elif has_spaceless(stem):
-        pattern = re.escape(stem)
-    else:  # whole words: a boundary where the stem starts or ends with a letter
-        head = r"(?<!\w)" if re.match(r"\w", stem) else ""
-        tail = r"(?!\w)" if re.search(r"\w$", stem) else ""
-        pattern = head + re.escape(stem) + tail
-    return [(m.start(), m.end()) for m in re.finditer(pattern, text)]
+    return [(m.start(), m.end()) for m in re.finditer(stem_pattern(stem), text)]
 
 
 def _inside(span: tuple[int, int], negated: Sequence[tuple[int, int]]) -> bool:

@@ -15,6 +15,7 @@ Words use-m3 does not know (Hindi, Vietnamese...) name nothing: never guessed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -27,7 +28,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from polyrank.agent._intent import split_negated
+from polyrank.agent._intent import normalise, split_negated, stem_pattern
+from polyrank.agent._locale import table as locale_table
 from polyrank.agent._sample import CATALOG
 from polyrank.retrieval.support import derived_arrays, tokenize, word_vectors
 
@@ -44,6 +46,12 @@ NEIGHBOURS = 10
 #: Background words sampled from the sample catalogue, and the sample's tags (the fixed
 #: tag vocabulary a word's density is measured against).
 BACKGROUND_WORDS = 8000
+
+#: The score of a tag named by a word of its ``locales/tags.yaml`` entry.
+LEXICON_SCORE = 1.0
+#: Whether a tag that has a ``tags.yaml`` entry may also be named by the embeddings; off: the
+#: word list alone decides for its tags (embeddings name the tags it does not list).
+EMBEDDED_TOO = False
 
 Vectors = npt.NDArray[np.float32]
 _WORDS = re.compile(r"\w+", re.UNICODE)
@@ -79,6 +87,43 @@ def words(text: str) -> list[str]:
     plain = [w for w in _WORDS.findall(text.casefold()) if len(w) > 2]
     out += [f"{a} {b}" for a, b in itertools.pairwise(plain)]
     return list(dict.fromkeys(out))
+
+
+@functools.cache
+def lexicon() -> dict[str, tuple[str, ...]]:
+    """``locales/tags.yaml``: each tag's words in every language (the intents tables' stem
+    syntax), normalised, longest first; tags with no words left out."""
+    raw = locale_table("tags") or {}
+    out: dict[str, tuple[str, ...]] = {}
+    for tag, by_language in raw.items():
+        stems = {
+            normalise(str(w)).strip()
+            for words in (by_language or {}).values()
+            for w in words or ()
+            if str(w).strip()
+        }
+        if stems:
+            out[str(tag).lower()] = tuple(sorted(stems, key=len, reverse=True))
+    return out
+
+
+@functools.cache
+def _pattern(tag: str) -> re.Pattern[str] | None:
+    """One pattern of all of ``tag``'s words (compiled when first asked for)."""
+    stems = lexicon().get(tag)
+    return re.compile("|".join(stem_pattern(w) for w in stems)) if stems else None
+
+
+def _listed(text: str, tags: Iterable[str]) -> dict[str, str]:
+    """The tags among ``tags`` that a word of their ``tags.yaml`` entry names in ``text``
+    (normalised), with the words as ``text`` has them."""
+    found: dict[str, str] = {}
+    for tag in tags:
+        pattern = _pattern(tag)
+        hit = pattern.search(text) if pattern is not None else None
+        if hit is not None:
+            found[tag] = hit.group(0)
+    return found
 
 
 def _sample_vocabulary() -> tuple[list[str], list[str]]:
@@ -191,12 +236,23 @@ class TopicMatcher:
             sample_tags = self._load()[2]
         known = sorted(present | set(sample_tags))
         kept, refused = split_negated(query)
-        wanted = {t: v for t, v in self._scores(kept, known).items() if t in present}
+        listed = set(lexicon()) if not EMBEDDED_TOO else set()
+        wanted = {
+            t: v for t, v in self._scores(kept, known).items() if t in present and t not in listed
+        }
         against = (
-            {t: v for t, v in self._scores(refused, known).items() if t in present}
+            {
+                t: v
+                for t, v in self._scores(refused, known).items()
+                if t in present and t not in listed
+            }
             if refused.strip()
             else {}
         )
+        # The word list names its tags exactly ("宇宙": space, "Hiszpanii": spain).
+        wanted |= {t: (LEXICON_SCORE, w) for t, w in _listed(kept, present).items()}
+        if refused.strip():
+            against |= {t: (LEXICON_SCORE, w) for t, w in _listed(refused, present).items()}
         return Topics(
             wanted={t: s for t, (s, _) in wanted.items() if t not in against},
             refused={t: s for t, (s, _) in against.items()},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from polyrank.agent import _topics
 from polyrank.agent._topics import TopicMatcher, words
 
 pytestmark = pytest.mark.store
@@ -35,11 +36,35 @@ def test_short_unknown_words_do_not_land_on_hub_tags(matcher: TopicMatcher) -> N
     assert "ai" not in topics.wanted
 
 
-def test_a_word_names_only_its_nearest_tag(matcher: TopicMatcher) -> None:
-    # "Roman" is nearest to romance among all known tags: it does not name "novel" even
-    # where no romance is among the candidates.
+def test_a_word_names_only_its_nearest_tag(
+    matcher: TopicMatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # By the embeddings alone (no word list), "Roman" is nearest to romance among all
+    # known tags: it does not name "novel" even where no romance is among the candidates.
+    monkeypatch.setattr(_topics, "lexicon", dict)
+    monkeypatch.setattr(_topics, "_pattern", lambda tag: None)
     topics = matcher.match("ein Roman, bitte", ["novel", "crime"])
     assert "novel" not in topics.wanted
+
+
+@pytest.mark.parametrize(
+    ("query", "tag"),
+    [
+        ("ein Roman, bitte", "novel"),  # German "Roman" is a novel: the word list says so
+        ("宇宙の映画が見たい", "space"),
+        ("우주 영화 추천해 줘", "space"),
+        ("książka o Hiszpanii", "spain"),
+    ],
+)
+def test_the_word_list_names_what_the_embeddings_miss(
+    matcher: TopicMatcher, query: str, tag: str
+) -> None:
+    assert tag in matcher.match(query, [*TAGS, "space", "spain"]).wanted
+
+
+def test_a_listed_word_inside_a_negation_is_refused(matcher: TopicMatcher) -> None:
+    topics = matcher.match("ein Film für heute Abend, aber bitte keinen Horror", TAGS)
+    assert "horror" in topics.refused and "horror" not in topics.wanted
 
 
 def test_words_inside_a_negation_are_refused_not_wanted(matcher: TopicMatcher) -> None:
