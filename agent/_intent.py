@@ -221,6 +221,23 @@ def genre_name(genre: str, language: str) -> str:
     return str(words[0]).rstrip("*")
 
 
+def genre_word(genre: str, query: str) -> str | None:
+    """The request's own word for ``genre`` as it wrote it ("сладкое" for ``sweets``, where
+    the table has the stem "сладк*"), or ``None`` where no word of the genre's is in it."""
+    entry = locale_table("intents")["genres"].get(genre)
+    if not entry:
+        return None
+    text = _norm(query)
+    for stem in _stems(entry):
+        for start, end in _spans(text, stem.lstrip("~")):
+            while end < len(text) and text[end].isalnum() and not has_spaceless(text[end]):
+                end += 1  # the whole word, not the stem
+            word = text[start:end].strip()
+            found = re.search(re.escape(word), query, re.IGNORECASE) if word else None
+            return query[found.start() : found.end()] if found else word or None
+    return None
+
+
 def genre_tags(genre: str) -> tuple[str, ...]:
     return tuple(_tables()["genre_tags"].get(genre, (genre,)))
 

@@ -33,6 +33,7 @@ from polyrank.agent._intent import (
     genre_avoids,
     genre_name,
     genre_tags,
+    genre_word,
     read_intent,
     split_negated,
 )
@@ -232,12 +233,19 @@ def facts(candidate: Candidate, language: str, request: RankRequest | None = Non
     return " · ".join(parts)
 
 
-def aspects(candidate: Candidate, intent: Intent, language: str) -> list[str]:
-    """The request's aspects this item has, named in ``language``: genres asked for,
-    the audience, a gift."""
+def aspects(
+    candidate: Candidate, intent: Intent, language: str, query: str | None = None
+) -> list[str]:
+    """The request's aspects this item has, named in ``language``: genres asked for (in
+    the words of ``query``, the user's request, where it has one for the genre), the
+    audience, a gift."""
     tags = {t.lower() for t in candidate.tags}
     said = in_language("reasons", language).get("understood", {})
-    out = [genre_name(g, language) for g in intent.genres if tags & set(genre_tags(g))]
+    out = [
+        (query and genre_word(g, query)) or genre_name(g, language)
+        for g in intent.genres
+        if tags & set(genre_tags(g))
+    ]
     out += [str(said.get(who, who)) for who in intent.audience if tags & SAID_AUDIENCE[who]]
     if intent.occasion == "gift" and "gift" in tags:
         out.append(str(said.get("gift", "gift")))
@@ -703,7 +711,7 @@ class LocalRanker:
             clause = best_clause(candidate.description, request.query)
             if clause:
                 lead.append(clause[:1].upper() + clause[1:])
-        lead += aspects(candidate, request.intent, language)
+        lead += aspects(candidate, request.intent, language, request.query)
         nameable = _nameable(candidate)
         if topics is not None:
             # The request's own words for the item's tags ("Bergen": mountains), where the

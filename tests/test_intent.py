@@ -765,3 +765,19 @@ def test_a_negated_word_alone_is_still_refused_beside_the_cheap_phrases() -> Non
     intent = read_intent("ein Film, nicht zu teuer, aber bitte keinen Horror")
     assert intent.cheap and intent.exclude == ("horror",)
     assert not read_intent("nicht teuer und nicht zu lang").exclude
+
+
+def test_a_reason_names_a_genre_in_the_requests_own_word_not_the_tables_stem() -> None:
+    from polyrank.agent._local import aspects
+    from polyrank.retrieval import Candidate
+
+    sweet = Candidate(
+        id="fd-1", group="fd-1", score=0.5, title="Мёд", description="", language="ru",
+        domain="food", tags=("sweets", "honey"),
+    )  # fmt: skip
+    query = "что-нибудь Сладкое к чаю"
+    # The table's entry is the stem "сладк*": the reason shows the word as written.
+    assert aspects(sweet, read_intent(query), "ru", query) == ["Сладкое"]
+    query = "ein lustiger Film"
+    funny = sweet.model_copy(update={"tags": ("comedy",), "domain": "films"})
+    assert aspects(funny, read_intent(query), "de", query) == ["lustiger"]
