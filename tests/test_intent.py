@@ -781,3 +781,20 @@ def test_a_reason_names_a_genre_in_the_requests_own_word_not_the_tables_stem() -
     query = "ein lustiger Film"
     funny = sweet.model_copy(update={"tags": ("comedy",), "domain": "films"})
     assert aspects(funny, read_intent(query), "de", query) == ["lustiger"]
+
+
+def test_a_gift_naming_no_domain_lifts_things_and_one_naming_a_domain_does_not() -> None:
+    from polyrank.agent._local import W_GIFT_PRODUCT, LocalRanker
+    from polyrank.retrieval import Candidate
+
+    thing = Candidate(
+        id="pr-1", group="pr-1", score=0.5, title="Teapot", description="", language="en",
+        domain="products",
+    )  # fmt: skip
+    sweets = thing.model_copy(update={"id": "fd-1", "group": "fd-1", "domain": "food"})
+    boosts = LocalRanker._intent_boosts(read_intent("a gift for my boss"), [thing, sweets])
+    assert boosts[0] - boosts[1] == pytest.approx(W_GIFT_PRODUCT) and W_GIFT_PRODUCT > 0
+    # Domains named (two, so neither restricts): no lift for a thing.
+    named = read_intent("a gift for my boss: a book or a film")
+    assert named.domain is None and named.domains
+    assert LocalRanker._intent_boosts(named, [thing]) == [0.0]
