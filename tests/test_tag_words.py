@@ -68,3 +68,28 @@ def test_every_entry_is_well_formed() -> None:
                     # a start or end that short names other words ("rock*": rocket)
                     assert len(core) >= 3 or _SPACELESS.search(core), where
                 assert core, where
+
+
+def test_a_tag_counts_once_and_only_in_the_genres_domains() -> None:
+    from polyrank.agent._intent import genre_tags
+    from polyrank.agent._local import topic_count
+    from polyrank.agent._topics import Topics
+    from polyrank.retrieval import Candidate
+
+    def item(domain: str, *tags: str) -> Candidate:
+        return Candidate(
+            id=f"{domain}-{len(tags)}", group="g", score=0.5, title="t", description="",
+            language="de", domain=domain, tags=tags,
+        )  # fmt: skip
+
+    topics = Topics(wanted={"novel": 1.0, "mountains": 1.0, "tea": 1.0})
+    novel = set(genre_tags("novel"))
+    # "Gibt es einen Roman, der in den Bergen spielt?": the novel tag is the genre's.
+    assert topic_count(item("books", "novel"), topics, novel, {"books"}) == 0
+    assert topic_count(item("books", "mountains", "crime"), topics, novel, {"books"}) == 1
+    # No genre asked: every named tag counts, up to two.
+    assert topic_count(item("books", "novel", "mountains", "tea"), topics, set(), set()) == 2
+    # A genre asked for whose candidates are food: a tea set does not count.
+    sweets = set(genre_tags("sweets"))
+    assert topic_count(item("products", "tea"), topics, sweets, {"food"}) == 0
+    assert topic_count(item("food", "tea"), topics, sweets, {"food"}) == 1
