@@ -11,6 +11,10 @@ similarity to its nearest words of a background vocabulary (the words of the sam
 catalogue, 16 languages). A word names a tag only where that score reaches
 :data:`TOPIC_MIN`; words inside a negation ("ohne Kampf") name tags the request refuses.
 Words use-m3 does not know (Hindi, Vietnamese...) name nothing: never guessed.
+
+A tag listed in ``locales/tags.yaml`` (the catalogue's tags in 18 languages, the intents
+tables' stem syntax) is named by its words there instead: "宇宙", "우주" and "w Hiszpanii"
+were not found by the vectors, and German "Roman" landed on romance.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ BACKGROUND_WORDS = 8000
 #: The score of a tag named by a word of its ``locales/tags.yaml`` entry.
 LEXICON_SCORE = 1.0
 #: Whether a tag that has a ``tags.yaml`` entry may also be named by the embeddings; off: the
-#: word list alone decides for its tags (embeddings name the tags it does not list).
+#: word list alone decides for its tags (embeddings name the tags it does not list). On, at
+#: a topic boost of 0.03, core.yaml's fresh tune half had nDCG@5 0.6098 against 0.6156.
 EMBEDDED_TOO = False
 
 Vectors = npt.NDArray[np.float32]
