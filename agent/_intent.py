@@ -305,16 +305,20 @@ def _negated(text: str) -> list[tuple[int, int]]:
     for stem in tables["after"]:
         for start, _ in _spans(text, stem):
             out.append((_reach_back(text, start), start))
+    out = [(a, b) for a, b in out if b > a]
+    if not out:
+        return out
     # A phrase that holds its own negation ("not too expensive", "pas trop cher") says
     # what is wanted: its negation refuses nothing.
-    held = [
-        span
-        for stems in tables["constraints"].values()
-        for stem in stems
-        if " " in stem
-        for span in _spans(text, stem)
-    ]
-    return [(a, b) for a, b in out if b > a and not any(s < a < e for s, e in held)]
+    held = [span for stem in _phrases() for span in _spans(text, stem)]
+    return [(a, b) for a, b in out if not any(s < a < e for s, e in held)]
+
+
+@functools.cache
+def _phrases() -> tuple[str, ...]:
+    """The constraint tables' entries of more than one word (those that may hold a
+    negation of their own)."""
+    return tuple(s for stems in _tables()["constraints"].values() for s in stems if " " in s)
 
 
 def split_negated(query: str) -> tuple[str, str]:

@@ -241,7 +241,7 @@ class TopicMatcher:
             sample_tags = self._load()[2]
         known = sorted(present | set(sample_tags))
         kept, refused = split_negated(query)
-        listed = set(lexicon()) if not EMBEDDED_TOO else set()
+        listed = lexicon() if not EMBEDDED_TOO else {}
         wanted = {
             t: v for t, v in self._scores(kept, known).items() if t in present and t not in listed
         }
