@@ -272,7 +272,14 @@ def _spans(text: str, stem: str) -> list[tuple[int, int]]:
     """Where ``stem`` occurs in ``text`` as a word, a word's start (``*``) or a phrase."""
     if not stem:
         return []
-    return [(m.start(), m.end()) for m in re.finditer(stem_pattern(stem), text)]
+    return [(m.start(), m.end()) for m in _compiled(stem).finditer(text)]
+
+
+@functools.cache
+def _compiled(stem: str) -> re.Pattern[str]:
+    """``stem``'s pattern, compiled once: the tables hold more stems than ``re``'s own
+    cache keeps, so each request compiled most of them again."""
+    return re.compile(stem_pattern(stem))
 
 
 def _inside(span: tuple[int, int], negated: Sequence[tuple[int, int]]) -> bool:
