@@ -689,7 +689,7 @@ class Agent:
         """``candidates`` without those tagged with what the request refuses in words of its
         own ("no chocolate": chocolate), when ``k`` remain; the plan's intent keeps the
         tags, so an LLM's prompt states them."""
-        refused = self.local.refused_tags(plan.query, candidates)
+        refused = self.local.refused_tags(plan.query, candidates, plan.language[0])
         if not refused:
             return candidates
         kept = [c for c in candidates if not refused & {t.lower() for t in c.tags}]

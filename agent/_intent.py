@@ -14,10 +14,16 @@ are in the tables: an amount without a currency, or a currency without a compari
 ("for 20 euros"), is ignored, never guessed. The domain restricts the candidates only when
 the request names one (or names two, one of them as the source of taste: "I loved the film
 X, which book…"); otherwise the domains found are soft boosts of the local ranker.
+
+The tables hold every language's words together, so a word of one language may be a
+common word of another (Turkish "dans", dance, is French "in"; Dutch "kind*" is English
+"kind"). Where the request's language is known, another language's word that is one of its
+stopwords (stopwords-iso) is not read: :func:`foreign_stopword`.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
@@ -25,6 +31,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
+import stopwordsiso
 from pydantic import BaseModel, ConfigDict, Field
 
 from polyrank.agent._locale import in_language
@@ -164,30 +171,67 @@ def _norm(text: str) -> str:
 _NOT_LANGUAGES = frozenset({"tags", "refused", "avoid", "excludes", "refuse_only"})
 
 
-def _stems(by_language: Any) -> tuple[str, ...]:
+def _stems(by_language: Any, language: str = "") -> tuple[str, ...]:
     """Every language's stems of one table entry, longest first (``tags`` and the other
-    non-language keys aside)."""
+    non-language keys aside); with ``language``, not another language's word that is a
+    stopword of ``language`` (:func:`foreign_stopword`)."""
     if not isinstance(by_language, dict):
         return ()
+    own = {_norm(str(s)) for s in by_language.get(language) or ()} if language else set()
     stems = {
-        _norm(s)
+        _norm(str(s))
         for key, values in by_language.items()
         if key not in _NOT_LANGUAGES
         for s in values or ()
     }
+    if language:
+        stems = {s for s in stems if s in own or not foreign_stopword(s, language)}
     return tuple(sorted(stems, key=len, reverse=True))
 
 
 @functools.cache
-def _tables() -> dict[str, Any]:
+def _stopwords(language: str) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    """``language``'s stopwords (stopwords-iso), normalised: as a set, sorted, and each
+    reversed and sorted (for a word's start and end); empty for a language it lacks."""
+    if not language or not stopwordsiso.has_lang(language):
+        return frozenset(), (), ()
+    words = {_norm(str(w)) for w in stopwordsiso.stopwords(language)}
+    return frozenset(words), tuple(sorted(words)), tuple(sorted(w[::-1] for w in words))
+
+
+def _any_starts(ordered: tuple[str, ...], head: str) -> bool:
+    i = bisect.bisect_left(ordered, head)
+    return i < len(ordered) and ordered[i].startswith(head)
+
+
+@functools.cache
+def foreign_stopword(stem: str, language: str) -> bool:
+    """Whether the table entry ``stem`` (of another language than ``language``) reads one
+    of ``language``'s stopwords as a whole word: "dans" in French, "kind*" in English,
+    "ergen*" ("ergens") in Dutch."""
+    words, ordered, reversed_ = _stopwords(language)
+    core = stem.lstrip("~!")
+    if not words or not core:
+        return False
+    if core.startswith("*") and len(core) > 1:  # the end of a word: "*film"
+        return _any_starts(reversed_, core[1:][::-1])
+    if core.endswith("*"):  # the start of a word: "kind*"
+        return _any_starts(ordered, core[:-1])
+    return core in words
+
+
+@functools.cache
+def _tables(language: str = "") -> dict[str, Any]:
+    """The intents tables, normalised; with ``language``, the domains, constraints and
+    genres without the other languages' words that are stopwords of it."""
     raw = locale_table("intents")
-    domains = {d: _stems(v) for d, v in raw["domains"].items()}
+    domains = {d: _stems(v, language) for d, v in raw["domains"].items()}
     out: dict[str, Any] = {
         # "~stem": implies the domain softly (a boost, never the one domain asked for).
         "domains": {d: tuple(s.lstrip("~") for s in v) for d, v in domains.items()},
         "soft": {d: frozenset(s[1:] for s in v if s.startswith("~")) for d, v in domains.items()},
-        "constraints": {c: _stems(v) for c, v in raw["constraints"].items()},
-        "genres": {g: _stems(v) for g, v in raw["genres"].items()},
+        "constraints": {c: _stems(v, language) for c, v in raw["constraints"].items()},
+        "genres": {g: _stems(v, language) for g, v in raw["genres"].items()},
         "genre_tags": {g: tuple(v.get("tags") or [g]) for g, v in raw["genres"].items()},
         # Every genre's catalogue tags: kinds of things, not domains ("no chocolate").
         "kinds": frozenset(t for g, v in raw["genres"].items() for t in v.get("tags") or [g]),
@@ -221,14 +265,15 @@ def genre_name(genre: str, language: str) -> str:
     return str(words[0]).rstrip("*")
 
 
-def genre_word(genre: str, query: str) -> str | None:
+def genre_word(genre: str, query: str, language: str = "") -> str | None:
     """The request's own word for ``genre`` as it wrote it ("сладкое" for ``sweets``, where
-    the table has the stem "сладк*"), or ``None`` where no word of the genre's is in it."""
+    the table has the stem "сладк*"), or ``None`` where no word of the genre's is in it
+    (with ``language``, the request's: no stopword of it read as another language's word)."""
     entry = locale_table("intents")["genres"].get(genre)
     if not entry:
         return None
     text = _norm(query)
-    for stem in _stems(entry):
+    for stem in _stems(entry, language):
         for start, end in _spans(text, stem.lstrip("~")):
             while end < len(text) and text[end].isalnum() and not has_spaceless(text[end]):
                 end += 1  # the whole word, not the stem
@@ -659,7 +704,7 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
     ``language``: the request's language (for "¥"); ``currency``: the user's (for "$").
     """
     text = _norm(query)
-    tables = _tables()
+    tables = _tables(language)
     negated = _negated(text)
     ceiling, floor = _prices(text, language, currency)
     # Genres refused (inside a negation) and asked for (outside).

@@ -249,7 +249,7 @@ def aspects(
     tags = {t.lower() for t in candidate.tags}
     said = in_language("reasons", language).get("understood", {})
     out = [
-        (query and genre_word(g, query)) or genre_name(g, language)
+        (query and genre_word(g, query, language)) or genre_name(g, language)
         for g in intent.genres
         if tags & set(genre_tags(g))
     ]
@@ -595,19 +595,23 @@ class LocalRanker:
         base = [relevance[i] + float(moved[i]) for i in range(n)]
         return _Scores(base, links, vectors, topics)
 
-    def refused_tags(self, query: str, candidates: Sequence[Candidate]) -> set[str]:
-        """The candidates' tags that ``query`` refuses in words of its own ("no chocolate"),
-        but never a tag that itself says something is absent ("gluten-free", "vegan")."""
+    def refused_tags(
+        self, query: str, candidates: Sequence[Candidate], language: str = ""
+    ) -> set[str]:
+        """The candidates' tags that ``query`` (in ``language``) refuses in words of its own
+        ("no chocolate"), but never a tag that itself says something is absent
+        ("gluten-free", "vegan")."""
         if not split_negated(query)[1].strip():  # no negation: nothing refused
             return set()
-        topics = self._matcher.match(query, (t for c in candidates for t in c.tags))
+        topics = self._matcher.match(query, (t for c in candidates for t in c.tags), language)
         return {t for t in topics.refused if not _ABSENCE.search(t)}
 
     def topics(self, request: RankRequest, candidates: Sequence[Candidate]) -> Topics | None:
         """The candidates' tags that the request names or refuses in words of its own."""
         if request.anchor or not request.query.strip():
             return None
-        return self._matcher.match(request.query, (t for c in candidates for t in c.tags))
+        tags = (t for c in candidates for t in c.tags)
+        return self._matcher.match(request.query, tags, request.language)
 
     @staticmethod
     def _relevance(

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from polyrank.agent._intent import normalise, split_negated, stem_pattern
+from polyrank.agent._intent import foreign_stopword, normalise, split_negated, stem_pattern
 from polyrank.agent._locale import table as locale_table
 from polyrank.agent._sample import CATALOG
 from polyrank.retrieval.support import derived_arrays, tokenize, word_vectors
@@ -113,18 +113,30 @@ def lexicon() -> dict[str, tuple[str, ...]]:
 
 
 @functools.cache
-def _pattern(tag: str) -> re.Pattern[str] | None:
-    """One pattern of all of ``tag``'s words (compiled when first asked for)."""
-    stems = lexicon().get(tag)
+def _own_words(tag: str, language: str) -> frozenset[str]:
+    """``tag``'s words in ``language`` itself, normalised."""
+    entry = (locale_table("tags") or {}).get(tag) or {}
+    return frozenset(normalise(str(w)).strip() for w in entry.get(language) or ())
+
+
+@functools.cache
+def _pattern(tag: str, language: str = "") -> re.Pattern[str] | None:
+    """One pattern of all of ``tag``'s words (compiled when first asked for); with
+    ``language``, not another language's word that is a stopword of it ("usa", Spanish
+    "uses", for the tag ``usa``; "sea", Spanish "be", for ``sea``)."""
+    stems = lexicon().get(tag) or ()
+    if language:
+        own = _own_words(tag, language)
+        stems = tuple(w for w in stems if w in own or not foreign_stopword(w, language))
     return re.compile("|".join(stem_pattern(w) for w in stems)) if stems else None
 
 
-def _listed(text: str, tags: Iterable[str]) -> dict[str, str]:
+def _listed(text: str, tags: Iterable[str], language: str = "") -> dict[str, str]:
     """The tags among ``tags`` that a word of their ``tags.yaml`` entry names in ``text``
-    (normalised), with the words as ``text`` has them."""
+    (normalised), with the words as ``text`` has them (``language``: see :func:`_pattern`)."""
     found: dict[str, str] = {}
     for tag in tags:
-        pattern = _pattern(tag)
+        pattern = _pattern(tag, language)
         hit = pattern.search(text) if pattern is not None else None
         if hit is not None:
             found[tag] = hit.group(0)
@@ -230,8 +242,9 @@ class TopicMatcher:
             for single in [best_single.get(tag)]
         }
 
-    def match(self, query: str, tags: Iterable[str]) -> Topics:
-        """The tags among ``tags`` that ``query`` names, and those it refuses.
+    def match(self, query: str, tags: Iterable[str], language: str = "") -> Topics:
+        """The tags among ``tags`` that ``query`` (in ``language``, when known) names, and
+        those it refuses.
 
         A word names the tag nearest to it among ``tags`` and the sample's tags together:
         "Roman" nearest to ``romance`` does not name ``novel`` where no romance is found.
@@ -255,9 +268,10 @@ class TopicMatcher:
             else {}
         )
         # The word list names its tags exactly ("宇宙": space, "Hiszpanii": spain).
-        wanted |= {t: (LEXICON_SCORE, w) for t, w in _listed(kept, present).items()}
+        wanted |= {t: (LEXICON_SCORE, w) for t, w in _listed(kept, present, language).items()}
         if refused.strip():
-            against |= {t: (LEXICON_SCORE, w) for t, w in _listed(refused, present).items()}
+            listed_refused = _listed(refused, present, language)
+            against |= {t: (LEXICON_SCORE, w) for t, w in listed_refused.items()}
         return Topics(
             wanted={t: s for t, (s, _) in wanted.items() if t not in against},
             refused={t: s for t, (s, _) in against.items()},

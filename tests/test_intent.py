@@ -798,3 +798,27 @@ def test_a_gift_naming_no_domain_lifts_things_and_one_naming_a_domain_does_not()
     named = read_intent("a gift for my boss: a book or a film")
     assert named.domain is None and named.domains
     assert LocalRanker._intent_boosts(named, [thing]) == [0.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "field", "foreign"),
+    [
+        # Turkish "dans" (dance) is French "in"; Dutch and German "kind*" is English "kind".
+        ("Quelque chose dans le même esprit, mais d'un autre pays ?", "fr", "genres", "energetic"),
+        ("What kind of book would you suggest for a long flight?", "en", "audience", "kids"),
+        # Portuguese "doce*" (sweet) starts Czech "docela" (quite).
+        ("Doporučte mi docela levnou knihu", "cs", "genres", "sweets"),
+    ],
+)
+def test_another_languages_word_that_is_a_stopword_of_the_requests_is_not_read(
+    text: str, language: str, field: str, foreign: str
+) -> None:
+    # Without the request's language every language's words count, the stopword too.
+    assert foreign in getattr(read_intent(text), field)
+    assert foreign not in getattr(read_intent(text, language=language), field)
+
+
+def test_a_word_that_is_a_stopword_elsewhere_is_still_read_in_its_own_language() -> None:
+    assert "energetic" in read_intent("koşarken dinleyecek dans müziği", language="tr").genres
+    assert "kids" in read_intent("ein Buch für mein Kind", language="de").audience
+    assert "comedy" in read_intent("une comédie dans un village", language="fr").genres

@@ -93,3 +93,15 @@ def test_a_tag_counts_once_and_only_in_the_genres_domains() -> None:
     sweets = set(genre_tags("sweets"))
     assert topic_count(item("products", "tea"), topics, sweets, {"food"}) == 0
     assert topic_count(item("food", "tea"), topics, sweets, {"food"}) == 1
+
+
+def test_another_languages_word_that_is_a_stopword_of_the_requests_names_no_tag() -> None:
+    # English "usa" and "sea" are Spanish "uses" and "be": listed for the tags usa and sea.
+    text = normalise("Algo que se usa en la cocina, que sea barato")
+    assert set(_listed(text, ["usa", "sea"])) == {"usa", "sea"}
+    assert _listed(text, ["usa", "sea"], "es") == {}
+    # In English they are the words of those tags.
+    assert set(_listed(normalise("a trip by the sea in the USA"), ["usa", "sea"], "en")) == {
+        "usa",
+        "sea",
+    }

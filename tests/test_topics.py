@@ -42,7 +42,7 @@ def test_a_word_names_only_its_nearest_tag(
     # By the embeddings alone (no word list), "Roman" is nearest to romance among all
     # known tags: it does not name "novel" even where no romance is among the candidates.
     monkeypatch.setattr(_topics, "lexicon", dict)
-    monkeypatch.setattr(_topics, "_pattern", lambda tag: None)
+    monkeypatch.setattr(_topics, "_pattern", lambda tag, language="": None)
     topics = matcher.match("ein Roman, bitte", ["novel", "crime"])
     assert "novel" not in topics.wanted
 
