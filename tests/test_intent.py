@@ -822,3 +822,18 @@ def test_a_word_that_is_a_stopword_elsewhere_is_still_read_in_its_own_language()
     assert "energetic" in read_intent("koşarken dinleyecek dans müziği", language="tr").genres
     assert "kids" in read_intent("ein Buch für mein Kind", language="de").audience
     assert "comedy" in read_intent("une comédie dans un village", language="fr").genres
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Abschiedsgeschenk für meinen Chef",  # a compound's end: "*geschenk"
+        "Weihnachtsgeschenke für die Kollegen",
+        "een verjaardagscadeau voor mijn zus",
+        "上司の退職祝い",  # 祝い: a celebration's gift
+        "送领导的礼品",
+    ],
+)
+def test_a_gift_said_inside_a_compound_or_as_a_celebration_is_read(text: str) -> None:
+    assert read_intent(text).occasion == "gift"
+

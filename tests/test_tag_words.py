@@ -30,6 +30,10 @@ def named(text: str, *tags: str) -> dict[str, str]:
         ("ein Weltraumabenteuer", "space", "weltraumabenteuer"),  # a compound's start
         ("宇宙の本", "space", "宇宙"),  # no spaces: matched as text
         ("un roman policier", "novel", "roman"),
+        # A person who likes technology asks for electronics.
+        ("teknoloji meraklısı kardeşime hediye", "electronics", "teknoloji"),
+        ("a gift for my brother, a real techie", "electronics", "techie"),
+        ("etwas für einen Technikfan", "electronics", "technikfan"),
     ],
 )
 def test_a_listed_word_names_its_tag(text: str, tag: str, word: str) -> None:
