@@ -836,4 +836,3 @@ def test_a_word_that_is_a_stopword_elsewhere_is_still_read_in_its_own_language()
 )
 def test_a_gift_said_inside_a_compound_or_as_a_celebration_is_read(text: str) -> None:
     assert read_intent(text).occasion == "gift"
-
