@@ -57,6 +57,8 @@ __all__ = ["LocalRanker", "item_languages", "localized_reason", "reason_language
 #: request first at no measured cost.
 W_HISTORY = 0.35
 PROFILE_MARGIN = 0.1
+#: Where the request asks for a genre, the profile lifts only the items of that genre.
+PROFILE_ONLY_FITTING = True
 #: Soft boosts from the request's intent, added to the cosine similarity.
 W_DOMAIN = 0.04  # the item is of a domain the request names (half for a second domain)
 W_GENRE = 0.07  # the item carries a genre the request asks for ("a funny film")
@@ -591,6 +593,12 @@ class LocalRanker:
                 r + W_TOPIC * topic_count(c, topics, asked, kinds)
                 for r, c in zip(relevance, candidates, strict=True)
             ]
+        if PROFILE_ONLY_FITTING and request.intent.genres:
+            # A genre asked for: the profile lifts only the items of that genre ("a
+            # suspense film": not the nature film a hiking history is close to).
+            asked = {t for g in request.intent.genres for t in genre_tags(g)}
+            fitting = np.array([bool(asked & _lower(c.tags)) for c in candidates])
+            personal = np.where(fitting | (personal < 0), personal, 0.0)
         moved = np.clip(W_HISTORY * personal, -PROFILE_MARGIN, PROFILE_MARGIN)
         base = [relevance[i] + float(moved[i]) for i in range(n)]
         return _Scores(base, links, vectors, topics)

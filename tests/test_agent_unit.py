@@ -267,3 +267,35 @@ def test_token_counts_keep_no_huge_text_alive() -> None:
     finally:
         tracemalloc.stop()
     assert kept < 4 * size, f"{kept} bytes kept after counting 12 texts of {size} characters"
+
+
+def test_a_genre_asked_for_keeps_the_profile_from_lifting_items_without_it(
+    use_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from polyrank.agent import _local
+    from polyrank.agent._intent import genre_tags, read_intent
+    from polyrank.agent._profile import build_context, load_profile
+    from polyrank.agent._ranking import RankRequest
+    from polyrank.agent._sample import USERS
+
+    # Lena's history (a hiking trip, boots) is close to nature films; she asks for suspense.
+    query = "un film à suspense pour ce soir"
+    intent = read_intent(query, language="fr")
+    assert intent.genres == ("crime",)
+    request = RankRequest(query=query, language="fr", k=5, intent=intent)
+    candidates = [c for c in use_store.search(query, 20) if c.domain == "films"]
+    context = build_context(load_profile(USERS / "lena.yaml"), use_store, "fr")
+    ranker = _local.LocalRanker(use_store)
+
+    def base(only_fitting: bool) -> list[float]:
+        monkeypatch.setattr(_local, "PROFILE_ONLY_FITTING", only_fitting)
+        return ranker._score(request, candidates, context).base
+
+    kept, lifted = base(True), base(False)
+    fits = [bool(set(genre_tags("crime")) & {t.lower() for t in c.tags}) for c in candidates]
+    assert any(fits) and not all(fits)
+    for fit, now, before in zip(fits, kept, lifted, strict=True):
+        assert now == pytest.approx(before) if fit else now <= before + 1e-12
+    # Some film of no suspense genre had been lifted by the profile, and is no longer.
+    dropped = [b - n for f, n, b in zip(fits, kept, lifted, strict=True) if not f]
+    assert max(dropped) > 1e-6
