@@ -116,6 +116,8 @@ class Intent(BaseModel):
     #: Genres asked for ("a funny film"), by the same keys.
     genres: tuple[str, ...] = ()
     occasion: str | None = None
+    #: How long a trip should last, in days (shortest, longest): "a weekend" (2, 4).
+    days: tuple[int, int] | None = None
 
     @property
     def kids(self) -> bool:
@@ -153,6 +155,8 @@ class Intent(BaseModel):
             parts.append(said.get(who, who))
         if self.occasion:
             parts.append(said.get(self.occasion, self.occasion))
+        if self.days is not None:
+            parts.append(days_said(self.days, language))
         refused = [genre_name(g, language) for g in self.exclude]
         refused += [str(domains.get(d, d)) for d in self.exclude_domains]
         if refused:
@@ -168,7 +172,7 @@ def _norm(text: str) -> str:
 
 
 #: Keys of a table entry that are not languages' words.
-_NOT_LANGUAGES = frozenset({"tags", "refused", "avoid", "excludes", "refuse_only"})
+_NOT_LANGUAGES = frozenset({"tags", "refused", "avoid", "excludes", "refuse_only", "days"})
 
 
 def _stems(by_language: Any, language: str = "") -> tuple[str, ...]:
@@ -245,6 +249,10 @@ def _tables(language: str = "") -> dict[str, Any]:
         "refuse_only": frozenset(g for g, v in raw["genres"].items() if v.get("refuse_only")),
         "liked": _stems(raw["liked"]),
         "similar": _stems(raw["similar"]),
+        # Lengths of a stay: (shortest, longest) days and the words that say it.
+        "stays": {
+            name: (tuple(v["days"]), _stems(v, language)) for name, v in raw["stays"].items()
+        },
         "before": _stems(raw["negation"]["before"]),
         "after": _stems(raw["negation"]["after"]),
     }
@@ -784,7 +792,30 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
         exclude_tags=exclude_tags,
         genres=tuple(g for g in genres if g not in exclude),
         occasion="gift" if flags.get("gift") else None,
+        days=_stay(text, negated, tables),
     )
+
+
+def _stay(
+    text: str, negated: Sequence[tuple[int, int]], tables: dict[str, Any]
+) -> tuple[int, int] | None:
+    """The length of stay the request names first, outside a negation ("a weekend in
+    Lisbon": 2 to 4 days); ``None`` when it names none."""
+    best: tuple[int, tuple[int, int]] | None = None
+    for days, stems in tables["stays"].values():
+        where = _first(text, stems, outside=negated)
+        if where >= 0 and (best is None or where < best[0]):
+            best = (where, (int(days[0]), int(days[1])))
+    return best[1] if best else None
+
+
+def days_said(days: tuple[int, int], language: str) -> str:
+    """A length of stay in ``language``: "2–4 days", "3 days"."""
+    said = in_language("reasons", language).get("understood", {}) or {}
+    low, high = days
+    key = "day" if low == high == 1 else "days"
+    template = str(said.get(key) or in_language("reasons", "en")["understood"][key])
+    return template.format(n=str(low) if low == high else f"{low}–{high}")
 
 
 def _the_domain(text: str, found: list[tuple[int, str]], tables: dict[str, Any]) -> str | None:

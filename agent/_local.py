@@ -30,6 +30,7 @@ import numpy as np
 
 from polyrank.agent._intent import (
     Intent,
+    days_said,
     genre_avoids,
     genre_name,
     genre_tags,
@@ -107,6 +108,8 @@ W_AUDIENCE = 0.03  # "for kids" / "for beginners": items tagged for them
 #: (0.03): 0.8335, 0.6176 / 24. The held-out half was not used to choose.
 W_GIFT_PRODUCT = 0.04
 W_CHEAP = 0.03  # "cheap": times how cheap the item is among the priced candidates
+#: A trip that lasts as long as the request says ("a weekend": 2 to 4 days).
+W_STAY = 0.05
 #: Items of another domain than the one the request asked for fill in only after it (they
 #: are there when its domain had too few items: the trace's ``relaxed``).
 OFF_DOMAIN_PENALTY = 1.0
@@ -231,6 +234,9 @@ def facts(candidate: Candidate, language: str, request: RankRequest | None = Non
     if year:
         parts[0] += f", {year}"
     intent = request.intent if request is not None else Intent()
+    length = _days(candidate) if intent.days is not None else None
+    if length is not None:  # the request said how long: say how long this one is
+        parts.append(days_said((length, length), language))
     if intent.max_price or intent.min_price or intent.cheap:
         assert request is not None
         price = format_price(candidate, language, request.currency, request.locale)
@@ -373,6 +379,18 @@ def _nameable(candidate: Candidate) -> list[str]:
         for t in candidate.tags
         if t.lower() not in NOT_TOPICS and t.lower() not in (domain, domain.rstrip("s"))
     ]
+
+
+def _days(candidate: Candidate) -> int | None:
+    """How many days a trip lasts (its ``days`` attribute), if it says."""
+    days = candidate.attributes.get("days")
+    return int(days) if isinstance(days, int | float) and days > 0 else None
+
+
+def _lasts(candidate: Candidate, days: tuple[int, int]) -> bool:
+    """Whether the item is a trip of a length within ``days`` (shortest, longest)."""
+    length = _days(candidate)
+    return length is not None and days[0] <= length <= days[1]
 
 
 def _lower(tags: Iterable[str]) -> set[str]:
@@ -684,6 +702,8 @@ class LocalRanker:
             boost += W_CHEAP * cheapness.get(c.id, 0.0)
             if intent.occasion == "gift" and not intent.domains:
                 boost += W_GIFT_PRODUCT * (c.domain == "products")
+            if intent.days is not None and _lasts(c, intent.days):
+                boost += W_STAY
             out.append(boost)
         return out
 

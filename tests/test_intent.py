@@ -836,3 +836,50 @@ def test_a_word_that_is_a_stopword_elsewhere_is_still_read_in_its_own_language()
 )
 def test_a_gift_said_inside_a_compound_or_as_a_celebration_is_read(text: str) -> None:
     assert read_intent(text).occasion == "gift"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "days"),
+    [
+        ("Ein Kurztrip übers Wochenende in eine Stadt", "de", (2, 4)),
+        ("une escapade d'un week-end pas trop chère", "fr", (2, 4)),
+        ("a day trip from Kyoto", "en", (1, 1)),
+        ("京都から日帰りで行けるところ", "ja", (1, 1)),
+        ("una semana en la playa", "es", (5, 9)),
+        ("주말에 갈 만한 여행", "ko", (2, 4)),
+        ("a week in Lisbon, not just a weekend", "en", (5, 9)),  # the weekend is refused
+    ],
+)
+def test_a_length_of_stay_is_read_in_days(text: str, language: str, days: tuple[int, int]) -> None:
+    assert read_intent(text, language=language).days == days
+
+
+def test_a_day_that_is_no_stay_is_not_read_as_one() -> None:
+    assert read_intent("una peli para un día de lluvia", language="es").days is None
+    assert read_intent("one day I want to see Japan", language="en").days is None
+
+
+def test_the_stay_is_said_in_the_summary_in_the_users_language() -> None:
+    assert read_intent("ein Wochenende in Wien", language="de").summary("de").endswith("2–4 Tage")
+    assert read_intent("a day trip", language="en").summary("en").endswith("1 day")
+
+
+def test_a_trip_of_the_length_asked_for_is_lifted_and_its_length_said() -> None:
+    from polyrank.agent._local import W_STAY, LocalRanker, facts
+    from polyrank.agent._ranking import RankRequest
+    from polyrank.retrieval import Candidate
+
+    def trip(days: int) -> Candidate:
+        return Candidate(
+            id=f"tr-{days}", group=f"tr-{days}", score=0.5, title="Trip", description="",
+            language="en", domain="travel", attributes={"days": days},
+        )  # fmt: skip
+
+    query = "a weekend in a city"
+    intent = read_intent(query, language="en")
+    boosts = LocalRanker._intent_boosts(intent, [trip(3), trip(7)])
+    assert boosts[0] - boosts[1] == pytest.approx(W_STAY) and W_STAY > 0
+    request = RankRequest(query=query, language="en", k=2, intent=intent)
+    assert "3 days" in facts(trip(3), "en", request)
+    # A request that says no length: no length said.
+    assert "days" not in facts(trip(3), "en", RankRequest(query="a trip", language="en", k=2))
