@@ -335,6 +335,13 @@ def _compiled(stem: str) -> re.Pattern[str]:
     return re.compile(stem_pattern(stem))
 
 
+def _same_negation(
+    a: tuple[int, int], b: tuple[int, int], negated: Sequence[tuple[int, int]]
+) -> bool:
+    """Whether spans ``a`` and ``b`` start inside one and the same negated span."""
+    return any(s <= a[0] < e and s <= b[0] < e for s, e in negated)
+
+
 def _inside(span: tuple[int, int], negated: Sequence[tuple[int, int]]) -> bool:
     """Whether ``span`` starts inside one of the ``negated`` spans."""
     return any(a <= span[0] < b for a, b in negated)
@@ -719,17 +726,30 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
     exclude: list[str] = []
     genres: list[str] = []
     genre_spans: list[tuple[int, int]] = []
+    refused_at: dict[str, list[tuple[int, int]]] = {}
     for genre, stems in tables["genres"].items():
         for stem in stems:
             said_refused = stem.startswith("!")  # a refusal in itself: "不冷", "寒くない"
             hits = _spans(text, stem.lstrip("!"))
             inside = hits if said_refused else [h for h in hits if _inside(h, negated)]
-            if inside:
-                exclude.append(genre)
-                genre_spans.extend(inside)
-                break
-            if hits and not said_refused and genre not in (*genres, *tables["refuse_only"]):
+            outside = [] if said_refused else [h for h in hits if not _inside(h, negated)]
+            if outside and genre not in (*genres, *tables["refuse_only"]):
                 genres.append(genre)
+            if inside:
+                refused_at.setdefault(genre, []).extend(inside)
+    for genre, spans in refused_at.items():
+        # "a novel, but no crime novels": a genre asked for outside the negation, refused
+        # only beside another refused genre, is that genre's noun, not refused itself.
+        if genre in genres and any(
+            _same_negation(a, b, negated)
+            for other, theirs in refused_at.items()
+            if other != genre
+            for a in spans
+            for b in theirs
+        ):
+            continue
+        exclude.append(genre)
+        genre_spans.extend(spans)
     for genre in genres:
         for other in tables["excludes"][genre]:
             if other not in exclude:

@@ -883,3 +883,36 @@ def test_a_trip_of_the_length_asked_for_is_lifted_and_its_length_said() -> None:
     assert "3 days" in facts(trip(3), "en", request)
     # A request that says no length: no length said.
     assert "days" not in facts(trip(3), "en", RankRequest(query="a trip", language="en", k=2))
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("a nice novel for my grandmother, she doesn't like crime stories", "en"),
+        ("un roman pour ma mère, elle n'aime pas les polars", "fr"),
+        ("ein Roman für meinen Vater, er hasst Krimis", "de"),
+        ("una novela para mi tía, odia la novela negra", "es"),
+        ("a novel for my grandmother, but no crime novels", "en"),
+    ],
+)
+def test_a_dislike_refuses_the_genre_it_names(text: str, language: str) -> None:
+    intent = read_intent(text, language=language)
+    assert intent.exclude == ("crime",) and intent.genres == ("novel",)
+
+
+def test_a_crime_novel_or_a_thriller_is_a_novel() -> None:
+    from polyrank.agent._local import LocalRanker
+    from polyrank.retrieval import Candidate
+
+    def book(*tags: str) -> Candidate:
+        return Candidate(
+            id=tags[0], group=tags[0], score=0.5, title="A book", description="",
+            language="de", domain="books", tags=tags,
+        )  # fmt: skip
+
+    intent = read_intent("Gibt es einen Roman, der in den Bergen spielt?", language="de")
+    assert intent.genres == ("novel",)
+    boosts = LocalRanker._intent_boosts(
+        intent, [book("novel"), book("crime", "mountains"), book("cookbook")]
+    )
+    assert boosts[0] == boosts[1] > boosts[2]
