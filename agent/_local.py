@@ -43,7 +43,7 @@ from polyrank.agent._locale import table as locale_table
 from polyrank.agent._money import price_text
 from polyrank.agent._profile import LANGUAGE_SENSITIVE_DOMAINS, Interest, UserContext
 from polyrank.agent._ranking import Ranking, RankRequest
-from polyrank.agent._topics import TopicMatcher, Topics
+from polyrank.agent._topics import TopicMatcher, Topics, tag_word
 from polyrank.retrieval import Candidate, StoreReader, to_eur
 from polyrank.retrieval.support import has_spaceless, tokenize
 
@@ -391,6 +391,12 @@ def _lasts(candidate: Candidate, days: tuple[int, int]) -> bool:
     """Whether the item is a trip of a length within ``days`` (shortest, longest)."""
     length = _days(candidate)
     return length is not None and days[0] <= length <= days[1]
+
+
+def _tag_word(tag: str, language: str) -> str | None:
+    """A tag as a reason lists it: the catalogue's own word in English, else its name in
+    ``language`` from the tags' word list (none where the list has no word there)."""
+    return tag if language == "en" else tag_word(tag, language)
 
 
 def _lower(tags: Iterable[str]) -> set[str]:
@@ -774,10 +780,23 @@ class LocalRanker:
         if template and candidate.language != language:
             said = " ".join(lead).casefold()
             refused = _refused(request, topics)
-            own = [t for t in nameable if t.lower() not in refused and t.casefold() not in said]
-            # The tags the request names in its own words first ("Bergen": mountains).
+            # The tags the request names in its own words first ("Bergen": mountains),
+            # unless the lead says them already; each in the user's language.
             named = set(topics.wanted) if topics is not None else set()
-            own.sort(key=lambda t: t not in named)
-            if own:
-                tagged.append(str(template).format(tags=", ".join(own[:TAGS_SHOWN])))
+            words = topics.words if topics is not None else {}
+            # A genre asked for is said already by aspects() ("Wanderreise": hiking).
+            asked = {t for g in request.intent.genres for t in genre_tags(g)}
+            own = [
+                t
+                for t in sorted(nameable, key=lambda t: t.lower() not in named)
+                if t.lower() not in refused
+                and t.lower() not in asked
+                and t.casefold() not in said
+                and not (t.lower() in named and words.get(t.lower(), "\0").casefold() in said)
+            ]
+            shown = [w for t in own if (w := _tag_word(t, language)) and w.casefold() not in said]
+            if shown:
+                joiner = "、" if language in ("zh", "ja") else ", "
+                tags = joiner.join(list(dict.fromkeys(shown))[:TAGS_SHOWN])
+                tagged.append(str(template).format(tags=tags))
         return " · ".join([*lead, what, *tagged])

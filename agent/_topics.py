@@ -37,7 +37,7 @@ from polyrank.agent._locale import table as locale_table
 from polyrank.agent._sample import CATALOG
 from polyrank.retrieval.support import derived_arrays, tokenize, word_vectors
 
-__all__ = ["TOPIC_MIN", "TopicMatcher", "Topics"]
+__all__ = ["TOPIC_MIN", "TopicMatcher", "Topics", "tag_word"]
 
 #: CSLS score from which a word names a tag. On core.yaml's fresh tune half, 0.3 named
 #: "den Bergen" mountains (0.38), "les enfants" children (0.51), "선물" gift (0.57) and left
@@ -110,6 +110,20 @@ def lexicon() -> dict[str, tuple[str, ...]]:
         if stems:
             out[str(tag).lower()] = tuple(sorted(stems, key=len, reverse=True))
     return out
+
+
+@functools.cache
+def tag_word(tag: str, language: str) -> str | None:
+    """``tag``'s name in ``language``: the first plain word of its ``tags.yaml`` entry
+    there (a stem's "*" dropped where it has no plain one), a German noun capitalised;
+    ``None`` where the entry has no word in ``language``."""
+    entry = (locale_table("tags") or {}).get(tag.lower()) or {}
+    words = [str(w).strip() for w in entry.get(language) or () if str(w).strip()]
+    plain = [w for w in words if not any(ch in w for ch in "*~!")]
+    word = plain[0] if plain else (words[0].strip("*~!'") if words else "")
+    if not word:
+        return None
+    return word[:1].upper() + word[1:] if language == "de" else word
 
 
 @functools.cache

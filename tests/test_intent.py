@@ -615,9 +615,29 @@ def test_an_english_reason_for_an_item_in_another_language_names_its_tags(use_st
     for item in others:
         tags = [t for t in use_store.get([item.id])[0].tags if t not in ("hiking", "travel")]
         assert "tagged " in item.reason and any(t in item.reason for t in tags[:2]), item.reason
-    # The tags are English words: a German reason never lists them.
+    # A German reason lists them in German words (locales/tags.yaml), never in English.
     german = Agent(store=use_store).recommend("eine Wanderreise in den Bergen, 10 Tage", k=5)
     assert german.items and not any("tagged" in i.reason for i in german.items)
+    listed = [
+        part.removeprefix("Themen: ")
+        for i in german.items
+        if i.language != "de"
+        for part in i.reason.split(" · ")
+        if part.startswith("Themen: ")
+    ]
+    assert listed
+    english = {t for i in german.items for t in use_store.get([i.id])[0].tags}
+    for words in listed:
+        assert all(w[:1].isupper() and w.lower() not in english for w in words.split(", ")), words
+
+
+def test_a_tag_is_listed_in_the_users_language() -> None:
+    from polyrank.agent._local import _tag_word
+
+    assert _tag_word("mountains", "en") == "mountains"  # the catalogue's own word
+    assert _tag_word("mountains", "de") == "Berge"  # a German noun, capitalised
+    assert _tag_word("winter", "fr") == "hiver"
+    assert _tag_word("no such tag", "fr") is None
 
 
 # -- set 9's patterns: ceilings said in words, "had enough of", an audience of a genre ----
