@@ -116,6 +116,8 @@ def test_audience_and_occasion() -> None:
     assert read_intent("a gift for my 6-year-old").audience == ("kids",)
     assert read_intent("a gift for my 6-year-old").occasion == "gift"
     assert read_intent("Python para principiantes").audience == ("beginners",)
+    assert read_intent("kniha pro začátečníky", language="cs").audience == ("beginners",)
+    assert read_intent("книга для початківців", language="uk").audience == ("beginners",)
     assert read_intent("a book for my 40-year-old brother").audience == ()
     assert read_intent("nothing for kids").audience == ()  # negated
 
