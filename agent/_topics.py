@@ -115,13 +115,12 @@ def lexicon() -> dict[str, tuple[str, ...]]:
 @functools.cache
 def tag_word(tag: str, language: str) -> str | None:
     """``tag``'s name in ``language``: the first plain word of its ``tags.yaml`` entry
-    there (a stem's "*" dropped where it has no plain one), a German noun capitalised;
-    ``None`` where the entry has no word in ``language``."""
+    there, a German noun capitalised; ``None`` where the entry has none there (a stem such
+    as "историческ*" is no word to show)."""
     entry = (locale_table("tags") or {}).get(tag.lower()) or {}
-    words = [str(w).strip() for w in entry.get(language) or () if str(w).strip()]
-    plain = [w for w in words if not any(ch in w for ch in "*~!")]
-    word = plain[0] if plain else (words[0].strip("*~!'") if words else "")
-    if not word:
+    words = [str(w).strip() for w in entry.get(language) or ()]
+    word = next((w for w in words if w and not any(ch in w for ch in "*~!")), None)
+    if word is None:
         return None
     return word[:1].upper() + word[1:] if language == "de" else word
 

@@ -938,3 +938,18 @@ def test_a_crime_novel_or_a_thriller_is_a_novel() -> None:
         intent, [book("novel"), book("crime", "mountains"), book("cookbook")]
     )
     assert boosts[0] == boosts[1] > boosts[2]
+
+
+def test_a_tag_whose_words_are_only_stems_is_not_listed_as_a_cut_word() -> None:
+    from polyrank.agent._locale import table
+    from polyrank.agent._topics import tag_word
+
+    entries = table("tags")
+    stems_only = [
+        (tag, lang)
+        for tag, by in entries.items()
+        for lang, words in (by or {}).items()
+        if words and all("*" in str(w) for w in words)
+    ]
+    assert stems_only  # "историческ*" and the like
+    assert all(tag_word(tag, lang) is None for tag, lang in stems_only)
