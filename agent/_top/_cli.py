@@ -546,6 +546,9 @@ def _print_recommendation(rec: Any) -> None:
     t = rec.trace
     ranker = t.ranker + (" (fallback: " + (t.fallback_reason or "") + ")" if t.fallback else "")
     title = plain(f"{rec.query}  [{t.request_language}, user {rec.user_id or '-'}]")
+    if t.understood:  # under the request it was read from, not above it
+        relaxed = f" (relaxed: {', '.join(t.relaxed)})" if t.relaxed else ""
+        title.append("\n").append(plain(f"understood: {t.understood}{relaxed}"))
     table = Table(
         title=title,
         title_justify="left",
@@ -568,9 +571,6 @@ def _print_recommendation(rec: Any) -> None:
             plain(item.reason),
         )
     console = Console(width=max(110, Console().width))
-    if t.understood:
-        relaxed = f" (relaxed: {', '.join(t.relaxed)})" if t.relaxed else ""
-        console.print(plain(f"understood: {t.understood}{relaxed}"), markup=False)
     console.print(table)
 
 
