@@ -34,6 +34,8 @@ def named(text: str, *tags: str) -> dict[str, str]:
         ("teknoloji meraklısı kardeşime hediye", "electronics", "teknoloji"),
         ("a gift for my brother, a real techie", "electronics", "techie"),
         ("etwas für einen Technikfan", "electronics", "technikfan"),
+        ("film tentang luar angkasa", "space", "luar angkasa"),  # Indonesian
+        ("một bộ phim về vũ trụ", "space", "vũ trụ"),  # Vietnamese
     ],
 )
 def test_a_listed_word_names_its_tag(text: str, tag: str, word: str) -> None:
