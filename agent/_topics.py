@@ -12,7 +12,7 @@ catalogue, 16 languages). A word names a tag only where that score reaches
 :data:`TOPIC_MIN`; words inside a negation ("ohne Kampf") name tags the request refuses.
 Words use-m3 does not know (Hindi, Vietnamese...) name nothing: never guessed.
 
-A tag listed in ``locales/tags.yaml`` (the catalogue's tags in 20 languages, the intents
+A tag listed in ``locales/tags.yaml`` (the catalogue's tags in 22 languages, the intents
 tables' stem syntax) is named by its words there instead: "宇宙", "우주" and "w Hiszpanii"
 were not found by the vectors, and German "Roman" landed on romance.
 """

@@ -36,6 +36,8 @@ def named(text: str, *tags: str) -> dict[str, str]:
         ("etwas für einen Technikfan", "electronics", "technikfan"),
         ("film tentang luar angkasa", "space", "luar angkasa"),  # Indonesian
         ("một bộ phim về vũ trụ", "space", "vũ trụ"),  # Vietnamese
+        ("ένα βιβλίο για τα βουνά", "mountains", "βουνά"),  # Greek
+        ("อยากได้หนังสือเกี่ยวกับภูเขา", "mountains", "ภูเขา"),  # Thai, no spaces
     ],
 )
 def test_a_listed_word_names_its_tag(text: str, tag: str, word: str) -> None:
