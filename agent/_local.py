@@ -783,7 +783,7 @@ class LocalRanker:
             # The tags the request names in its own words first ("Bergen": mountains),
             # unless the lead says them already; each in the user's language.
             named = set(topics.wanted) if topics is not None else set()
-            words = topics.words if topics is not None else {}
+            spoken = topics.words if topics is not None else {}
             # A genre asked for is said already by aspects() ("Wanderreise": hiking).
             asked = {t for g in request.intent.genres for t in genre_tags(g)}
             own = [
@@ -792,7 +792,7 @@ class LocalRanker:
                 if t.lower() not in refused
                 and t.lower() not in asked
                 and t.casefold() not in said
-                and not (t.lower() in named and words.get(t.lower(), "\0").casefold() in said)
+                and not (t.lower() in named and spoken.get(t.lower(), "\0").casefold() in said)
             ]
             shown = [w for t in own if (w := _tag_word(t, language)) and w.casefold() not in said]
             if shown:
