@@ -59,6 +59,9 @@ __all__ = ["LocalRanker", "item_languages", "localized_reason", "reason_language
 W_HISTORY = 0.35
 PROFILE_MARGIN = 0.1
 #: Where the request asks for a genre, the profile lifts only the items of that genre.
+#: In-process core.yaml: fresh tune half nDCG@5 0.6457 -> 0.6579, top-1 agreement 0.583 ->
+#: 0.611; the 78 older cases 0.833 -> 0.8336; every gate met. The held-out half not used.
+#: The same for a gift (the user's history lifting nothing) changed no ranking: left out.
 PROFILE_ONLY_FITTING = True
 #: Soft boosts from the request's intent, added to the cosine similarity.
 W_DOMAIN = 0.04  # the item is of a domain the request names (half for a second domain)
@@ -108,7 +111,9 @@ W_AUDIENCE = 0.03  # "for kids" / "for beginners": items tagged for them
 #: (0.03): 0.8335, 0.6176 / 24. The held-out half was not used to choose.
 W_GIFT_PRODUCT = 0.04
 W_CHEAP = 0.03  # "cheap": times how cheap the item is among the priced candidates
-#: A trip that lasts as long as the request says ("a weekend": 2 to 4 days).
+#: A trip that lasts as long as the request says ("a weekend": 2 to 4 days). In-process
+#: core.yaml: the 78 older cases 0.8378 -> 0.8406 nDCG@5, 151 -> 154 sensible; the fresh
+#: tune half 0.6604 -> 0.6604, 28 -> 29; every gate met.
 W_STAY = 0.05
 #: Items of another domain than the one the request asked for fill in only after it (they
 #: are there when its domain had too few items: the trace's ``relaxed``).
