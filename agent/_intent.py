@@ -107,6 +107,8 @@ class Intent(BaseModel):
     max_price: Money | None = None
     min_price: Money | None = None
     cheap: bool = False
+    #: Price is no object ("haut de gamme", "预算不限"): the dearer items first.
+    premium: bool = False
     #: Who it is for: ``kids``, ``beginners``.
     audience: tuple[str, ...] = ()
     #: Genres refused ("keine Krimis"), by the keys of ``intents.yaml``'s ``genres``.
@@ -151,6 +153,8 @@ class Intent(BaseModel):
             )
         if self.cheap:
             parts.append(said.get("cheap", "cheap"))
+        if self.premium:
+            parts.append(said.get("premium", "premium"))
         for who in self.audience:
             parts.append(said.get(who, who))
         if self.occasion:
@@ -807,6 +811,7 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
         max_price=ceiling,
         min_price=floor,
         cheap=flags.get("cheap", False) and ceiling is None,
+        premium=flags.get("premium", False) and not flags.get("cheap", False),
         audience=tuple(audience),
         exclude=tuple(exclude),
         exclude_tags=exclude_tags,

@@ -953,3 +953,38 @@ def test_a_tag_whose_words_are_only_stems_is_not_listed_as_a_cut_word() -> None:
     ]
     assert stems_only  # "историческ*" and the like
     assert all(tag_word(tag, lang) is None for tag, lang in stems_only)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Abschiedsgeschenk für meinen Chef, darf ruhig was kosten", "de"),
+        ("ein Geschenk, Geld spielt keine Rolle", "de"),  # its negation refuses nothing
+        ("送领导的高档礼物，预算不限", "zh"),
+        ("un cadeau haut de gamme pour mon père", "fr"),
+        ("a high-end gift, money is no object", "en"),
+    ],
+)
+def test_price_no_object_is_read_as_premium(text: str, language: str) -> None:
+    intent = read_intent(text, language=language)
+    assert intent.premium and not intent.cheap and intent.exclude == ()
+
+
+def test_premium_prefers_the_dearer_items_and_says_their_price() -> None:
+    from polyrank.agent._local import W_PREMIUM, LocalRanker, facts
+    from polyrank.agent._ranking import RankRequest
+    from polyrank.retrieval import Candidate
+
+    def thing(price: float) -> Candidate:
+        return Candidate(
+            id=f"pr-{price:g}", group=f"pr-{price:g}", score=0.5, title="Pen", description="",
+            language="en", domain="products", attributes={"price": price, "currency": "EUR"},
+        )  # fmt: skip
+
+    query = "a high-end pen"
+    intent = read_intent(query, language="en")
+    assert intent.summary("en") == "premium"
+    boosts = LocalRanker._intent_boosts(intent, [thing(20), thing(200), thing(110)])
+    assert boosts[1] - boosts[0] == pytest.approx(W_PREMIUM) and boosts[1] > boosts[2] > boosts[0]
+    request = RankRequest(query=query, language="en", k=3, intent=intent)
+    assert "200" in facts(thing(200), "en", request)
