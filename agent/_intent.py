@@ -179,10 +179,11 @@ def _norm(text: str) -> str:
 _NOT_LANGUAGES = frozenset({"tags", "refused", "avoid", "excludes", "refuse_only", "days"})
 
 
-def _stems(by_language: Any, language: str = "") -> tuple[str, ...]:
-    """Every language's stems of one table entry, longest first (``tags`` and the other
-    non-language keys aside); with ``language``, not another language's word that is a
-    stopword of ``language`` (:func:`foreign_stopword`)."""
+def entry_stems(by_language: Any, language: str = "") -> tuple[str, ...]:
+    """Every language's stems of one table entry (of the intents tables or ``tags.yaml``),
+    normalised, longest first (``tags`` and the other non-language keys aside); with
+    ``language``, not another language's word that is a stopword of ``language``
+    (:func:`foreign_stopword`)."""
     if not isinstance(by_language, dict):
         return ()
     own = {_norm(str(s)) for s in by_language.get(language) or ()} if language else set()
@@ -233,13 +234,13 @@ def _tables(language: str = "") -> dict[str, Any]:
     """The intents tables, normalised; with ``language``, the domains, constraints and
     genres without the other languages' words that are stopwords of it."""
     raw = locale_table("intents")
-    domains = {d: _stems(v, language) for d, v in raw["domains"].items()}
+    domains = {d: entry_stems(v, language) for d, v in raw["domains"].items()}
     out: dict[str, Any] = {
         # "~stem": implies the domain softly (a boost, never the one domain asked for).
         "domains": {d: tuple(s.lstrip("~") for s in v) for d, v in domains.items()},
         "soft": {d: frozenset(s[1:] for s in v if s.startswith("~")) for d, v in domains.items()},
-        "constraints": {c: _stems(v, language) for c, v in raw["constraints"].items()},
-        "genres": {g: _stems(v, language) for g, v in raw["genres"].items()},
+        "constraints": {c: entry_stems(v, language) for c, v in raw["constraints"].items()},
+        "genres": {g: entry_stems(v, language) for g, v in raw["genres"].items()},
         "genre_tags": {g: tuple(v.get("tags") or [g]) for g, v in raw["genres"].items()},
         # Every genre's catalogue tags: kinds of things, not domains ("no chocolate").
         "kinds": frozenset(t for g, v in raw["genres"].items() for t in v.get("tags") or [g]),
@@ -251,14 +252,14 @@ def _tables(language: str = "") -> dict[str, Any]:
         "excludes": {g: tuple(v.get("excludes") or ()) for g, v in raw["genres"].items()},
         # Genres read only inside a negation ("not cold"), never asked for.
         "refuse_only": frozenset(g for g, v in raw["genres"].items() if v.get("refuse_only")),
-        "liked": _stems(raw["liked"]),
-        "similar": _stems(raw["similar"]),
+        "liked": entry_stems(raw["liked"]),
+        "similar": entry_stems(raw["similar"]),
         # Lengths of a stay: (shortest, longest) days and the words that say it.
         "stays": {
-            name: (tuple(v["days"]), _stems(v, language)) for name, v in raw["stays"].items()
+            name: (tuple(v["days"]), entry_stems(v, language)) for name, v in raw["stays"].items()
         },
-        "before": _stems(raw["negation"]["before"]),
-        "after": _stems(raw["negation"]["after"]),
+        "before": entry_stems(raw["negation"]["before"]),
+        "after": entry_stems(raw["negation"]["after"]),
     }
     money = raw["money"]
     out["currencies"] = {
@@ -266,7 +267,7 @@ def _tables(language: str = "") -> dict[str, Any]:
         for k, v in sorted(money["currencies"].items(), key=lambda kv: -len(str(kv[0])))
     }
     for kind in ("ceiling", "floor", "around"):
-        out[kind] = _stems(money[kind])
+        out[kind] = entry_stems(money[kind])
     return out
 
 
@@ -285,7 +286,7 @@ def genre_word(genre: str, query: str, language: str = "") -> str | None:
     if not entry:
         return None
     text = _norm(query)
-    for stem in _stems(entry, language):
+    for stem in entry_stems(entry, language):
         for start, end in _spans(text, stem.lstrip("~")):
             while end < len(text) and text[end].isalnum() and not has_spaceless(text[end]):
                 end += 1  # the whole word, not the stem

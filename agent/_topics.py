@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from polyrank.agent._intent import foreign_stopword, normalise, split_negated, stem_pattern
+from polyrank.agent._intent import entry_stems, normalise, split_negated, stem_pattern
 from polyrank.agent._locale import table as locale_table
 from polyrank.agent._sample import CATALOG
 from polyrank.retrieval.support import derived_arrays, tokenize, word_vectors
@@ -126,21 +126,11 @@ def tag_word(tag: str, language: str) -> str | None:
 
 
 @functools.cache
-def _own_words(tag: str, language: str) -> frozenset[str]:
-    """``tag``'s words in ``language`` itself, normalised."""
-    entry = (locale_table("tags") or {}).get(tag) or {}
-    return frozenset(normalise(str(w)).strip() for w in entry.get(language) or ())
-
-
-@functools.cache
 def _pattern(tag: str, language: str = "") -> re.Pattern[str] | None:
     """One pattern of all of ``tag``'s words (compiled when first asked for); with
     ``language``, not another language's word that is a stopword of it ("usa", Spanish
     "uses", for the tag ``usa``; "sea", Spanish "be", for ``sea``)."""
-    stems = lexicon().get(tag) or ()
-    if language:
-        own = _own_words(tag, language)
-        stems = tuple(w for w in stems if w in own or not foreign_stopword(w, language))
+    stems = entry_stems((locale_table("tags") or {}).get(tag), language)
     return re.compile("|".join(stem_pattern(w) for w in stems)) if stems else None
 
 
