@@ -405,6 +405,11 @@ def _tag_word(tag: str, language: str) -> str | None:
     return tag if language == "en" else tag_word(tag, language)
 
 
+def _asked_tags(intent: Intent) -> set[str]:
+    """The catalogue tags of the genres ``intent`` asks for."""
+    return {t for g in intent.genres for t in genre_tags(g)}
+
+
 def _lower(tags: Iterable[str]) -> set[str]:
     return {t.lower() for t in tags}
 
@@ -605,6 +610,8 @@ class LocalRanker:
             for i in range(n):
                 if eligible[i].any():
                     links[i] = interests[int(np.where(eligible[i], sims[i], -np.inf).argmax())][0]
+        asked = _asked_tags(request.intent)
+        of_genre = np.array([bool(asked & _lower(c.tags)) for c in candidates], dtype=bool)
         if W_HUB and n > 2:
             # Closeness to the candidates of no genre the request asks for: items of that
             # genre, fetched for it (GENRE_RECALL in _agent), are close to each other
@@ -612,16 +619,14 @@ class LocalRanker:
             # "something sweet for my tea, but no chocolate" once eight sweets were fetched.
             # In-process core.yaml at GENRE_RECALL 8: 78 older cases 0.7999 -> 0.8007, fresh
             # tune half 0.5876 / 23 -> 0.5853 / 24 sensible; held-out half unchanged.
-            asked = {t for g in request.intent.genres for t in genre_tags(g)}
-            plain = np.array([not (asked & {t.lower() for t in c.tags}) for c in candidates])
+            plain = ~of_genre
             if plain.sum() < 3:
                 plain = np.ones(n, dtype=bool)
             # Each candidate's mean similarity to the plain ones, itself left out.
             closeness = ((vectors @ vectors[plain].T).sum(axis=1) - plain) / (plain.sum() - plain)
             relevance = list(np.array(relevance) - W_HUB * (closeness - closeness.mean()))
         if W_TOPIC and topics is not None and topics.wanted:
-            asked = {t for g in request.intent.genres for t in genre_tags(g)}
-            kinds = {c.domain for c in candidates if asked & _lower(c.tags)}
+            kinds = {c.domain for c, fits in zip(candidates, of_genre, strict=True) if fits}
             relevance = [
                 r + W_TOPIC * topic_count(c, topics, asked, kinds)
                 for r, c in zip(relevance, candidates, strict=True)
@@ -629,9 +634,7 @@ class LocalRanker:
         if PROFILE_ONLY_FITTING and request.intent.genres:
             # A genre asked for: the profile lifts only the items of that genre ("a
             # suspense film": not the nature film a hiking history is close to).
-            asked = {t for g in request.intent.genres for t in genre_tags(g)}
-            fitting = np.array([bool(asked & _lower(c.tags)) for c in candidates])
-            personal = np.where(fitting | (personal < 0), personal, 0.0)
+            personal = np.where(of_genre | (personal < 0), personal, 0.0)
         moved = np.clip(W_HISTORY * personal, -PROFILE_MARGIN, PROFILE_MARGIN)
         base = [relevance[i] + float(moved[i]) for i in range(n)]
         return _Scores(base, links, vectors, topics)
@@ -797,7 +800,7 @@ class LocalRanker:
             named = set(topics.wanted) if topics is not None else set()
             spoken = topics.words if topics is not None else {}
             # A genre asked for is said already by aspects() ("Wanderreise": hiking).
-            asked = {t for g in request.intent.genres for t in genre_tags(g)}
+            asked = _asked_tags(request.intent)
             own = [
                 t
                 for t in sorted(nameable, key=lambda t: t.lower() not in named)
