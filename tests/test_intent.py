@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from polyrank.agent._intent import Money, read_intent, split_negated, without_refused
 from polyrank.agent._money import price_text
+from polyrank.retrieval import Candidate
 
 
 @pytest.mark.parametrize(
@@ -860,6 +863,14 @@ def test_a_gift_said_inside_a_compound_or_as_a_celebration_is_read(text: str) ->
     assert read_intent(text).occasion == "gift"
 
 
+def _candidate(item_id: str, domain: str, language: str = "en", **fields: Any) -> Candidate:
+    """A candidate of ``domain`` with only what a test sets (its own group, no text)."""
+    return Candidate(
+        id=item_id, group=item_id, score=0.5, title=item_id, description="", language=language,
+        domain=domain, **fields,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("text", "language", "days"),
     [
@@ -889,13 +900,9 @@ def test_the_stay_is_said_in_the_summary_in_the_users_language() -> None:
 def test_a_trip_of_the_length_asked_for_is_lifted_and_its_length_said() -> None:
     from polyrank.agent._local import W_STAY, LocalRanker, facts
     from polyrank.agent._ranking import RankRequest
-    from polyrank.retrieval import Candidate
 
     def trip(days: int) -> Candidate:
-        return Candidate(
-            id=f"tr-{days}", group=f"tr-{days}", score=0.5, title="Trip", description="",
-            language="en", domain="travel", attributes={"days": days},
-        )  # fmt: skip
+        return _candidate(f"tr-{days}", "travel", attributes={"days": days})
 
     query = "a weekend in a city"
     intent = read_intent(query, language="en")
@@ -924,13 +931,9 @@ def test_a_dislike_refuses_the_genre_it_names(text: str, language: str) -> None:
 
 def test_a_crime_novel_or_a_thriller_is_a_novel() -> None:
     from polyrank.agent._local import LocalRanker
-    from polyrank.retrieval import Candidate
 
     def book(*tags: str) -> Candidate:
-        return Candidate(
-            id=tags[0], group=tags[0], score=0.5, title="A book", description="",
-            language="de", domain="books", tags=tags,
-        )  # fmt: skip
+        return _candidate(tags[0], "books", language="de", tags=tags)
 
     intent = read_intent("Gibt es einen Roman, der in den Bergen spielt?", language="de")
     assert intent.genres == ("novel",)
@@ -973,13 +976,10 @@ def test_price_no_object_is_read_as_premium(text: str, language: str) -> None:
 def test_premium_prefers_the_dearer_items_and_says_their_price() -> None:
     from polyrank.agent._local import W_PREMIUM, LocalRanker, facts
     from polyrank.agent._ranking import RankRequest
-    from polyrank.retrieval import Candidate
 
     def thing(price: float) -> Candidate:
-        return Candidate(
-            id=f"pr-{price:g}", group=f"pr-{price:g}", score=0.5, title="Pen", description="",
-            language="en", domain="products", attributes={"price": price, "currency": "EUR"},
-        )  # fmt: skip
+        attributes = {"price": price, "currency": "EUR"}
+        return _candidate(f"pr-{price:g}", "products", attributes=attributes)
 
     query = "a high-end pen"
     intent = read_intent(query, language="en")
