@@ -136,14 +136,16 @@ def _pattern(tag: str, language: str = "") -> re.Pattern[str] | None:
 
 def _listed(text: str, tags: Iterable[str], language: str = "") -> dict[str, str]:
     """The tags among ``tags`` that a word of their ``tags.yaml`` entry names in ``text``
-    (normalised), with the words as ``text`` has them (``language``: see :func:`_pattern`)."""
-    found: dict[str, str] = {}
+    (normalised), with the words as ``text`` has them (``language``: see :func:`_pattern`),
+    in the order ``text`` says them (ties: by tag), so that reasons list them the same way in
+    every process whatever the order of ``tags``."""
+    found: list[tuple[int, str, str]] = []
     for tag in tags:
         pattern = _pattern(tag, language)
         hit = pattern.search(text) if pattern is not None else None
         if hit is not None:
-            found[tag] = hit.group(0)
-    return found
+            found.append((hit.start(), tag, hit.group(0)))
+    return {tag: word for _, tag, word in sorted(found)}
 
 
 def _sample_vocabulary() -> tuple[list[str], list[str]]:

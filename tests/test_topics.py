@@ -79,6 +79,18 @@ def test_said_gives_the_word_as_the_request_wrote_it(matcher: TopicMatcher) -> N
     assert topics.said(["crime"], query) == []
 
 
+@pytest.mark.parametrize("order", [1, -1])
+def test_said_lists_tied_words_in_the_requests_order_whatever_the_tags_order(
+    matcher: TopicMatcher, order: int
+) -> None:
+    # Both words are named by the word list (the same score): the order they are said in
+    # comes from the request, not from iterating a set of tags (PYTHONHASHSEED).
+    query = "Flamenco und Gitarrenmusik aus Spanien"
+    tags = ["flamenco", "guitar", "spain"][::order]
+    topics = matcher.match(query, tags, "de")
+    assert topics.said(tags, query) == ["Flamenco", "Gitarrenmusik", "Spanien"]
+
+
 def test_words_are_tokens_and_adjacent_pairs() -> None:
     found = words("music with a city pop vibe")
     assert "city pop" in found and "music" in found
