@@ -145,11 +145,13 @@ class Intent(BaseModel):
             parts.append(" / ".join(str(domains.get(d, d)) for d in self.domains))
         if self.max_price is not None:
             parts.append(
-                "≤ " + format_money(self.max_price.amount, self.max_price.currency, language)
+                "≤ "
+                + format_money(self.max_price.amount, self.max_price.currency, language, whole=True)
             )
         if self.min_price is not None:
             parts.append(
-                "≥ " + format_money(self.min_price.amount, self.min_price.currency, language)
+                "≥ "
+                + format_money(self.min_price.amount, self.min_price.currency, language, whole=True)
             )
         if self.cheap:
             parts.append(said.get("cheap", "cheap"))

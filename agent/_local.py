@@ -252,7 +252,10 @@ def facts(candidate: Candidate, language: str, request: RankRequest | None = Non
                 from polyrank.agent._money import format_money
 
                 sign = "≤" if intent.max_price else "≥"
-                price += f" ({sign} {format_money(bound.amount, bound.currency, language)})"
+                said = format_money(
+                    bound.amount, bound.currency, request.locale or language, whole=True
+                )
+                price += f" ({sign} {said})"
             parts.append(price)
     return " · ".join(parts)
 

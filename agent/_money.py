@@ -43,15 +43,25 @@ def amount(attributes: Mapping[str, Any]) -> tuple[float, str] | None:
     return float(price), str(currency).upper()
 
 
-def format_money(value: float, currency: str, locale: str) -> str:
-    """``value`` in ``currency`` the way ``locale`` writes money (Babel); whole units for
-    converted amounts of 100 or more (an approximation has no cents worth reading)."""
-    from babel.numbers import UnknownCurrencyError, format_currency
+def format_money(value: float, currency: str, locale: str, *, whole: bool = False) -> str:
+    """``value`` in ``currency`` the way ``locale`` writes money (Babel). ``whole``: without
+    cents where ``value`` has none ("1 500 ₽", not "1 500,00 ₽"), for amounts a person said
+    and for approximations, whose cents are not worth reading."""
+    from babel.numbers import UnknownCurrencyError, format_currency, parse_pattern
 
+    where = _babel_locale(locale)
     try:
-        return str(format_currency(value, currency, locale=_babel_locale(locale)))
+        if whole and float(value).is_integer():
+            pattern = parse_pattern(where.currency_formats["standard"])
+            pattern.frac_prec = (0, 0)
+            return str(pattern.apply(value, where, currency=currency, currency_digits=False))
+        return str(format_currency(value, currency, locale=where))
     except (UnknownCurrencyError, ValueError):
-        return f"{value:,.2f} {currency}"
+        return (
+            f"{value:,.0f} {currency}"
+            if whole and float(value).is_integer()
+            else (f"{value:,.2f} {currency}")
+        )
 
 
 def price_text(
@@ -75,7 +85,8 @@ def price_text(
     if target and target != own and target in RATES_TO_EUR and own in RATES_TO_EUR:
         converted = convert(price, own, target)
         if converted is not None:
-            if converted >= 100:
+            whole = converted >= 100  # an approximation's cents are not worth reading
+            if whole:
                 converted = round(converted)
-            return "≈ " + format_money(converted, target, where)
+            return "≈ " + format_money(converted, target, where, whole=whole)
     return format_money(price, own, where)

@@ -8,6 +8,7 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from datetime import date
@@ -150,14 +151,31 @@ class LocaleHints(BaseModel):
 
 
 def locale_hints(locale: str, language: str) -> LocaleHints:
-    """Hints for ``locale`` (``de-CH``), falling back to the language's, then English."""
+    """Hints for ``locale`` (``de-CH``), falling back to the locale's language's, then to
+    ``language``'s (the language spoken), then English. The currency is the locale's: a
+    ``ru-RU`` user asking in English still reads roubles, and a region the table does not
+    list has its own (CLDR's: ``fr-CH`` francs, ``en-IN`` rupees) where the rate table
+    knows it. The formality is the spoken language's."""
     table: dict[str, dict[str, str]] = locale_table("hints")
     normalised = locale.replace("_", "-")
-    entry = table.get(normalised) or table.get(language) or table["en"]
-    if language != normalised.split("-")[0]:  # speaking another language than the locale's
+    own, _, region = normalised.partition("-")
+    entry = table.get(normalised) or table.get(own) or table.get(language) or table["en"]
+    if normalised not in table and region:
+        entry = {**entry, "currency": _region_currency(region) or entry["currency"]}
+    if language != own:  # speaking another language than the locale's
         entry = {**entry, **{k: v for k, v in table.get(language, {}).items() if k == "formality"}}
-    _, _, region = normalised.partition("-")
     return LocaleHints(locale=normalised, region=region.upper() or None, **entry)
+
+
+@functools.cache
+def _region_currency(region: str) -> str | None:
+    """The currency ``region`` (``CH``) uses today, by CLDR, where the rate table has it."""
+    from babel.numbers import get_territory_currencies
+
+    from polyrank.retrieval.support import RATES_TO_EUR
+
+    found = get_territory_currencies(region.upper(), tender=True)  # [] for unknown codes
+    return next((c for c in found if c in RATES_TO_EUR), None)
 
 
 class Interest(BaseModel):

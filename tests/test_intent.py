@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -61,6 +62,14 @@ def test_the_one_domain_asked_for_is_read_by_noun_or_verb(query: str, domain: st
         ("a hiking week, $1500 tops", Money(amount=1500, currency="USD")),
         ("a present under 30 quid", Money(amount=30, currency="GBP")),
         ("a book, 20 bucks max", Money(amount=20, currency="USD")),
+        # A currency named in another language than its own (were: no ceiling at all).
+        ("something sweet to have with tea, under 1500 rubles", Money(amount=1500, currency="RUB")),
+        ("moins de 2000 roubles", Money(amount=2000, currency="RUB")),
+        ("不超过5000日元", Money(amount=5000, currency="JPY")),
+        ("менее 3000 юаней", Money(amount=3000, currency="CNY")),
+        ("meno di 30 franchi", Money(amount=30, currency="CHF")),
+        ("under 1000 hryvnias", Money(amount=1000, currency="UAH")),
+        ("under 50 zloty", Money(amount=50, currency="PLN")),
     ],
 )
 def test_price_ceilings_in_any_currency(query: str, ceiling: Money) -> None:
@@ -141,6 +150,36 @@ def test_prices_are_shown_in_the_users_currency_marked_approximate() -> None:
     assert "RUB" in (price_text({"price": 1000, "currency": "RUB"}, "en") or "")
 
 
+def test_an_approximate_price_and_an_amount_said_have_no_cents() -> None:
+    # Were "≈ 1 302,00 ₽" and "≤ 1 500,00 ₽": cents that nobody wrote or can rely on.
+    yen = {"price": 2000, "currency": "JPY"}
+    assert re.fullmatch(
+        r"≈ 1\xa0\d{3}\xa0₽", price_text(yen, "ru", currency="RUB", locale="ru-RU") or ""
+    )
+    assert price_text({"price": 12.95, "currency": "GBP"}, "en") == "£12.95"  # its own: exact
+    said = read_intent("до 1500 рублей", language="ru").summary("ru")
+    assert "1\xa0500\xa0₽" in said and ",00" not in said
+
+
+@pytest.mark.parametrize(
+    ("locale", "language", "currency"),
+    [
+        ("ru-RU", "en", "RUB"),  # was USD: the spoken language's currency, not the locale's
+        ("fr-CH", "fr", "CHF"),  # a region the table does not list: its own currency (CLDR)
+        ("en-IN", "en", "INR"),
+        ("de-CH", "en", "CHF"),
+        ("cs-CZ", "cs", "CZK"),  # was USD: no Czech entry
+        ("en", "ja", "USD"),
+    ],
+)
+def test_prices_follow_the_locales_currency_whatever_language_is_spoken(
+    locale: str, language: str, currency: str
+) -> None:
+    from polyrank.agent._profile import locale_hints
+
+    assert locale_hints(locale, language).currency == currency
+
+
 @pytest.mark.parametrize(
     ("query", "language"),
     [
@@ -198,7 +237,7 @@ def test_recommend_applies_the_domain_the_ceiling_and_the_exclusions(use_store) 
         assert not {"horror", "zombie"} & set(stored[item.id].tags)
         price = to_eur(item.attributes.get("price"), item.attributes.get("currency"))
         assert price is None or price <= 15 + 1e-9
-    assert rec.trace.understood == "film · ≤ €15.00 · not: horror"
+    assert rec.trace.understood == "film · ≤ €15 · not: horror"  # the amount as said
     assert rec.trace.intent["domain"] == "films" and rec.trace.relaxed == []
 
 
