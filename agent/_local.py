@@ -372,10 +372,12 @@ class _Scores:
 
 
 def _refused(request: RankRequest, topics: Topics | None) -> set[str]:
-    """The tags the request refuses: its intent's, and those it names in its own words."""
+    """The tags the request refuses: its intent's, and those it names in its own words,
+    but never a tag that itself says something is absent ("sin letra" names
+    ``instrumental`` inside a negation: the request wants it), as in ``refused_tags``."""
     refused = {t.lower() for t in request.intent.exclude_tags}
     if topics is not None:
-        refused |= {t.lower() for t in topics.refused}
+        refused |= {t.lower() for t in topics.refused if not _ABSENCE.search(t.lower())}
     return refused
 
 

@@ -1027,3 +1027,14 @@ def test_premium_prefers_the_dearer_items_and_says_their_price() -> None:
     assert boosts[1] - boosts[0] == pytest.approx(W_PREMIUM) and boosts[1] > boosts[2] > boosts[0]
     request = RankRequest(query=query, language="en", k=3, intent=intent)
     assert "200" in facts(thing(200), "en", request)
+
+
+def test_a_tag_that_says_something_is_absent_is_never_refused() -> None:
+    # As refused_tags: "instrumental" named inside a negation ("no lyrics") is wanted.
+    from polyrank.agent._local import _refused
+    from polyrank.agent._ranking import RankRequest
+    from polyrank.agent._topics import Topics
+
+    request = RankRequest(query="music, no lyrics and no horror", language="en", k=5)
+    topics = Topics(refused={"instrumental": 1.0, "horror": 1.0, "gluten-free": 1.0})
+    assert _refused(request, topics) == {"horror"}
