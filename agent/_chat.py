@@ -352,7 +352,7 @@ def _reason(item: RankedItem, language: str, price: str) -> str:
     reason = item.reason
     found = amount(item.attributes)
     forms = {price, format_money(*found, language)} if found else {price}
-    for form in sorted((f for f in forms if f), key=len, reverse=True):
+    for form in sorted((f for f in forms if f), key=lambda f: (-len(f), f)):
         part = rf"(\s*[,·]\s*){re.escape(form)}(?:\s*\(([^()]*)\))?(?=\s*(?:[,·]|$))"
         reason = re.sub(part, lambda m: f"{m[1]}{m[2]}" if m[2] else "", reason)
     return reason

@@ -147,7 +147,7 @@ def _key(word: str) -> str:
 
 def _alternation(words: Iterable[str]) -> str:
     """A regex matching any of ``words``; a word ending in ``*`` is a stem."""
-    keys = sorted({_key(w) for w in words}, key=len, reverse=True)
+    keys = sorted({_key(w) for w in words}, key=lambda k: (-len(k), k))
     return "|".join(re.escape(k[:-1]) + r"\w*" if k.endswith("*") else re.escape(k) for k in keys)
 
 

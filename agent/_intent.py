@@ -197,7 +197,7 @@ def entry_stems(by_language: Any, language: str = "") -> tuple[str, ...]:
     }
     if language:
         stems = {s for s in stems if s in own or not foreign_stopword(s, language)}
-    return tuple(sorted(stems, key=len, reverse=True))
+    return tuple(sorted(stems, key=lambda s: (-len(s), s)))  # ties: fixed, not by hash
 
 
 @functools.cache
@@ -283,19 +283,23 @@ def genre_name(genre: str, language: str) -> str:
 def genre_word(genre: str, query: str, language: str = "") -> str | None:
     """The request's own word for ``genre`` as it wrote it ("сладкое" for ``sweets``, where
     the table has the stem "сладк*"), or ``None`` where no word of the genre's is in it
-    (with ``language``, the request's: no stopword of it read as another language's word)."""
+    (with ``language``, the request's: no stopword of it read as another language's word).
+    Of several, the one the request says first ("달리기" before "신나는"), the longest there."""
     entry = locale_table("intents")["genres"].get(genre)
     if not entry:
         return None
     text = _norm(query)
-    for stem in entry_stems(entry, language):
-        for start, end in _spans(text, stem.lstrip("~")):
-            while end < len(text) and text[end].isalnum() and not has_spaceless(text[end]):
-                end += 1  # the whole word, not the stem
-            word = text[start:end].strip()
-            found = re.search(re.escape(word), query, re.IGNORECASE) if word else None
-            return query[found.start() : found.end()] if found else word or None
-    return None
+    spans = [
+        span for stem in entry_stems(entry, language) for span in _spans(text, stem.lstrip("~"))
+    ]
+    if not spans:
+        return None
+    start, end = min(spans, key=lambda span: (span[0], -span[1]))
+    while end < len(text) and text[end].isalnum() and not has_spaceless(text[end]):
+        end += 1  # the whole word, not the stem
+    word = text[start:end].strip()
+    found = re.search(re.escape(word), query, re.IGNORECASE) if word else None
+    return query[found.start() : found.end()] if found else word or None
 
 
 def genre_tags(genre: str) -> tuple[str, ...]:

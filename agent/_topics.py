@@ -108,7 +108,7 @@ def lexicon() -> dict[str, tuple[str, ...]]:
             if str(w).strip()
         }
         if stems:
-            out[str(tag).lower()] = tuple(sorted(stems, key=len, reverse=True))
+            out[str(tag).lower()] = tuple(sorted(stems, key=lambda s: (-len(s), s)))
     return out
 
 

@@ -189,7 +189,7 @@ def is_in_language(text: str, language: str, titles: Sequence[str] = ()) -> bool
     language, is not in ``language`` (an English sentence naming a Spanish title is English).
     """
     rest = without_quotes(text)
-    for title in sorted({t for t in titles if len(t) >= 3}, key=len, reverse=True):
+    for title in sorted({t for t in titles if len(t) >= 3}, key=lambda t: (-len(t), t)):
         rest = rest.replace(title, " ")
     # Combining marks are letters' parts: Devanagari, Thai and Arabic vowel signs (Mn/Mc).
     letters = sum(ch.isalpha() or unicodedata.category(ch) in _MARKS for ch in rest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -1038,3 +1039,26 @@ def test_a_tag_that_says_something_is_absent_is_never_refused() -> None:
     request = RankRequest(query="music, no lyrics and no horror", language="en", k=5)
     topics = Topics(refused={"instrumental": 1.0, "horror": 1.0, "gluten-free": 1.0})
     assert _refused(request, topics) == {"horror"}
+
+
+def test_the_requests_word_for_a_genre_is_the_first_it_says_in_every_process() -> None:
+    # Was: the stems of one length were tried in set order, so a reason said "신나는" in
+    # one process and "달리기" in the next (PYTHONHASHSEED).
+    import subprocess
+    import sys
+
+    code = (
+        "from polyrank.agent._intent import genre_word as g; "
+        "print(g('energetic', '달리기할 때 들을 신나는 음악 추천', 'ko'))"
+    )
+    said = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in range(6)
+    }
+    assert said == {"달리기"}
