@@ -1,8 +1,8 @@
 """The quality figures of issue 18 from ``polyrank eval --json`` runs, by group of cases.
 
 ``python -m polyrank.evals.halves RUN.json [RUN.json ...]`` prints, for each run and each
-group (core.yaml's ``fresh-*`` tune half apart from its older cases; every other suite's
-cases as one group): requests, mean nDCG@k, sensible top-3 count, top-1 agreement with the
+group (core.yaml's ``fresh-*`` tune half and ``fresh2-*`` second tune set apart from its
+older cases; every other suite's cases as one group): requests, mean nDCG@k, sensible top-3 count, top-1 agreement with the
 reference language (pooled over languages) and the share of reasons that state a fact,
 with "tagged x, y" lists counted and not. It is how the figures in the README's quality
 table and the issue notes are made, so a next round compares like with like.
@@ -48,7 +48,10 @@ class Figures:
 
 
 def group_of(case_name: str) -> str:
-    """``fresh`` for core.yaml's tune half (``fresh-*``), else ``cases``."""
+    """``fresh`` for core.yaml's tune half (``fresh-*``), ``fresh2`` for its second tune set
+    (``fresh2-*``), else ``cases``."""
+    if case_name.startswith("fresh2-"):
+        return "fresh2"
     return "fresh" if case_name.startswith("fresh-") else "cases"
 
 

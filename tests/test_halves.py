@@ -100,3 +100,13 @@ def test_the_command_prints_each_group_and_names_a_bad_file(
     bad.write_text("{}", encoding="utf-8")
     assert main([str(bad)]) == 1
     assert str(bad) in capsys.readouterr().err
+
+
+def test_the_second_tune_set_is_a_group_of_its_own() -> None:
+    from polyrank.evals.halves import group_of
+
+    assert [group_of(n) for n in ("fresh2-a", "fresh-a", "wine-gift")] == [
+        "fresh2",
+        "fresh",
+        "cases",
+    ]
