@@ -118,6 +118,30 @@ def test_profile_language_decides_short_requests(
     assert Agent.request_language(query, profile) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        # Were Polish: Czech was no language the detector knew, though the tables read it.
+        ("Jedeme s kámošema autem přes půl Evropy. Potřebuju něco pořádně rockovýho.", "cs"),
+        ("Hledám knihu o historii Prahy pro začátečníky.", "cs"),
+        ("Szukam książki o historii Krakowa dla początkujących.", "pl"),
+    ],
+)
+def test_czech_is_told_from_polish(text: str, language: str) -> None:
+    guess = detect_language(text)
+    assert guess is not None and guess.code == language
+
+
+def test_a_czech_reason_names_the_items_language_in_czech() -> None:
+    from polyrank.agent._local import facts
+    from polyrank.retrieval import Candidate
+
+    book = Candidate(
+        id="b", title="T", description="", language="en", domain="books", group="b", score=0.5
+    )
+    assert facts(book, "cs") == "kniha v angličtině"  # was "book in angličtina"
+
+
 def test_explicit_language_wins() -> None:
     assert Agent.request_language("Pizza", None, "FR") == ("fr", "explicit")
 
