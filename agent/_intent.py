@@ -49,7 +49,22 @@ __all__ = [
     "without_refused",
 ]
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+
+def _mark_ranges() -> str:
+    """A character class body of the combining marks (Mn, Mc) below U+3000: the vowel signs
+    of Devanagari and other Indic scripts are no ``\\w``, so "रोमांटिक" split into three."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x300, 0x3000):
+        if unicodedata.category(chr(code)) in ("Mn", "Mc"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return "".join(f"\\u{a:04x}-\\u{b:04x}" if a != b else f"\\u{a:04x}" for a, b in ranges)
+
+
+#: A word: letters and digits with their combining marks.
+_WORD = re.compile(rf"[\w{_mark_ranges()}]+", re.UNICODE)
 #: How far a negation reaches: the words after "no"/"keine"/"pas de" (or before "말고",
 #: "以外"), and for scripts without spaces, characters.
 NEGATION_WORDS = 3
@@ -268,7 +283,7 @@ def _tables(language: str = "") -> dict[str, Any]:
         _norm(str(k)): str(v)
         for k, v in sorted(money["currencies"].items(), key=lambda kv: -len(str(kv[0])))
     }
-    for kind in ("ceiling", "floor", "around"):
+    for kind in ("ceiling", "floor", "around", "denied"):
         out[kind] = entry_stems(money[kind])
     return out
 
@@ -665,6 +680,8 @@ def _prices(text: str, language: str, home: str | None) -> tuple[Money | None, M
         kind = _comparison(window, start - offset, end - offset, tables)
         if kind is None:
             continue
+        if kind == "floor" and _denied(text, end, tables):
+            kind = "ceiling"  # "more than 800 francs it should not cost"
         if kind == "floor":
             floor = Money(amount=value, currency=currency)
         elif kind == "around":
@@ -672,6 +689,16 @@ def _prices(text: str, language: str, home: str | None) -> tuple[Money | None, M
         else:
             ceiling = Money(amount=value, currency=currency)
     return ceiling, floor
+
+
+_CLAUSE_END = re.compile(r"[.!?;,:()\[\]–—]|\s-\s|$")
+
+
+def _denied(text: str, end: int, tables: dict[str, Any]) -> bool:
+    """Whether the rest of the clause after an amount ending at ``end`` denies it."""
+    stop = _CLAUSE_END.search(text, end)
+    tail = text[end : stop.start() if stop else len(text)]
+    return any(_spans(tail, stem) for stem in tables["denied"])
 
 
 def _comparison(window: str, start: int, end: int, tables: dict[str, Any]) -> str | None:
@@ -707,13 +734,58 @@ _AGE = re.compile(
 
 
 #: A stay's length in digits: "10 days", "5 Tage", "3 noites", "3泊4日", "5天", "3박".
-_STAY = re.compile(
-    r"\d{1,2}\s?-?\s?(?:days?|nights?|weeks?|jours?|nuits?|semaines?|tage?n?\b|nächte|"
-    r"wochen?\b|días|dias|noches|noites|semanas?|giorni|notti|settimane?|dagen|nachten|"
-    r"weken|dagar|nätter|veckor|dni\b|nocy|tygodni\w*|дн(?:я|ей)\b|ноч\w*|недел\w*|"
-    r"günlük|gün\b|gece|hafta\b|أيام|ليال|दिन|泊|日間|週間|天|晚|박|일간|주일|ngày|đêm|"
-    r"tuần|hari\b|malam\b|minggu\b|วัน|คืน|สัปดาห์|μέρες|ημέρες|νύχτες|εβδομάδ\w*)"
+_DAY_UNITS = (
+    r"days?|jours?|tage?n?\b|días|dias|giorni|dagen|dagar|dni\b|дн(?:я|ей)\b|дні\w*|gün\b|"
+    r"günlük|أيام|दिन|日間|天|일간|일\b|ngày|hari\b|วัน|μέρες|ημέρες"
 )
+_NIGHT_UNITS = (
+    r"nights?|nuits?|nächte|noches|noites|notti|nachten|nätter|nocy|ноч\w*|gece|ليال\w*|泊|晚|"
+    r"박|đêm|malam\b|คืน|νύχτες"
+)
+_WEEK_UNITS = (
+    r"weeks?|semaines?|wochen?\b|semanas?|settimane?|weken|veckor|tygodni\w*|недел\w*|"
+    r"hafta\b|週間|周(?!末)|个星期|주일|tuần|minggu\b|สัปดาห์|εβδομάδ\w*"
+)
+#: Small numbers written as words, in the languages that write a stay so ("four days").
+_NUMBER_WORDS = {
+    "一": 1,  # ("one day", "un jour" say "some day" as often as a stay)
+    **dict.fromkeys(
+        ("two", "deux", "dos", "zwei", "due", "dois", "duas", "twee", "два", "две", "二", "两"), 2
+    ),
+    **dict.fromkeys(("three", "trois", "tres", "drei", "tre", "três", "drie", "три", "三"), 3),
+    **dict.fromkeys(("four", "quatre", "cuatro", "vier", "quattro", "quatro", "четыре", "四"), 4),
+    **dict.fromkeys(("five", "cinq", "cinco", "fünf", "cinque", "vijf", "пять", "五"), 5),
+    **dict.fromkeys(("six", "seis", "sechs", "sei", "zes", "шесть", "六"), 6),
+    **dict.fromkeys(
+        ("seven", "sept", "siete", "sieben", "sette", "sete", "zeven", "семь", "七"), 7
+    ),
+    **dict.fromkeys(("eight", "huit", "ocho", "acht", "otto", "oito", "八"), 8),
+    **dict.fromkeys(("nine", "neuf", "nueve", "neun", "nove", "negen", "九"), 9),
+    **dict.fromkeys(("ten", "dix", "diez", "zehn", "dieci", "dez", "tien", "十"), 10),
+}
+_COUNT = (
+    r"(\d{1,2}|" + "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=lambda w: (-len(w), w))) + ")"
+)
+#: A stay said with a number: "4 days", "about four days", "3 Nächte", "三天", "3박".
+_STAY = re.compile(
+    # not inside a word of a script with spaces ("mp3"); Chinese and Japanese have none
+    rf"(?<![A-Za-z\u00c0-\u024f\u0370-\u04ff]){_COUNT}\s?-?\s?"
+    rf"(?:({_DAY_UNITS})|({_NIGHT_UNITS})|({_WEEK_UNITS}))"
+)
+
+
+def _counted_stay(match: re.Match[str]) -> tuple[int, int] | None:
+    """The days a numbered stay says, give or take one: "four days" 3-5, "3 nights" 3-5,
+    "two weeks" 12-16; ``None`` for no stay at all (0 days)."""
+    said = match.group(1)
+    n = int(said) if said.isdigit() else _NUMBER_WORDS.get(said, 0)
+    if n <= 0:
+        return None
+    if match.group(2):  # days
+        return (1, 1) if n == 1 else (n - 1, n + 1)
+    if match.group(3):  # nights: a day more
+        return (n, n + 2)
+    return (7 * n - 2, 7 * n + 2)
 
 
 def names_a_model(text: str) -> bool:
@@ -811,6 +883,14 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
     if not found and not flags.get("gift") and (flags.get("trip_length") or _STAY.search(text)):
         # "a week somewhere in the south, not a city": a stay's length, nothing else named.
         domain, domains = "travel", ("travel",)
+    days = _stay(text, negated, tables)
+    # "take my mum away for four days, good food": the food is the trip's (a length said
+    # with a number, or a trip-length phrase; "something sweet for the weekend" is food)
+    stay_said = flags.get("trip_length") or _STAY.search(text) is not None
+    if stay_said and domains and set(domains) <= {"food", "travel"} and not flags.get("gift"):
+        domain, domains = "travel", ("travel", *(d for d in domains if d != "travel"))
+    if domain not in (None, "travel") and "travel" not in domains:
+        days = None  # "a film for the weekend": no stay
     return Intent(
         domains=domains,
         domain=domain,
@@ -824,7 +904,7 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
         exclude_tags=exclude_tags,
         genres=tuple(g for g in genres if g not in exclude),
         occasion="gift" if flags.get("gift") else None,
-        days=_stay(text, negated, tables),
+        days=days,
     )
 
 
@@ -838,6 +918,12 @@ def _stay(
         where = _first(text, stems, outside=negated)
         if where >= 0 and (best is None or where < best[0]):
             best = (where, (int(days[0]), int(days[1])))
+    for match in _STAY.finditer(text):  # "for about four days": said with a number
+        counted = _counted_stay(match)
+        if counted and not _inside(match.span(), negated):
+            if best is None or match.start() < best[0]:
+                best = (match.start(), counted)
+            break
     return best[1] if best else None
 
 

@@ -1062,3 +1062,76 @@ def test_the_requests_word_for_a_genre_is_the_first_it_says_in_every_process() -
         for seed in range(6)
     }
     assert said == {"달리기"}
+
+
+@pytest.mark.parametrize(
+    ("query", "language", "ceiling"),
+    [
+        # Were floors: "more than" with the clause denying it is a ceiling.
+        ("Mehr als 800 Franken pro Person sollte es nicht kosten.", "de", 800),
+        ("more than 50 dollars it shouldn't be", "en", 50),
+        ("más de 200 euros no quiero gastar", "es", 200),
+    ],
+)
+def test_a_floor_its_clause_denies_is_a_ceiling(query: str, language: str, ceiling: int) -> None:
+    intent = read_intent(query, language=language)
+    assert intent.min_price is None
+    assert intent.max_price is not None and intent.max_price.amount == ceiling
+
+
+def test_a_floor_stays_a_floor_when_another_clause_says_no() -> None:
+    intent = read_intent("a gift over 50 euros, not a book", language="en")
+    assert intent.min_price == Money(amount=50, currency="EUR") and intent.max_price is None
+
+
+@pytest.mark.parametrize(
+    ("query", "language", "days"),
+    [
+        ("I'd like to take my mum away for about four days", "en", (3, 5)),
+        ("Quiero llevarme a mi madre de viaje unos cuatro días", "es", (3, 5)),
+        ("zwei Wochen Urlaub an der Ostsee", "de", (12, 16)),
+        ("Dolomiti, 3 notti", "it", (3, 5)),
+        ("下个月想带爸妈出去玩三天", "zh", (2, 4)),
+        ("3박 4일 제주 여행", "ko", (3, 5)),
+        ("not 10 days, maybe 5 days", "en", (4, 6)),
+    ],
+)
+def test_a_stay_said_with_a_number_is_read(
+    query: str, language: str, days: tuple[int, int]
+) -> None:
+    assert read_intent(query, language=language).days == days
+
+
+def test_a_numbered_stay_makes_the_food_the_trips_and_a_film_has_no_stay() -> None:
+    trip = read_intent("take my mum away for four days, with good food", language="en")
+    assert trip.domain == "travel" and trip.days == (3, 5)
+    assert read_intent("something sweet for the weekend", language="en").domain == "food"
+    film = read_intent("a comedy film for the weekend", language="en")
+    assert film.domain == "films" and film.days is None  # was 2-4 days, in the summary too
+
+
+def test_a_hindi_negation_reaches_the_whole_word_before_it() -> None:
+    # Devanagari vowel signs are no \w: "रोमांटिक" was three words, and "नहीं" reached
+    # only "क वाली", so romance was asked for, not refused.
+    query = "कोई मज़ेदार कॉमेडी फ़िल्म बताओ, पर रोमांटिक वाली नहीं।"
+    intent = read_intent(query, language="hi")
+    assert "romance" in intent.exclude and "romance" not in intent.genres
+    assert "comedy" in intent.genres
+
+
+@pytest.mark.parametrize(
+    ("query", "language", "domain"),
+    [
+        ("¿Qué me pongo de fondo mientras cocino los domingos?", "es", "music"),
+        ("what should i throw on the speaker while i grill", "en", "music"),
+        ("Par quel disque me conseilleriez-vous de commencer ?", "fr", "music"),
+        ("Zin in een mooie natuurdocumentaire voor zondag", "nl", "films"),
+        ("最初の一冊は何がいい？", "ja", "books"),
+        ("Vi vill åka på en kulturresa till Nordafrika", "sv", "travel"),
+        ("algo especial de picar antes de la cena", "es", "food"),
+        ("хочу подарить что-нибудь для дома", "ru", "products"),
+        ("想在东京吃的拉面", "zh", None),  # eating leans to food, as "ramen to eat in Tokyo"
+    ],
+)
+def test_more_words_name_their_domain(query: str, language: str, domain: str | None) -> None:
+    assert read_intent(query, language=language).domain == domain
