@@ -146,8 +146,16 @@ class _Plan:
         return now
 
     def hints(self) -> LocaleHints:
-        """How the user reads prices: the profile's locale, else the request language's."""
-        return self.context.hints or locale_hints(self.language[0], self.language[0])
+        """How the user reads prices: the profile's locale, else the request language's, in
+        the currency the request names a price in where it does ("até 600 reais" without a
+        profile: reais, not the euros of Portuguese)."""
+        if self.context.hints is not None:
+            return self.context.hints
+        hints = locale_hints(self.language[0], self.language[0])
+        said = self.intent.max_price or self.intent.min_price
+        if said is not None and said.currency != hints.currency:
+            hints = hints.model_copy(update={"currency": said.currency})
+        return hints
 
     def request(self) -> RankRequest:
         hints = self.hints()

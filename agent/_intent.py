@@ -889,8 +889,8 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
     stay_said = flags.get("trip_length") or _STAY.search(text) is not None
     if stay_said and domains and set(domains) <= {"food", "travel"} and not flags.get("gift"):
         domain, domains = "travel", ("travel", *(d for d in domains if d != "travel"))
-    if domain not in (None, "travel") and "travel" not in domains:
-        days = None  # "a film for the weekend": no stay
+    if domains and "travel" not in domains:
+        days = None  # "a film for the weekend", "breakfasts at the weekend": no stay
     return Intent(
         domains=domains,
         domain=domain,

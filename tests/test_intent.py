@@ -254,6 +254,15 @@ def test_a_price_ceiling_in_won_filters_out_dearer_items(use_store) -> None:
         assert euros is not None and euros <= 50_000 * 0.00069 + 1e-6
 
 
+def test_without_a_profile_prices_are_in_the_currency_the_request_names(use_store) -> None:
+    # Was "≈ € 99,43 (≤ R$ 720)": Portuguese's euros beside the request's reais.
+    from polyrank.agent import Agent
+
+    rec = Agent(store=use_store).recommend("algo prático pra cozinha, até uns 600 reais", k=3)
+    priced = [item.price for item in rec.items if item.price]
+    assert priced and all("R$" in p and "€" not in p for p in priced)
+
+
 def test_a_domain_with_too_few_items_is_relaxed_and_the_trace_says_so(use_store) -> None:
     from polyrank.agent import Agent
 
