@@ -258,6 +258,11 @@ def _tables(language: str = "") -> dict[str, Any]:
         "soft": {d: frozenset(s[1:] for s in v if s.startswith("~")) for d, v in domains.items()},
         "constraints": {c: entry_stems(v, language) for c, v in raw["constraints"].items()},
         "genres": {g: entry_stems(v, language) for g, v in raw["genres"].items()},
+        # Each genre's own words in ``language`` (Portuguese "romance" is a novel there).
+        "own_genres": {
+            g: frozenset(_norm(str(s)) for s in (v.get(language) or ()) if language)
+            for g, v in raw["genres"].items()
+        },
         "genre_tags": {g: tuple(v.get("tags") or [g]) for g, v in raw["genres"].items()},
         # Every genre's catalogue tags: kinds of things, not domains ("no chocolate").
         "kinds": frozenset(t for g, v in raw["genres"].items() for t in v.get("tags") or [g]),
@@ -810,10 +815,25 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
     genres: list[str] = []
     genre_spans: list[tuple[int, int]] = []
     refused_at: dict[str, list[tuple[int, int]]] = {}
+    # Where the request's own language names a genre, another language's word for another
+    # genre is not read there: Portuguese "romance" is a novel, not a romance.
+    own_hits = [
+        (genre, span)
+        for genre, stems in tables["genres"].items()
+        for stem in stems
+        if stem in tables["own_genres"][genre]
+        for span in _spans(text, stem.lstrip("!"))
+    ]
     for genre, stems in tables["genres"].items():
         for stem in stems:
             said_refused = stem.startswith("!")  # a refusal in itself: "不冷", "寒くない"
             hits = _spans(text, stem.lstrip("!"))
+            if stem not in tables["own_genres"][genre]:
+                hits = [
+                    h
+                    for h in hits
+                    if not any(g != genre and h[0] < b and a < h[1] for g, (a, b) in own_hits)
+                ]
             inside = hits if said_refused else [h for h in hits if _inside(h, negated)]
             outside = [] if said_refused else [h for h in hits if not _inside(h, negated)]
             if outside and genre not in (*genres, *tables["refuse_only"]):

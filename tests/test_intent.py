@@ -1144,3 +1144,17 @@ def test_a_hindi_negation_reaches_the_whole_word_before_it() -> None:
 )
 def test_more_words_name_their_domain(query: str, language: str, domain: str | None) -> None:
     assert read_intent(query, language=language).domain == domain
+
+
+@pytest.mark.parametrize(
+    ("query", "language", "genres"),
+    [
+        # Portuguese "romance" is a novel; English "romance" was read in it too.
+        ("um romance de realismo mágico", "pt", ("novel",)),
+        ("a romance novel", "en", ("romance", "novel")),
+    ],
+)
+def test_the_requests_own_word_for_a_genre_wins_over_another_languages(
+    query: str, language: str, genres: tuple[str, ...]
+) -> None:
+    assert read_intent(query, language=language).genres == genres
