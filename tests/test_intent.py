@@ -1158,3 +1158,16 @@ def test_the_requests_own_word_for_a_genre_wins_over_another_languages(
     query: str, language: str, genres: tuple[str, ...]
 ) -> None:
     assert read_intent(query, language=language).genres == genres
+
+
+def test_a_film_in_the_language_a_request_names_has_that_nationality() -> None:
+    # "un film français": the French films count as "french" though none is tagged so.
+    from polyrank.agent._local import _named_tags
+    from polyrank.agent._topics import Topics
+
+    topics = Topics(wanted={"french": 1.0})
+    film = _candidate("f", language="fr", domain="films", tags=["crime"])
+    cheese = _candidate("c", language="fr", domain="food", tags=["cheese"])
+    german = _candidate("g", language="de", domain="films", tags=["crime"])
+    assert _named_tags(film, topics) == {"french"}
+    assert _named_tags(cheese, topics) == set() and _named_tags(german, topics) == set()
