@@ -104,3 +104,19 @@ def test_a_reason_names_the_requests_word_for_a_tag_the_item_has(use_store) -> N
     mountain = [i for i in rec.items if "mountains" in tags[i.id]]
     assert mountain and all("montagne" in i.reason for i in mountain)
     assert not any("montagne" in i.reason for i in rec.items if "mountains" not in tags[i.id])
+
+
+@pytest.mark.parametrize(
+    ("query", "language"),
+    [
+        ("Babamla izleyebileceğimiz, gerçek bir hikâyeye dayanan bir film", "tr"),
+        ("un film inspiré d'une histoire vraie", "fr"),
+        ("a film based on a true story", "en"),
+        ("実話を元にした映画", "ja"),
+    ],
+)
+def test_a_true_story_names_biography_and_the_tag_is_shown_by_its_name(
+    matcher: TopicMatcher, query: str, language: str
+) -> None:
+    assert "biography" in matcher.match(query, ["biography", "drama"], language).wanted
+    assert _topics.tag_word("biography", "en") == "biography"  # not "true story"
