@@ -98,13 +98,28 @@ def check(folder: str, expected: str, report: str) -> None:
         failed.append(f"{len(wrong)} items with a title never written: {wrong[:5]}")
     if spec["completed"] and store._connection.dirty and not repaired:
         failed.append("the last write completed but the store is marked cut short")
-    for item_id in spec["sample"]:
-        if item_id not in metas:
-            continue
+    sampled = [i for i in spec["sample"] if i in metas]
+    stored = store.vectors(sampled)
+    for item_id in sampled:
         item = Item.model_validate_json(str(metas[item_id]["item"]))
+        # What a write cut short must never leave: an item whose vector is not its text's.
+        wanted = HashEmbedder().embed_queries([item.passage()])[0]
+        if item_id not in stored or float(np.dot(stored[item_id], wanted)) < 0.9999:
+            failed.append(f"{item_id}: its stored vector is not its text's")
+            continue
         found = store.search(item.passage(), 1)
+        for _ in range(2):
+            if found and found[0].group == item.group_key:
+                break
+            # Chroma 1.5's HNSW graph, rebuilt from its log by each client that opens the
+            # store, now and then leaves an item unreachable (its rows and vector intact;
+            # about 1 open in 20 after upserts and deletes, see the full probe above); a
+            # query for k items cannot tell. A fresh client replays the log again.
+            store._connection.refresh()
+            store._forget_cached()
+            found = store.search(item.passage(), 1)
         if not found or found[0].group != item.group_key:
-            failed.append(f"{item_id} not found by its own text")
+            failed.append(f"{item_id} not found by its own text, by three clients")
             continue
         shown = {v.id for v in found[0].variants}
         if shown != groups[item.group_key]:
