@@ -4,8 +4,9 @@
 group (core.yaml's ``fresh-*`` tune half and ``fresh2-*`` second tune set apart from its
 older cases; every other suite's cases as one group): requests, mean nDCG@k, sensible
 top-3 count, top-1 agreement with the reference language (pooled over languages) and the
-share of reasons that state a fact, with "tagged x, y" lists counted and not. It is how the figures in the README's quality
-table and the issue notes are made, so a next round compares like with like.
+share of reasons that state a fact, with "tagged x, y" lists counted and not. It is how
+the figures in the README's quality table and the issue notes are made, so a next round
+compares like with like.
 
 A reason "states a fact" when one of its `` · `` parts is more than what the item is (the
 domain, language and year line of :func:`polyrank.agent._local.facts`), a bare price or a
