@@ -57,11 +57,8 @@ def format_money(value: float, currency: str, locale: str, *, whole: bool = Fals
             return str(pattern.apply(value, where, currency=currency, currency_digits=False))
         return str(format_currency(value, currency, locale=where))
     except (UnknownCurrencyError, ValueError):
-        return (
-            f"{value:,.0f} {currency}"
-            if whole and float(value).is_integer()
-            else (f"{value:,.2f} {currency}")
-        )
+        digits = 0 if whole and float(value).is_integer() else 2
+        return f"{value:,.{digits}f} {currency}"
 
 
 def price_text(
