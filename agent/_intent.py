@@ -817,29 +817,27 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
     refused_at: dict[str, list[tuple[int, int]]] = {}
     # Where the request's own language names a genre, another language's word for another
     # genre is not read there: Portuguese "romance" is a novel, not a romance.
-    own_hits = [
-        (genre, span)
+    own = tables["own_genres"]
+    found_at = [
+        (genre, stem, _spans(text, stem.lstrip("!")))
         for genre, stems in tables["genres"].items()
         for stem in stems
-        if stem in tables["own_genres"][genre]
-        for span in _spans(text, stem.lstrip("!"))
     ]
-    for genre, stems in tables["genres"].items():
-        for stem in stems:
-            said_refused = stem.startswith("!")  # a refusal in itself: "不冷", "寒くない"
-            hits = _spans(text, stem.lstrip("!"))
-            if stem not in tables["own_genres"][genre]:
-                hits = [
-                    h
-                    for h in hits
-                    if not any(g != genre and h[0] < b and a < h[1] for g, (a, b) in own_hits)
-                ]
-            inside = hits if said_refused else [h for h in hits if _inside(h, negated)]
-            outside = [] if said_refused else [h for h in hits if not _inside(h, negated)]
-            if outside and genre not in (*genres, *tables["refuse_only"]):
-                genres.append(genre)
-            if inside:
-                refused_at.setdefault(genre, []).extend(inside)
+    own_hits = [(g, span) for g, stem, spans in found_at if stem in own[g] for span in spans]
+    for genre, stem, hits in found_at:
+        said_refused = stem.startswith("!")  # a refusal in itself: "不冷", "寒くない"
+        if stem not in own[genre]:
+            hits = [
+                h
+                for h in hits
+                if not any(g != genre and h[0] < b and a < h[1] for g, (a, b) in own_hits)
+            ]
+        inside = hits if said_refused else [h for h in hits if _inside(h, negated)]
+        outside = [] if said_refused else [h for h in hits if not _inside(h, negated)]
+        if outside and genre not in (*genres, *tables["refuse_only"]):
+            genres.append(genre)
+        if inside:
+            refused_at.setdefault(genre, []).extend(inside)
     for genre, spans in refused_at.items():
         # "a novel, but no crime novels": a genre asked for outside the negation, refused
         # only beside another refused genre, is that genre's noun, not refused itself.
@@ -900,13 +898,14 @@ def read_intent(query: str, *, language: str = "", currency: str | None = None) 
         audience.append("beginners")
     exclude_tags = tuple(dict.fromkeys(t for g in exclude for t in genre_tags(g)))
     domain = _the_domain(text, [f for f in found if f[1] not in softly], tables)
-    if not found and not flags.get("gift") and (flags.get("trip_length") or _STAY.search(text)):
+    # A length said with a number, or a trip-length phrase ("a weekend" is neither).
+    stay_said = bool(flags.get("trip_length")) or _STAY.search(text) is not None
+    if not found and not flags.get("gift") and stay_said:
         # "a week somewhere in the south, not a city": a stay's length, nothing else named.
         domain, domains = "travel", ("travel",)
     days = _stay(text, negated, tables)
-    # "take my mum away for four days, good food": the food is the trip's (a length said
-    # with a number, or a trip-length phrase; "something sweet for the weekend" is food)
-    stay_said = flags.get("trip_length") or _STAY.search(text) is not None
+    # "take my mum away for four days, good food": the food is the trip's ("something
+    # sweet for the weekend" is food)
     if stay_said and domains and set(domains) <= {"food", "travel"} and not flags.get("gift"):
         domain, domains = "travel", ("travel", *(d for d in domains if d != "travel"))
     if domains and "travel" not in domains:
